@@ -1,0 +1,133 @@
+# patchgrad's build. `make` builds everything; `make test` builds and runs the test suite.
+#
+# Knobs (make KNOB=value), each building into its own object tree so they never mix:
+#   OPT=-O3     the optimisation level
+#   OMP=1       OpenMP threads (OMP=0: a serial build, same results)
+#   NATIVE=1    -march=native, the vector instructions of this machine (NATIVE=0: portable x86-64-v2)
+#   WERROR=0    WERROR=1 turns warnings into errors (CI)
+#   SAN=0       SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer (what `make sanitize` does)
+#
+# Every library source is compiled twice: as float32 (training) and as float64 (gradient checks), each
+# in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
+#
+# Targets: all (default), test, sanitize, bench, gradcheck, clean, help.
+
+OPT    ?= -O3
+OMP    ?= 1
+NATIVE ?= 1
+WERROR ?= 0
+SAN    ?= 0
+
+CXX      := g++
+CXXFLAGS := -std=c++20 -Wall -Wextra -MMD -MP -I. $(OPT)
+LDFLAGS  :=
+VARIANT  := release
+
+ifeq ($(NATIVE),1)
+  CXXFLAGS += -march=native
+else
+  CXXFLAGS += -march=x86-64-v2
+  VARIANT  := portable
+endif
+ifeq ($(OMP),1)
+  CXXFLAGS += -fopenmp
+  LDFLAGS  += -fopenmp
+else
+  CXXFLAGS += -Wno-unknown-pragmas
+  VARIANT  := $(VARIANT)-noomp
+endif
+ifeq ($(SAN),1)
+  OPT      := -O1
+  CXXFLAGS := $(filter-out -O%,$(CXXFLAGS)) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+  LDFLAGS  += -fsanitize=address,undefined
+  VARIANT  := sanitize
+endif
+ifeq ($(WERROR),1)
+  CXXFLAGS += -Werror
+endif
+
+# The default build puts its programs straight into build/; the others into build/<variant>/.
+OBJ := build/$(VARIANT)
+ifeq ($(VARIANT),release)
+  BIN := build
+else
+  BIN := build/$(VARIANT)
+endif
+
+LIB_SRCS   := $(wildcard core/*.cpp core/ops/*.cpp nn/*.cpp optim/*.cpp datasets/*.cpp)
+CLI_SRCS   := $(wildcard examples/cli/*.cpp)
+EXAMPLES   := $(patsubst examples/%.cpp,$(BIN)/examples/%,$(wildcard examples/*.cpp))
+# tests/*.cpp check the float64 flavour (gradient checks need it); tests/f32/*.cpp the float32 one.
+TEST_SRCS_F64 := $(wildcard tests/*.cpp)
+TEST_SRCS_F32 := $(wildcard tests/f32/*.cpp)
+
+LIB_F32 := $(OBJ)/libpatchgrad_f32.a
+LIB_F64 := $(OBJ)/libpatchgrad_f64.a
+f32_objs = $(patsubst %.cpp,$(OBJ)/f32/%.o,$(1))
+f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
+
+DOCTEST_HEADER := /usr/include/doctest/doctest.h
+
+.PHONY: all test sanitize bench gradcheck clean help
+all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
+
+$(OBJ)/f32/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+$(OBJ)/f64/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -DPATCHGRAD_FLOAT64 -c $< -o $@
+
+$(LIB_F32): $(call f32_objs,$(LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+$(LIB_F64): $(call f64_objs,$(LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+# The command line: float32 for training, plus the float64 library for `patchgrad gradcheck`.
+$(BIN)/patchgrad: $(call f32_objs,$(CLI_SRCS)) $(LIB_F32) $(LIB_F64)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+$(BIN)/examples/%: $(OBJ)/f32/examples/%.o $(LIB_F32)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+# doctest is the one test dependency: installed with apt when we can (root on Debian), else explained.
+$(DOCTEST_HEADER):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "doctest is missing: installing Debian's doctest-dev"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq doctest-dev >/dev/null; \
+	else \
+	  echo "make: doctest is missing ($(DOCTEST_HEADER)); install it with: sudo apt-get install doctest-dev" >&2; \
+	  exit 1; \
+	fi
+
+TEST_OBJS := $(call f64_objs,$(TEST_SRCS_F64)) $(call f32_objs,$(TEST_SRCS_F32))
+$(TEST_OBJS): | $(DOCTEST_HEADER)
+
+$(BIN)/tests: $(TEST_OBJS) $(LIB_F64) $(LIB_F32)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+test: all $(BIN)/tests
+	$(BIN)/tests
+
+sanitize:
+	$(MAKE) SAN=1 test
+
+bench: all
+	bash tests/bench/run.sh
+
+gradcheck: all
+	$(BIN)/patchgrad gradcheck
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -1,0 +1,356 @@
+// gemm.cpp: C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N), fast.        docs/matmul.md explains it.
+//
+// Dimension legend: M rows of A and C, N columns of B and C, K the summed dimension.
+//   MR x NR   the register tile of C one micro-kernel call computes (13 x 32 floats with AVX-512)
+//   kc, nc    the block of B packed at a time: (kc, nc), kept in L2
+//
+// The loop nest (BLIS / GotoBLAS style; every name below is a function or a loop in this file):
+//
+//   for jc over N in blocks of nc                       gemm_blocked
+//     for pc over K in blocks of kc
+//       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels   pack_panel<NR>    threads split the panels
+//       for each strip of MR rows of C                   gemm_thread       threads split the strips
+//         pack A[strip, pc:pc+kc] into one MR-wide panel  pack_panel<MR>    (kc, MR): stays in L1
+//         for each NR-wide panel of the packed B block                      (kc, NR): streams from L2
+//           C tile (MR, NR) += A panel @ B panel           micro_kernel      26 accumulators in registers
+//
+// Determinism: every C element is  (((C or 0) + dot over block 0 of K) + dot over block 1) + ...,
+// each dot summed k = 0, 1, 2, ... in one register lane. The K blocks depend only on K (kc_for), never on
+// the thread count, and threads only choose WHICH C tiles they compute, so any split gives the same bits.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <new>
+
+#include "check.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+namespace {
+
+// ---- Machine constants --------------------------------------------------------------------------------
+// One SIMD register: 64 bytes with AVX-512 (16 floats / 8 doubles), 32 with AVX2, 16 with SSE2 (every x86-64).
+// Vec is a GCC vector type: `acc += a * b` on it is one vfmadd instruction, no intrinsics needed, and the
+// same source compiles (more slowly) without -march=native.
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+typedef Scalar Vec __attribute__((vector_size(kVectorBytes)));
+constexpr int64_t W = kVectorBytes / sizeof(Scalar);  // lanes per vector: 16 floats or 8 doubles (AVX-512)
+
+// The register tile: MR rows x NV vectors of C. AVX-512 has 32 vector registers: 13 x 2 = 26 accumulators,
+// 2 for the B row, 1 for the broadcast A element (12 and 14 rows measured the same or slower; 13 also
+// divides the tiny-ViT row counts, 65 tokens and 8320 = 128 * 65, so no strip is left half empty).
+// AVX2 and SSE have 16 registers: 6 x 2 = 12 accumulators.
+constexpr int64_t MR = kVectorBytes == 64 ? 13 : 6;
+constexpr int64_t NV = 2;
+constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles: the tile is 128 bytes wide in both flavours
+
+// Cache blocking, for 48 KiB L1d and 2 MiB L2 per core:
+//   A panel (kc, MR)  = 384 * 13 * 4 B = 19.5 KiB: stays in L1 while it meets every B panel
+//   B block (kc, nc)  = 384 * 640 * 4 B = 960 KiB: stays in L2 while every A strip streams past it
+// Both are counted in bytes, so the float64 build halves kc and keeps the same footprint.
+constexpr int64_t KC = 1536 / sizeof(Scalar);  // 384 floats / 192 doubles
+constexpr int64_t NC = 640;                    // a multiple of NR in both flavours
+
+// Products smaller than this many flops run on one thread: waking a second thread costs microseconds.
+constexpr double kParallelFlops = 1 << 20;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The K block size: K split into equal blocks of at most KC. It depends on K alone, which is what makes
+// the result independent of the thread count (see the top of the file).
+int64_t kc_for(int64_t K) { return ceil_div(K, ceil_div(K, KC)); }
+
+// The N block size: N split into equal blocks of at most NC, rounded up to whole NR panels.
+int64_t nc_for(int64_t N) { return ceil_div(ceil_div(N, ceil_div(N, NC)), NR) * NR; }
+
+int max_threads() {
+#ifdef _OPENMP
+    return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// A grow-only, 64-byte aligned scratch array for the packed B block. It is thread_local: each thread
+// that calls gemm allocates its buffer once (960 KiB for float) and reuses it on every later call, so
+// the steady state (a training loop) allocates nothing and does not page-fault on fresh memory.
+// The buffer is freed when its thread exits.
+struct Scratch {
+    Scalar* data = nullptr;
+    size_t size = 0;
+    Scalar* get(size_t n) {
+        if (n > size) {
+            release();
+            data = static_cast<Scalar*>(::operator new[](n * sizeof(Scalar), std::align_val_t{64}));
+            size = n;
+        }
+        return data;
+    }
+    void release() {
+        if (data) ::operator delete[](data, std::align_val_t{64});
+        data = nullptr;
+        size = 0;
+    }
+    ~Scratch() { release(); }
+};
+thread_local Scratch b_scratch;
+
+// ---- Packing ------------------------------------------------------------------------------------------
+// pack_panel<WIDTH>: copy a (kc, n) piece of an operand, n <= WIDTH, into dst (kc, WIDTH), row by row,
+// zero-padding columns n..WIDTH-1:
+//     dst[k * WIDTH + j] = src[k * k_stride + j * j_stride]
+// A B panel is B[pc:pc+kc, j:j+NR]      (k_stride = B.row_stride, j_stride = B.col_stride);
+// an A panel is A[i:i+MR, pc:pc+kc]^T   (k_stride = A.col_stride, j_stride = A.row_stride).
+// After packing, the micro-kernel reads both panels front to back, one row of each per k, whatever the
+// original strides were: this is where transposed operands stop costing anything.
+template <int64_t WIDTH>
+void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k_stride, int64_t j_stride) {
+    if (n == WIDTH && j_stride == 1) {
+        // Rows of the panel are contiguous in the source (B row-major, or A transposed): straight copies.
+        for (int64_t k = 0; k < kc; ++k)
+            for (int64_t j = 0; j < WIDTH; ++j) dst[k * WIDTH + j] = src[k * k_stride + j];
+        return;
+    }
+    if (k_stride == 1) {
+        // Columns of the panel are contiguous in the source (A row-major, or B transposed): read each
+        // source row once, in order, and scatter it down one column of dst.
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t k = 0; k < kc; ++k) dst[k * WIDTH + j] = src[j * j_stride + k];
+    } else {
+        for (int64_t k = 0; k < kc; ++k)
+            for (int64_t j = 0; j < n; ++j) dst[k * WIDTH + j] = src[k * k_stride + j * j_stride];
+    }
+    for (int64_t k = 0; k < kc; ++k)
+        for (int64_t j = n; j < WIDTH; ++j) dst[k * WIDTH + j] = 0;
+}
+
+// ---- The micro-kernel ---------------------------------------------------------------------------------
+// c (MR, NVEC * W) = (add ? c : 0) + a (MR, kc) @ b (kc, NVEC * W)
+//   a: A's strip: the packed panel {a_pack, 1, MR}, or A itself (see gemm_thread)
+//                                                    (one column of A per k: MR scalars to broadcast)
+//   b: packed B panel, b[k * NR + j] = B(k, j)      (one row of B per k: NVEC vectors to load)
+//   c: row-major with leading dimension ldc
+//
+//                 b row k:  [ vector 0 | vector 1 ]           NR = 2 * W columns
+//   a column k:  a0  ->     acc[0][0]   acc[0][1]             acc[i][v] += broadcast(a_i) * b_v
+//                a1  ->     acc[1][0]   acc[1][1]
+//                ...            ...        ...                MR = 13 rows
+//                a12 ->     acc[12][0]  acc[12][1]
+//
+// Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the 24 accumulators
+// never leave the registers until the tile is done. NVEC = 1 serves the last, narrow panel of C.
+template <int NVEC>
+void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t ldc, bool add) {
+    Vec acc[MR][NVEC] = {};
+    for (int64_t k = 0; k < kc; ++k) {
+        Vec b_row[NVEC];
+        for (int v = 0; v < NVEC; ++v) std::memcpy(&b_row[v], b + k * NR + v * W, sizeof(Vec));
+        for (int64_t i = 0; i < MR; ++i) {
+            // broadcast a(i, k) to all lanes (x - 0 is exactly x, even for x = -0)
+            Vec a_i = a.data[i * a.row_stride + k * a.col_stride] - Vec{};
+            for (int v = 0; v < NVEC; ++v) acc[i][v] += a_i * b_row[v];
+        }
+    }
+    // Write the tile back: C rows are not aligned, so memcpy (an unaligned vector store).
+    // (`#pragma GCC unroll`: fully unrolled loops let GCC keep acc[][] in registers instead of on the stack.)
+    if (add) {
+#pragma GCC unroll 16
+        for (int64_t i = 0; i < MR; ++i)
+            for (int v = 0; v < NVEC; ++v) {
+                Vec old;
+                std::memcpy(&old, c + i * ldc + v * W, sizeof(Vec));
+                old += acc[i][v];
+                std::memcpy(c + i * ldc + v * W, &old, sizeof(Vec));
+            }
+    } else {
+#pragma GCC unroll 16
+        for (int64_t i = 0; i < MR; ++i)
+            for (int v = 0; v < NVEC; ++v) std::memcpy(c + i * ldc + v * W, &acc[i][v], sizeof(Vec));
+    }
+}
+
+// C tile (mr, nr) = (add ? C : 0) + a panel @ b panel, for any mr <= MR, nr <= NR. A full tile goes straight
+// to C; an edge tile is computed whole into a local tile (the padding is zeros) and its valid part copied,
+// with the same additions as the straight path, so edge and interior elements round alike.
+void compute_tile(int64_t kc, MatrixView a, const Scalar* b, Scalar* C, int64_t ldc, int64_t mr, int64_t nr, bool add) {
+    if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, C, ldc, add);
+    alignas(64) Scalar tile[MR * NR];  // (MR, NR), leading dimension NR
+    if (nr <= W) micro_kernel<1>(kc, a, b, tile, NR, false);
+    else micro_kernel<NV>(kc, a, b, tile, NR, false);
+    for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = add ? C[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+}
+
+// ---- The blocked product ------------------------------------------------------------------------------
+// The items [first, last) of n that thread t of T works on: contiguous, equal shares (like OpenMP's
+// schedule(static), written out so that the serial case, T = 1, runs no OpenMP construct at all).
+struct Share {
+    int64_t first, last;
+};
+Share share(int64_t n, int t, int T) { return {n * t / T, n * (t + 1) / T}; }
+
+// Wait until all T threads of the team get here. T = 1: nothing to wait for, and no OpenMP call, so a gemm
+// made from inside someone else's parallel region never synchronises with that region's team.
+void barrier(int T) {
+#ifdef _OPENMP
+    if (T > 1) {
+#pragma omp barrier
+    }
+#else
+    (void)T;
+#endif
+}
+
+// Thread t's part of C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N), on a team of T threads that
+// all run this function together and share b_pack, the packed B block (kc, nc).
+void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
+                 bool accumulate, Scalar* b_pack, int t, int T) {
+    alignas(64) Scalar a_pack[KC * MR];  // this thread's packed A strip, (kc, MR)
+    const int64_t kc_max = kc_for(K), nc_max = nc_for(N);
+    const int64_t strips = ceil_div(M, MR);
+
+    for (int64_t jc = 0; jc < N; jc += nc_max) {
+        const int64_t nc = std::min(nc_max, N - jc);
+        const int64_t panels = ceil_div(nc, NR);
+        // The work items of this block: strips x chunks. Usually chunks = 1 and an item is one strip of MR
+        // rows across the whole block; when there are too few strips to keep every thread busy (M small),
+        // the block's columns are cut into chunks of whole panels as well.
+        int64_t chunks = 1;
+        if (strips < 2 * T) chunks = std::min(panels, ceil_div(2 * T, strips));
+        const int64_t panels_per_chunk = ceil_div(panels, chunks);
+        chunks = ceil_div(panels, panels_per_chunk);
+
+        for (int64_t pc = 0; pc < K; pc += kc_max) {
+            const int64_t kc = std::min(kc_max, K - pc);
+            const bool add = accumulate || pc > 0;  // the first K block overwrites C unless accumulating
+
+            // This thread packs panels [first, last) of the B block: b_pack[p * kc * NR, (p + 1) * kc * NR).
+            const Share my_panels = share(panels, t, T);
+            for (int64_t p = my_panels.first; p < my_panels.last; ++p) {
+                const int64_t j = jc + p * NR;
+                pack_panel<NR>(b_pack + p * kc * NR, B.data + pc * B.row_stride + j * B.col_stride, kc,
+                               std::min(NR, N - j), B.row_stride, B.col_stride);
+            }
+            barrier(T);  // the whole B block is packed before anyone reads it
+
+            // This thread owns the C tiles of items [first, last): rows [s * MR, s * MR + MR) x its chunk.
+            const Share my_items = share(strips * chunks, t, T);
+            for (int64_t item = my_items.first; item < my_items.last; ++item) {
+                const int64_t s = item / chunks, chunk = item % chunks;
+                const int64_t i = s * MR, mr = std::min(MR, M - i);
+                const int64_t p_end = std::min(panels, (chunk + 1) * panels_per_chunk);
+                // A's strip, rows [i, i + MR), columns [pc, pc + kc). Packing it costs a strided copy of the
+                // strip; it pays when the strip meets many B panels (its MR rows, possibly 4 KiB apart, would
+                // otherwise fight over the same L1 sets) but not when it meets one to three (attention's
+                // small products, where packing was a third of the time). A full strip of a row-major A is
+                // then read in place, each of its rows front to back. Same arithmetic either way.
+                MatrixView a{A.data + i * A.row_stride + pc * A.col_stride, A.row_stride, A.col_stride};
+                const bool in_place = A.col_stride == 1 && mr == MR && p_end - chunk * panels_per_chunk <= 3;
+                if (!in_place) {
+                    pack_panel<MR>(a_pack, a.data, kc, mr, A.col_stride, A.row_stride);
+                    a = {a_pack, 1, MR};
+                }
+                for (int64_t p = chunk * panels_per_chunk; p < p_end; ++p) {
+                    const int64_t j = jc + p * NR;
+                    compute_tile(kc, a, b_pack + p * kc * NR, C + i * ldc + j, ldc, mr, std::min(NR, N - j), add);
+                }
+            }
+            barrier(T);  // nobody repacks B while another thread still reads it
+        }
+    }
+}
+
+// C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N) on `threads` threads (1: serially, no OpenMP).
+void gemm_blocked(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
+                  bool accumulate, int threads) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {  // an empty sum: C = C + 0 or C = 0
+        if (!accumulate)
+            for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, Scalar(0));
+        return;
+    }
+    // The calling thread's buffer, shared by the team: (kc, nc) as nc / NR panels of (kc, NR).
+    Scalar* b_pack = b_scratch.get(size_t(kc_for(K) * nc_for(N)));
+    if (threads <= 1) return gemm_thread(M, N, K, A, B, C, ldc, accumulate, b_pack, 0, 1);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    gemm_thread(M, N, K, A, B, C, ldc, accumulate, b_pack, omp_get_thread_num(), omp_get_num_threads());
+#endif
+}
+
+void check_sizes(const char* name, int64_t M, int64_t N, int64_t K, int64_t ldc) {
+    check(M >= 0 && N >= 0 && K >= 0, name, ": sizes must be non-negative, got M=", M, " N=", N, " K=", K);
+    check(M <= 1 || ldc >= N, name, ": ldc=", ldc, " is smaller than N=", N, " for an (", M, ", ", N, ") C");
+}
+
+}  // namespace
+
+void gemm(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate) {
+    check_sizes("gemm", M, N, K, ldc);
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    gemm_blocked(M, N, K, A, B, C, ldc, accumulate, flops < kParallelFlops ? 1 : max_threads());
+}
+
+void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, MatrixView A, int64_t a_batch_stride,
+                  MatrixView B, int64_t b_batch_stride, Scalar* C, int64_t ldc, int64_t c_batch_stride,
+                  bool accumulate) {
+    check_sizes("gemm_batched", M, N, K, ldc);
+    check(batch >= 0, "gemm_batched: batch must be non-negative, got ", batch);
+    auto operand = [](MatrixView X, int64_t stride, int64_t i) {
+        return MatrixView{X.data + i * stride, X.row_stride, X.col_stride};
+    };
+    const double flops = 2.0 * double(M) * double(N) * double(K);
+    const int threads = max_threads();
+
+    // One C for all products: they must add into it one after another, each product split across threads.
+    if (c_batch_stride == 0) {
+        for (int64_t b = 0; b < batch; ++b)
+            gemm(M, N, K, operand(A, a_batch_stride, b), operand(B, b_batch_stride, b), C, ldc, accumulate || b > 0);
+        return;
+    }
+    // Split across the batch when the products are small (splitting one would cost more in
+    // synchronisation than it saves) or when they divide evenly among the threads; otherwise (a few large
+    // products, e.g. 3 on 2 threads) split inside each product. Either way each product is computed by the
+    // same code with the same K blocks, so the bits do not depend on which split was chosen.
+    const bool across_batch = threads > 1 && batch >= threads && (flops < (1 << 23) || batch % threads == 0);
+    if (!across_batch) {
+        for (int64_t b = 0; b < batch; ++b)
+            gemm(M, N, K, operand(A, a_batch_stride, b), operand(B, b_batch_stride, b), C + b * c_batch_stride, ldc,
+                 accumulate);
+        return;
+    }
+    // Each iteration owns C_b = C + b * c_batch_stride (and its thread's own packing buffers).
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (int64_t b = 0; b < batch; ++b)
+        gemm_blocked(M, N, K, operand(A, a_batch_stride, b), operand(B, b_batch_stride, b), C + b * c_batch_stride,
+                     ldc, accumulate, 1);
+}
+
+// The textbook loop: C(i, j) = (accumulate ? C(i, j) : 0) + sum_k A(i, k) B(k, j), summed k = 0, 1, ...
+void gemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
+                    bool accumulate) {
+    check_sizes("gemm_reference", M, N, K, ldc);
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            Scalar sum = 0;
+            for (int64_t k = 0; k < K; ++k)
+                sum += A.data[i * A.row_stride + k * A.col_stride] * B.data[k * B.row_stride + j * B.col_stride];
+            C[i * ldc + j] = accumulate ? C[i * ldc + j] + sum : sum;
+        }
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,95 @@
+#pragma once
+// ops.h: the table of contents of patchgrad. Every differentiable op, one line each, with its shape
+// contract. Each op's forward, derivation and backward sit together in the file named in its section.
+//
+// Conventions:
+//   * Shapes are written outermost first, as in PyTorch: (B, T, C).
+//   * "broadcast" means NumPy/PyTorch broadcasting: shapes are aligned on the right, and a dimension of
+//     size 1 (or a missing one) stretches to match the other operand. (2, 1, 4) and (3, 1) give (2, 3, 4).
+//   * A `dim` may be negative: -1 is the last dimension.
+//   * Index tensors (argmax's result, gather's index, cross_entropy's targets) hold whole numbers stored as
+//     Scalar; float32 represents every integer up to 2^24 = 16,777,216 exactly.
+//   * Bad shapes throw std::invalid_argument with every shape involved in the message.
+#include <vector>
+
+#include "tensor.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// ---- elementwise, broadcasting (core/ops/elementwise.cpp) ---------------------------------------------
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op_name);  // (2,1,4),(3,1) -> (2,3,4)
+Tensor add(const Tensor& a, const Tensor& b);        // a, b broadcast -> out
+Tensor sub(const Tensor& a, const Tensor& b);        // a, b broadcast -> out
+Tensor mul(const Tensor& a, const Tensor& b);        // a, b broadcast -> out
+Tensor div(const Tensor& a, const Tensor& b);        // a, b broadcast -> out
+Tensor add(const Tensor& x, Scalar s);               // x -> x.shape
+Tensor mul(const Tensor& x, Scalar s);               // x -> x.shape
+Tensor neg(const Tensor& x);                         // x -> x.shape
+Tensor pow(const Tensor& x, Scalar exponent);        // x -> x.shape; x > 0 unless exponent is an integer
+Tensor exp(const Tensor& x);                         // x -> x.shape
+Tensor log(const Tensor& x);                         // x > 0 -> x.shape
+Tensor sqrt(const Tensor& x);                        // x >= 0 -> x.shape
+// where(condition, a, b): a where condition != 0, else b. condition, a, b broadcast -> out; no gradient
+// flows into condition.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+// masked_fill(x, mask, value): value where mask != 0, else x. mask broadcasts to x.shape -> x.shape
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
+// The sum of `grad` over the dimensions that broadcasting stretched, giving back `shape`: the backward
+// of every broadcasting op. grad (broadcast of shape) -> shape
+Tensor sum_to_shape(const Tensor& grad, const Shape& shape);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& x, Scalar s);
+Tensor operator+(Scalar s, const Tensor& x);
+Tensor operator-(const Tensor& x, Scalar s);
+Tensor operator-(Scalar s, const Tensor& x);
+Tensor operator*(const Tensor& x, Scalar s);
+Tensor operator*(Scalar s, const Tensor& x);
+Tensor operator/(const Tensor& x, Scalar s);
+Tensor operator-(const Tensor& x);
+
+// ---- activations (core/ops/activation.cpp) -----------------------------------------------------------
+Tensor relu(const Tensor& x);                        // max(x, 0); x -> x.shape
+Tensor sigmoid(const Tensor& x);                     // 1 / (1 + e^-x); x -> x.shape
+Tensor tanh(const Tensor& x);                        // x -> x.shape
+Tensor gelu(const Tensor& x);                        // x * Phi(x), the exact erf form; x -> x.shape
+
+// ---- reductions (core/ops/reduce.cpp) ------------------------------------------------------------------
+Tensor sum(const Tensor& x);                                       // x -> ()
+Tensor sum(const Tensor& x, int64_t dim, bool keepdim = false);    // (.., n, ..) -> (.., ..) or (.., 1, ..)
+Tensor mean(const Tensor& x);                                      // x -> ()
+Tensor mean(const Tensor& x, int64_t dim, bool keepdim = false);   // as sum
+Tensor max(const Tensor& x);                                       // x -> (); grad to the first maximum
+Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);    // as sum; grad to the first maximum
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false); // as sum; no gradient; first maximum
+
+// ---- movement (core/ops/movement.cpp) ------------------------------------------------------------------
+// reshape: same numbers, new shape; one size may be -1 (inferred). Shares the storage: no copy.
+Tensor reshape(const Tensor& x, const Shape& shape);               // x -> shape (numel equal)
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims); // out.shape[i] = x.shape[dims[i]]
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);     // swaps two dimensions
+// slice: elements start, start+step, ... < end along dim (start/end clamped like Python; step > 0)
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);         // equal shapes but along dim
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);          // equal shapes -> new dim of size xs.size()
+// index_select: the slices x[.., indices[k], ..] along dim, in order; indices may repeat.
+Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& indices);
+// gather: out[i][j] = x[i][index[i][j]] (dim 1 of a matrix; any rank): index has x's rank, and every size
+// but dim's no larger than x's -> index.shape
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+// roll: cyclic shift; element i along dims[k] moves to (i + shifts[k]) mod size (torch.roll). Swin's shift.
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims);
+
+// ---- matrix products (core/ops/matmul.cpp; the kernel is core/gemm.cpp) --------------------------------
+// matmul: (.., M, K) @ (.., K, N) -> (.., M, N), batch dimensions broadcast; a 1-D operand is
+// treated as a row (left) or a column (right) vector and that dimension is dropped from the result.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- softmax (core/ops/softmax.cpp) ----------------------------------------------------------------------
+Tensor softmax(const Tensor& x, int64_t dim);        // e^x / sum e^x along dim; x -> x.shape
+Tensor log_softmax(const Tensor& x, int64_t dim);    // x - log sum e^x along dim; x -> x.shape
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,51 @@
+// Activations: relu, sigmoid, tanh, gelu. Each is pointwise, x -> x.shape, with the backward
+// dx += dout * f'(x). docs/ops_elementwise.md derives each derivative.
+#include <cmath>
+#include <numbers>
+
+#include "core/ops.h"
+#include "core/ops/op_helpers.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// relu: out = max(x, 0)                                                    (torch.relu)
+//   d/dx = 1 for x > 0, else 0. At exactly x = 0 the function has a kink and no derivative; like PyTorch
+//   we use 0 there. (x < 0 ? 0 : x rather than max: a nan input stays nan instead of turning into 0.)
+Tensor relu(const Tensor& x) {
+    return unary_op(
+        x, "relu", [](Scalar v) { return v < 0 ? Scalar(0) : v; },
+        [](Scalar v, Scalar) { return v > 0 ? Scalar(1) : Scalar(0); });
+}
+
+// sigmoid: s = 1 / (1 + e^-x)                                              (torch.sigmoid)
+//   Safe as written: for very negative x, e^-x overflows to inf and 1 / (1 + inf) = 0, the right limit,
+//   so sigmoid(-1000) is 0, not nan.
+//   d/dx s = e^-x / (1 + e^-x)^2 = s (1 - s)
+Tensor sigmoid(const Tensor& x) {
+    return unary_op(
+        x, "sigmoid", [](Scalar v) { return 1 / (1 + std::exp(-v)); }, [](Scalar, Scalar s) { return s * (1 - s); });
+}
+
+// tanh: t = (e^x - e^-x) / (e^x + e^-x)                                   (torch.tanh)
+//   d/dx t = 1 - t^2
+Tensor tanh(const Tensor& x) {
+    return unary_op(x, "tanh", [](Scalar v) { return std::tanh(v); }, [](Scalar, Scalar t) { return 1 - t * t; });
+}
+
+// gelu: out = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact form       (torch.nn.functional.gelu)
+//   Phi is the standard normal CDF, phi = Phi' its density: phi(x) = e^(-x^2/2) / sqrt(2 pi).
+//   d/dx x Phi(x) = Phi(x) + x phi(x)                                        (product rule)
+//   (GPT-2 used the tanh approximation; ViT and Swin use this exact form, as does PyTorch by default.)
+Tensor gelu(const Tensor& x) {
+    const Scalar inv_sqrt2 = 1 / std::numbers::sqrt2_v<Scalar>;
+    const Scalar inv_sqrt_2pi = std::numbers::inv_sqrtpi_v<Scalar> * inv_sqrt2;  // 1/sqrt(pi) * 1/sqrt(2)
+    return unary_op(
+        x, "gelu", [inv_sqrt2](Scalar v) { return Scalar(0.5) * v * (1 + std::erf(v * inv_sqrt2)); },
+        [inv_sqrt2, inv_sqrt_2pi](Scalar v, Scalar) {
+            const Scalar cdf = Scalar(0.5) * (1 + std::erf(v * inv_sqrt2));
+            const Scalar pdf = inv_sqrt_2pi * std::exp(Scalar(-0.5) * v * v);
+            return cdf + v * pdf;
+        });
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,43 @@
+#pragma once
+// Helpers shared by the op files in core/ops/.
+#include "core/ops.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// Loops over more elements than this are shared among OpenMP threads; smaller ones stay on one thread,
+// where starting threads would cost more than it saves. Every parallel loop writes disjoint memory.
+constexpr int64_t kParallelElements = 32768;
+
+inline void check_defined(const Tensor& t, const char* op_name, const char* which) {
+    check(t.defined(), op_name, ": ", which, " is an undefined tensor (default-constructed, or a grad not yet ",
+          "computed)");
+}
+
+// out = f(x) elementwise, and the backward dx += dout * df(x, out): every pointwise op (elementwise.cpp, activation.cpp).
+// df also receives the output because some derivatives are cheapest from it (d/dx e^x = e^x). The
+// closure keeps out's numbers through out.detach(), which shares them without owning out's node
+// (capturing `out` itself would be a reference cycle, never freed).
+template <class F, class DF>
+Tensor unary_op(const Tensor& x, const char* op_name, F f, DF df) {
+    check_defined(x, op_name, "the input");
+    Tensor out = Tensor::empty(x.shape());
+    const Scalar* px = x.data();
+    Scalar* po = out.data();
+    const int64_t n = x.numel();
+#pragma omp parallel for if (n >= kParallelElements)  // iteration i owns po[i]
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+    const Tensor saved_out = out.detach();
+    out.set_backward(op_name, {x}, [x, saved_out, df](const Tensor& dout) {
+        if (!x.requires_grad()) return;
+        Scalar* dx = x.grad_data();
+        const Scalar* xv = x.data();
+        const Scalar* yv = saved_out.data();
+        const Scalar* g = dout.data();
+        const int64_t count = x.numel();
+#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns dx[i]
+        for (int64_t i = 0; i < count; ++i) dx[i] += g[i] * df(xv[i], yv[i]);
+    });
+    return out;
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,111 @@
+// softmax and log_softmax along one dimension, each a fused kernel with its own backward.
+//
+// Layout: a reduction along `dim` views the tensor as (outer, n, inner): outer = the product of the sizes
+// before dim, n = size(dim), inner = the product after it. Element k of the row (o, i) sits at
+// (o * n + k) * inner + i. The common case, dim = -1, has inner = 1: each row is contiguous.
+#include <algorithm>
+#include <cmath>
+
+#include "core/ops.h"
+#include "core/ops/op_helpers.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+namespace {
+
+struct RowLayout {
+    int64_t outer, n, inner;
+    int64_t rows() const { return outer * inner; }
+    // The first element of row r and the distance between its elements.
+    int64_t start(int64_t r) const { return (r / inner) * n * inner + r % inner; }
+};
+
+RowLayout row_layout(const Tensor& x, int64_t dim, const char* op_name) {
+    check(dim >= -x.dim() && dim < x.dim(), op_name, ": dim ", dim, " is out of range for shape ", x.shape());
+    const int64_t d = normalize_dim(dim, x.dim(), op_name);
+    RowLayout layout{1, x.shape()[d], 1};
+    for (int64_t i = 0; i < d; ++i) layout.outer *= x.shape()[i];
+    for (int64_t i = d + 1; i < x.dim(); ++i) layout.inner *= x.shape()[i];
+    return layout;
+}
+
+// Rows are independent; above kParallelElements (core/ops/op_helpers.h) they are shared among threads (each row is written
+// by exactly one thread, so the result does not depend on the thread count).
+
+}  // namespace
+
+// softmax: y_k = e^(x_k - m) / sum_j e^(x_j - m),  m = max_j x_j         x -> x.shape
+//   Subtracting the row maximum m changes nothing mathematically (it cancels) but keeps e^(...) <= 1, so
+//   large logits cannot overflow.
+//   Backward: dy_k/dx_j = y_k (delta_kj - y_j), so
+//     dx_j = sum_k dy_k y_k (delta_kj - y_j) = y_j (dy_j - sum_k dy_k y_k)
+//   One dot product per row: the Jacobian (n x n) is never formed.
+Tensor softmax(const Tensor& x, int64_t dim) {
+    const RowLayout L = row_layout(x, dim, "softmax");
+    Tensor y = Tensor::empty(x.shape());
+    const Scalar* in = x.data();
+    Scalar* out = y.data();
+#pragma omp parallel for if (x.numel() >= kParallelElements)  // each iteration owns one row of y
+    for (int64_t r = 0; r < L.rows(); ++r) {
+        const int64_t s = L.start(r), step = L.inner;
+        Scalar m = -INFINITY;
+        for (int64_t k = 0; k < L.n; ++k) m = std::max(m, in[s + k * step]);
+        Scalar total = 0;
+        for (int64_t k = 0; k < L.n; ++k) total += out[s + k * step] = std::exp(in[s + k * step] - m);
+        for (int64_t k = 0; k < L.n; ++k) out[s + k * step] /= total;
+    }
+    // The backward needs y, not x: it captures the output's numbers through a detached handle, which
+    // shares them without owning the graph node (capturing `y` itself would be a reference cycle).
+    const Tensor saved_y = y.detach();
+    y.set_backward("softmax", {x}, [x, saved_y, L](const Tensor& dy) {
+        Scalar* dx = x.grad_data();
+        const Scalar* yv = saved_y.data();
+        const Scalar* g = dy.data();
+#pragma omp parallel for if (x.numel() >= kParallelElements)  // each iteration owns one row of dx
+        for (int64_t r = 0; r < L.rows(); ++r) {
+            const int64_t s = L.start(r), step = L.inner;
+            Scalar dot = 0;  // sum_k dy_k y_k
+            for (int64_t k = 0; k < L.n; ++k) dot += g[s + k * step] * yv[s + k * step];
+            for (int64_t k = 0; k < L.n; ++k) dx[s + k * step] += yv[s + k * step] * (g[s + k * step] - dot);
+        }
+    });
+    return y;
+}
+
+// log_softmax: y_k = x_k - m - log sum_j e^(x_j - m)                      x -> x.shape
+//   The log of softmax, computed without ever forming a softmax value that could round to 0 (log 0 = -inf).
+//   Backward: dy_k/dx_j = delta_kj - softmax_j, so
+//     dx_j = dy_j - softmax_j * sum_k dy_k,   softmax_j = e^(y_j)
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+    const RowLayout L = row_layout(x, dim, "log_softmax");
+    Tensor y = Tensor::empty(x.shape());
+    const Scalar* in = x.data();
+    Scalar* out = y.data();
+#pragma omp parallel for if (x.numel() >= kParallelElements)  // each iteration owns one row of y
+    for (int64_t r = 0; r < L.rows(); ++r) {
+        const int64_t s = L.start(r), step = L.inner;
+        Scalar m = -INFINITY;
+        for (int64_t k = 0; k < L.n; ++k) m = std::max(m, in[s + k * step]);
+        Scalar total = 0;
+        for (int64_t k = 0; k < L.n; ++k) total += std::exp(in[s + k * step] - m);
+        const Scalar log_total = m + std::log(total);
+        for (int64_t k = 0; k < L.n; ++k) out[s + k * step] = in[s + k * step] - log_total;
+    }
+    const Tensor saved_y = y.detach();
+    y.set_backward("log_softmax", {x}, [x, saved_y, L](const Tensor& dy) {
+        Scalar* dx = x.grad_data();
+        const Scalar* yv = saved_y.data();
+        const Scalar* g = dy.data();
+#pragma omp parallel for if (x.numel() >= kParallelElements)  // each iteration owns one row of dx
+        for (int64_t r = 0; r < L.rows(); ++r) {
+            const int64_t s = L.start(r), step = L.inner;
+            Scalar total = 0;  // sum_k dy_k
+            for (int64_t k = 0; k < L.n; ++k) total += g[s + k * step];
+            for (int64_t k = 0; k < L.n; ++k)
+                dx[s + k * step] += g[s + k * step] - std::exp(yv[s + k * step]) * total;
+        }
+    });
+    return y;
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,147 @@
+#pragma once
+// Tensor: an n-dimensional array of Scalar with reverse-mode automatic differentiation.
+//
+// A Tensor is a handle (like torch::Tensor): copying it copies a shared pointer, never the numbers. The
+// numbers live in one contiguous row-major buffer, outermost dimension first: element (i, j, k) of a
+// (I, J, K) tensor sits at offset (i * J + j) * K + k. There are no strides and no views with holes; an
+// op that rearranges elements (permute, slice) writes a new buffer. docs/tensor.md tells why.
+//
+// Autograd in three lines (docs/autograd.md has the whole story):
+//   * every op whose inputs require grad records a Node on its output: the op's name, its inputs and a
+//     closure that, given d(loss)/d(output), adds d(loss)/d(input) into each input's grad (+=);
+//   * backward() sorts the graph in topological order (iteratively: chains of 100k ops are fine) and
+//     calls the closures from the loss back to the leaves, each exactly once;
+//   * leaves (tensors you created, such as parameters) keep their grad; intermediate grads and, unless
+//     asked to keep them, the closures with the values they saved are freed as backward passes by.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "random.h"
+#include "scalar.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+class Tensor;
+struct TensorImpl;
+struct Node;
+
+// The numbers of one or more tensors (reshape shares them). 64-byte aligned for vector loads.
+struct Storage {
+    explicit Storage(int64_t size);
+    ~Storage();
+    Storage(const Storage&) = delete;
+    Storage& operator=(const Storage&) = delete;
+    Scalar* data;
+    int64_t size;
+};
+
+// Given d(loss)/d(output), add d(loss)/d(input) into the grad of each input that requires it.
+using BackwardFn = std::function<void(const Tensor& grad_output)>;
+
+class Tensor {
+public:
+    Tensor() = default;  // an undefined tensor: no shape, no data (defined() is false)
+
+    // ---- creation --------------------------------------------------------------------------------
+    static Tensor empty(const Shape& shape);  // uninitialised: for kernels that write every element
+    static Tensor zeros(const Shape& shape);
+    static Tensor ones(const Shape& shape);
+    static Tensor full(const Shape& shape, Scalar value);
+    static Tensor arange(int64_t end);                              // 0, 1, ..., end-1
+    static Tensor arange(Scalar start, Scalar end, Scalar step);    // start, start+step, ... < end
+    static Tensor from_vector(const std::vector<Scalar>& values, const Shape& shape);
+    static Tensor scalar(Scalar value);                             // shape ()
+    static Tensor uniform(const Shape& shape, Scalar low, Scalar high, Rng& rng);
+    static Tensor normal(const Shape& shape, Scalar mean, Scalar std, Rng& rng);
+
+    // ---- shape and data ----------------------------------------------------------------------------
+    bool defined() const { return impl_ != nullptr; }
+    const Shape& shape() const;
+    int64_t dim() const { return static_cast<int64_t>(shape().size()); }
+    int64_t size(int64_t d) const;  // d may be negative: size(-1) is the last dimension
+    int64_t numel() const;
+    Scalar* data();
+    const Scalar* data() const;
+    Scalar item() const;                         // the single element of a one-element tensor
+    std::vector<Scalar> to_vector() const;
+    Tensor clone() const;                        // a copy of the numbers, outside the graph
+    std::string to_string() const;               // "tensor((2, 2), [1, 2, 3, 4])", at most 12 numbers
+
+    // ---- autograd ---------------------------------------------------------------------------------
+    bool requires_grad() const;
+    Tensor& requires_grad_(bool enabled = true);  // only on leaves
+    bool is_leaf() const;                          // not the output of a recorded op
+    Tensor grad() const;                           // undefined until a backward reaches this tensor
+    void zero_grad();                              // drop the gradient (PyTorch's set_to_none)
+    void retain_grad();                            // keep this intermediate tensor's grad after backward
+    Tensor detach() const;                         // same numbers, no history, requires_grad false
+
+    // Backpropagate from this one-element tensor, seeding d(self)/d(self) = 1.
+    void backward(bool retain_graph = false);
+    // Backpropagate from any tensor, seeding with an explicit d(loss)/d(self) of the same shape.
+    void backward(const Tensor& grad_output, bool retain_graph = false);
+
+    // ---- for op authors (core/ops/*.cpp) -------------------------------------------------------------
+    // Record how to backpropagate through the op that produced this tensor. Does nothing when no input
+    // requires grad or grad mode is off (NoGradGuard), so ops call it unconditionally.
+    void set_backward(const char* op_name, std::vector<Tensor> inputs, BackwardFn backward_fn);
+    // This tensor's gradient buffer, zero-filled on first use: backward closures add into it.
+    Scalar* grad_data() const;  // const: a handle, like a shared_ptr, lets closures write through it
+    const char* op_name() const;  // the op that made this tensor, or "leaf"
+    // A new tensor over the same numbers with another shape of equal numel, outside the graph (reshape).
+    Tensor share_storage(const Shape& shape) const;
+
+    // Two handles to the same tensor?
+    bool same(const Tensor& other) const { return impl_ == other.impl_; }
+
+private:
+    explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+    TensorImpl& impl() const;
+    friend struct Node;
+    friend struct Autograd;
+    std::shared_ptr<TensorImpl> impl_;
+};
+
+// The bookkeeping behind a handle. Users never touch it; it is here so the data layout is plain to see.
+struct TensorImpl {
+    std::shared_ptr<Storage> storage;
+    Shape shape;
+    bool requires_grad = false;
+    bool retains_grad = false;
+    Tensor grad;                    // same shape; created by the first backward that reaches this tensor
+    std::shared_ptr<Node> grad_fn;  // the op that produced this tensor; null for a leaf
+};
+
+// One recorded op: the edge from an output back to its inputs.
+struct Node {
+    const char* op_name;
+    std::vector<Tensor> inputs;
+    BackwardFn backward_fn;  // empty once freed by a backward without retain_graph
+    ~Node();                 // tears long chains down iteratively (see tensor.cpp)
+    // Drop the closure and the inputs; hand over the input nodes that nothing else keeps alive.
+    void release_inputs(std::vector<std::shared_ptr<Node>>& orphans);
+};
+
+// Grad mode: while a NoGradGuard lives, ops record nothing (inference, optimizer updates, evaluation).
+// The flag is thread-local, so a guard on one thread never affects another.
+class NoGradGuard {
+public:
+    NoGradGuard();
+    ~NoGradGuard();
+    NoGradGuard(const NoGradGuard&) = delete;
+    NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+private:
+    bool previous_;
+};
+bool grad_enabled();
+
+// Dimension helpers shared by the ops.
+int64_t numel_of(const Shape& shape);
+int64_t normalize_dim(int64_t dim, int64_t rank, const char* op_name);  // -1 -> rank-1, with a range check
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

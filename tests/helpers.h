@@ -1,0 +1,61 @@
+#pragma once
+// Helpers shared by the test files: random inputs, gradient checks that report through doctest, and the
+// text of a thrown error.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/gradcheck.h"
+#include "core/ops.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// Uniform in [low, high) from a seed; requires grad unless told otherwise.
+inline Tensor random_tensor(const Shape& shape, uint64_t seed, bool requires_grad = true, Scalar low = -1,
+                            Scalar high = 1) {
+    Rng rng(seed);
+    Tensor t = Tensor::uniform(shape, low, high, rng);
+    t.requires_grad_(requires_grad);
+    return t;
+}
+
+// A failed gradient check fails the test case and prints which input and element went wrong.
+inline void check_gradients(const TensorFunction& f, const std::vector<Tensor>& inputs,
+                            const GradcheckOptions& options = {}) {
+    const GradcheckReport report = gradcheck(f, inputs, options);
+    CHECK_MESSAGE(report.passed, report.message());
+}
+
+// The message of the exception `action` throws, or "" when it throws nothing.
+inline std::string thrown_message(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const std::exception& error) {
+        return error.what();
+    }
+    return "";
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// Every element of `t` equals `expected` within `tolerance`, and the shapes agree.
+inline void check_values(const Tensor& t, const Shape& shape, const std::vector<double>& expected,
+                         double tolerance = 1e-6) {
+    REQUIRE_MESSAGE(t.shape() == shape, "shape ", to_string(t.shape()), ", expected ", to_string(shape));
+    REQUIRE(static_cast<size_t>(t.numel()) == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+        CHECK_MESSAGE(std::abs(t.data()[i] - expected[i]) <= tolerance, "element ", i, ": ", t.data()[i],
+                      ", expected ", expected[i]);
+}
+
+// Two tensors of the same shape whose elements agree within `tolerance`.
+inline void check_close(const Tensor& actual, const Tensor& expected, double tolerance = 1e-12) {
+    const std::vector<Scalar> values = expected.to_vector();
+    check_values(actual, expected.shape(), std::vector<double>(values.begin(), values.end()), tolerance);
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
