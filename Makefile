@@ -10,7 +10,7 @@
 # Every library source is compiled twice: as float32 (training) and as float64 (gradient checks), each
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
-# Targets: all (default), test, sanitize, bench, gradcheck, clean, help.
+# Targets: all (default), test, sanitize, bench, clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
@@ -69,7 +69,7 @@ f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
 
 DOCTEST_HEADER := /usr/include/doctest/doctest.h
 
-.PHONY: all test sanitize bench gradcheck clean help
+.PHONY: all test sanitize bench data clean help
 all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
 
 $(OBJ)/f32/%.o: %.cpp
@@ -118,11 +118,13 @@ test: all $(BIN)/tests
 sanitize:
 	$(MAKE) SAN=1 test
 
-bench: all
-	bash tests/bench/run.sh
+# Benchmarks: patchgrad next to its peers in ../shared/bench (see tests/bench/).
+$(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
 
-gradcheck: all
-	$(BIN)/patchgrad gradcheck
+bench: $(BIN)/bench_matmul
+	BENCH_MATMUL=$(BIN)/bench_matmul bash tests/bench/compare_matmul.sh
 
 clean:
 	rm -rf build
@@ -131,3 +133,11 @@ help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# The datasets, into data/ (git-ignored): `make data` downloads them from the official locations;
+# `make data DATA_SRC=../shared/data` copies them from a folder holding cifar-10-binary.tar.gz and
+# mnist/*.gz. Checksums are verified; a second run does nothing. See docs/data.md.
+DATA_SRC ?=
+.PHONY: data
+data:
+	bash datasets/fetch_data.sh data $(DATA_SRC)

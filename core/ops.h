@@ -29,6 +29,7 @@ Tensor pow(const Tensor& x, Scalar exponent);        // x -> x.shape; x > 0 unle
 Tensor exp(const Tensor& x);                         // x -> x.shape
 Tensor log(const Tensor& x);                         // x > 0 -> x.shape
 Tensor sqrt(const Tensor& x);                        // x >= 0 -> x.shape
+Tensor erf(const Tensor& x);                         // the error function; x -> x.shape
 // where(condition, a, b): a where condition != 0, else b. condition, a, b broadcast -> out; no gradient
 // flows into condition.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
@@ -80,6 +81,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
 // gather: out[i][j] = x[i][index[i][j]] (dim 1 of a matrix; any rank): index has x's rank, and every size
 // but dim's no larger than x's -> index.shape
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+// expand: x broadcast to `shape` (copied), e.g. the CLS token (1, 1, D) -> (B, 1, D); backward sums back.
+Tensor expand(const Tensor& x, const Shape& shape);                // x broadcasts to shape -> shape
 // roll: cyclic shift; element i along dims[k] moves to (i + shifts[k]) mod size (torch.roll). Swin's shift.
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims);
 
@@ -87,9 +90,30 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
 // matmul: (.., M, K) @ (.., K, N) -> (.., M, N), batch dimensions broadcast; a 1-D operand is
 // treated as a row (left) or a column (right) vector and that dimension is dropped from the result.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// linear: x @ weight^T + bias, fused (torch.nn.functional.linear). bias may be undefined (no bias).
+//   x (.., C)  weight (OC, C)  bias (OC)  ->  (.., OC)
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// ---- normalisation (core/ops/layer_norm.cpp) ---------------------------------------------------------
+// layer_norm over the last dimension: (x - mean) / sqrt(var + eps) * weight + bias, var biased (/C).
+//   x (.., C)  weight (C)  bias (C)  ->  x.shape
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Scalar eps);
+
+// ---- attention (core/ops/attention.cpp) ------------------------------------------------------------------
+// Scaled dot-product attention, fused: softmax(q @ k^T * scale + bias) @ v, one (T, T) score matrix per
+// (batch, head), never all of them at once.
+//   q, k, v (B, H, T, D)   bias: undefined, or broadcastable to (B, H, T, T) (relative position bias,
+//   -inf/-100 entries as a mask)   ->  (B, H, T, D)
+// If `weights` is not null it receives the attention probabilities (B, H, T, T) (for pictures).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                                    Scalar scale, Tensor* weights = nullptr);
 
 // ---- softmax (core/ops/softmax.cpp) ----------------------------------------------------------------------
 Tensor softmax(const Tensor& x, int64_t dim);        // e^x / sum e^x along dim; x -> x.shape
 Tensor log_softmax(const Tensor& x, int64_t dim);    // x - log sum e^x along dim; x -> x.shape
+// cross_entropy: the mean over rows of -sum_c q_c log softmax(logits)_c, with the target distribution
+// q = (1 - smoothing) * onehot(target) + smoothing / C. Fused with log_softmax.
+//   logits (N, C)  targets (N) whole numbers in [0, C)  ->  ()
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Scalar label_smoothing = 0);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

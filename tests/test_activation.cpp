@@ -145,3 +145,21 @@ TEST_CASE("activations: an undefined input throws naming the op") {
     CHECK(contains(thrown_message([] { tanh(Tensor()); }), "tanh: the input is an undefined tensor"));
     CHECK(contains(thrown_message([] { gelu(Tensor()); }), "gelu: the input is an undefined tensor"));
 }
+
+TEST_CASE("gelu: the fused kernel equals 0.5 x (1 + erf(x / sqrt 2)) built from mul, add and erf") {
+    // 70000 elements: the threaded path of both.
+    for (const Shape& shape : {Shape{3, 5}, Shape{2, 3, 4}, Shape{70000}}) {
+        CAPTURE(to_string(shape));
+        Tensor x = random_tensor(shape, 12, true, -4, 4);
+        const Tensor probe = random_tensor(shape, 13, false);
+        Tensor fused = gelu(x);
+        sum(fused * probe).backward();
+        const Tensor fused_grad = x.grad();
+        x.zero_grad();
+        const Scalar inv_sqrt2 = 1 / std::sqrt(Scalar(2));
+        Tensor composite = mul(mul(x, Scalar(0.5)), add(erf(mul(x, inv_sqrt2)), Scalar(1)));
+        sum(composite * probe).backward();
+        check_close(fused, composite, 1e-12);
+        check_close(fused_grad, x.grad(), 1e-12);
+    }
+}

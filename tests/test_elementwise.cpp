@@ -438,3 +438,29 @@ TEST_CASE("masked_fill: a mask that does not broadcast to the input's shape thro
     CHECK(contains(larger, "(3,)"));
     CHECK(contains(larger, "(2, 3)"));
 }
+
+// ---- erf ------------------------------------------------------------------------------------------------
+
+TEST_CASE("erf: values and derivative worked out by hand") {
+    // erf(0) = 0; erf(0.5) = 0.520499877813; erf is odd: erf(-0.5) = -0.520499877813; erf(1) = 0.842700792950
+    check_values(erf(Tensor::from_vector({0, 0.5, -0.5, 1}, {4})), {4},
+                 {0, 0.520499877813, -0.520499877813, 0.842700792950}, 1e-11);
+    // d/dx erf = 2/sqrt(pi) e^(-x^2):  at 0: 2/sqrt(pi) = 1.128379167096
+    //   at +-0.5: 1.128379167096 * e^(-0.25) = 1.128379167096 * 0.778800783071 = 0.878782578935
+    //   at 1:     1.128379167096 * e^(-1)    = 1.128379167096 * 0.367879441171 = 0.415107497420
+    Tensor x = leaf({0, 0.5, -0.5, 1}, {4});
+    erf(x).backward(Tensor::ones({4}));
+    check_values(x.grad(), {4}, {1.128379167096, 0.878782578935, 0.878782578935, 0.415107497420}, 1e-11);
+}
+
+TEST_CASE("erf: gradient checks") {
+    for (const Shape& shape : {Shape{5}, Shape{2, 3}, Shape{2, 3, 4}, Shape{}}) {
+        CAPTURE(to_string(shape));
+        const Tensor x = random_tensor(shape, 11, true, -2, 2);
+        check_gradients([](const std::vector<Tensor>& in) { return erf(in[0]); }, {x});
+    }
+}
+
+TEST_CASE("erf: an undefined input throws naming the op") {
+    CHECK(contains(thrown_message([] { erf(Tensor()); }), "erf: the input is an undefined tensor"));
+}

@@ -398,3 +398,66 @@ TEST_CASE("roll on Swin-sized activations (threaded path) equals plain index ari
             last_ok = last_ok && rolled.data()[r * 8192 + (j + 5) % 8192] == y.data()[r * 8192 + j];
     CHECK(last_ok);
 }
+
+// ---- expand ---------------------------------------------------------------------------------------------
+
+TEST_CASE("expand: values worked out by hand, and the backward sums over the copies") {
+    // The CLS token: (1, 1, 2) = [[[7, 8]]] -> (3, 1, 2): three copies [7, 8, 7, 8, 7, 8]
+    Tensor cls = Tensor::from_vector({7, 8}, {1, 1, 2});
+    cls.requires_grad_();
+    Tensor out = expand(cls, {3, 1, 2});
+    check_values(out, {3, 1, 2}, {7, 8, 7, 8, 7, 8});
+    // dout = [1, 2, 3, 4, 5, 6]: cls element 0 was copied to 0, 2, 4 -> 1 + 3 + 5 = 9; element 1 -> 2 + 4 + 6 = 12
+    out.backward(Tensor::from_vector({1, 2, 3, 4, 5, 6}, {3, 1, 2}));
+    check_values(cls.grad(), {1, 1, 2}, {9, 12});
+    // A column (2, 1) = [[1], [2]] -> (2, 3): each row repeats its number; a missing leading dim:
+    // (3,) = [0, 1, 2] -> (2, 3): the row twice
+    check_values(expand(Tensor::from_vector({1, 2}, {2, 1}), {2, 3}), {2, 3}, {1, 1, 1, 2, 2, 2});
+    check_values(expand(iota({3}), {2, 3}), {2, 3}, {0, 1, 2, 0, 1, 2});
+    // Equal shapes: a copy, not the same storage
+    Tensor same = iota({2, 2});
+    Tensor copy = expand(same, {2, 2});
+    CHECK(same_values(copy, same));
+    copy.data()[0] = 42;
+    CHECK(same.data()[0] == 0);
+}
+
+TEST_CASE("expand: gradient checks") {
+    const std::vector<std::pair<Shape, Shape>> cases = {
+        {{1, 1, 4}, {3, 1, 4}}, {{4}, {2, 3, 4}}, {{3, 1}, {2, 3, 5}}, {{2, 3}, {2, 3}}, {{}, {2, 2}}, {{1, 3, 1}, {2, 3, 4}},
+    };
+    for (const auto& [from, to] : cases) {
+        const std::string shapes = to_string(from) + " -> " + to_string(to);
+        CAPTURE(shapes);
+        Tensor x = random_tensor(from, 26);
+        const Shape target = to;
+        check_gradients([target](const std::vector<Tensor>& in) { return expand(in[0], target); }, {x});
+    }
+}
+
+TEST_CASE("expand on a large tensor (threaded path) equals plain index arithmetic") {
+    // (1, 50, 1, 8) -> (4, 50, 30, 8): 48000 elements
+    Tensor x = iota({1, 50, 1, 8});
+    Tensor out = expand(x, {4, 50, 30, 8});
+    bool all_equal = true;
+    for (int64_t b = 0; b < 4; ++b)
+        for (int64_t t = 0; t < 50; ++t)
+            for (int64_t w = 0; w < 30; ++w)
+                for (int64_t c = 0; c < 8; ++c)
+                    all_equal = all_equal && out.data()[((b * 50 + t) * 30 + w) * 8 + c] == x.data()[t * 8 + c];
+    CHECK(all_equal);
+}
+
+TEST_CASE("expand: a shape x does not broadcast to names both shapes") {
+    const std::string size = thrown_message([] { expand(Tensor::ones({2, 3}), {2, 4}); });
+    CHECK(contains(size, "(2, 3)"));
+    CHECK(contains(size, "(2, 4)"));
+    // Fewer dims than x, and a non-1 size that would have to shrink
+    const std::string rank = thrown_message([] { expand(Tensor::ones({2, 3}), {3}); });
+    CHECK(contains(rank, "(2, 3)"));
+    CHECK(contains(rank, "(3,)"));
+    const std::string stretch = thrown_message([] { expand(Tensor::ones({3, 1}), {1, 4}); });
+    CHECK(contains(stretch, "(3, 1)"));
+    CHECK(contains(stretch, "(1, 4)"));
+    CHECK(contains(thrown_message([] { expand(Tensor(), {2}); }), "expand: x is an undefined tensor"));
+}

@@ -357,4 +357,15 @@ Tensor operator*(Scalar s, const Tensor& x) { return mul(x, s); }
 Tensor operator/(const Tensor& x, Scalar s) { return mul(x, 1 / s); }
 Tensor operator-(const Tensor& x) { return neg(x); }
 
+
+// erf: the error function, erf(x) = 2/sqrt(pi) * integral_0^x e^(-u^2) du      (torch.erf)
+//   x -> x.shape.   d erf(x)/dx = 2/sqrt(pi) * e^(-x^2)  (the integrand at its upper limit)
+//   dx += dout * 2/sqrt(pi) * e^(-x^2). gelu's exact form is 0.5 x (1 + erf(x / sqrt 2)).
+Tensor erf(const Tensor& x) {
+    const Scalar two_over_sqrt_pi = Scalar(1.1283791670955126);  // 2 / sqrt(pi)
+    return unary_op(
+        x, "erf", [](Scalar v) { return std::erf(v); },
+        [two_over_sqrt_pi](Scalar v, Scalar) { return two_over_sqrt_pi * std::exp(-v * v); });
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

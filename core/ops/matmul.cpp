@@ -2,10 +2,13 @@
 // decides which products to run, forward and backward.
 //
 // Dimension legend: M rows of the left operand, K the shared (inner) size, N columns of the right operand.
+#include <algorithm>
 #include <numeric>
+#include <vector>
 
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/ops/op_helpers.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
@@ -169,6 +172,71 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         return reshape(out, shape);
     }
     return matmul_batched(a, b);
+}
+
+
+// ---- linear -------------------------------------------------------------------------------------------
+//
+// Dimension legend: R rows (every leading dimension of x flattened, e.g. B*T), C input features,
+// OC output features.
+
+// linear: out = x @ weight^T + bias                                     (torch.nn.functional.linear)
+//   x (.., C)  weight (OC, C)  bias (OC) or undefined  ->  out (.., OC);   R = numel(x) / C
+//   Index form:  out[r,o] = sum_c x[r,c] weight[o,c] + bias[o]
+//   Forward: one gemm (R,C) @ (C,OC), the weight read transposed through its strides (no copy), then one
+//   pass over the rows of out adding the bias.
+//   Backward, from the index form (docs/layers_math.md derives it):
+//     d out[r,o] / d x[r,c] = weight[o,c]   ->  dx      += dout @ weight    (R,OC)@(OC,C)  -> (R,C)
+//     d out[r,o] / d w[o,c] = x[r,c]        ->  dweight += dout^T @ x       (OC,R)@(R,C)   -> (OC,C)
+//     d out[r,o] / d b[o]   = 1             ->  dbias   += sum_r dout[r,:]  bias was broadcast over rows
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    check(x.defined() && weight.defined(), "linear: x and weight must be defined tensors");
+    check(x.dim() >= 1 && weight.dim() == 2, "linear: x ", x.shape(), " needs at least one dimension and weight ",
+          weight.shape(), " must be (out_features, in_features)");
+    const int64_t C = x.size(-1), OC = weight.size(0);
+    check(weight.size(1) == C, "linear: input ", x.shape(), " has ", C, " features but weight ", weight.shape(),
+          " expects ", weight.size(1));
+    const bool has_bias = bias.defined();
+    if (has_bias)
+        check(bias.dim() == 1 && bias.size(0) == OC, "linear: bias ", bias.shape(), " must be (", OC,
+              ",) for weight ", weight.shape());
+    const int64_t R = C == 0 ? 0 : x.numel() / C;
+    Shape out_shape = x.shape();
+    out_shape.back() = OC;
+    Tensor out = Tensor::empty(out_shape);                                   // (R, OC)
+    // out (R,OC) = x (R,C) @ weight^T (C,OC);  weight^T(c,o) = weight[o*C + c]: row stride 1, col stride C
+    gemm(R, OC, C, as_matrix(x.data(), C), as_transposed(weight.data(), C), out.data(), OC, false);
+    if (has_bias) {
+        Scalar* po = out.data();
+        const Scalar* pb = bias.data();
+#pragma omp parallel for if (R * OC >= kParallelElements)  // iteration r owns row r of out
+        for (int64_t r = 0; r < R; ++r)
+            for (int64_t o = 0; o < OC; ++o) po[r * OC + o] += pb[o];
+    }
+    std::vector<Tensor> inputs = {x, weight};
+    if (has_bias) inputs.push_back(bias);
+    out.set_backward("linear", std::move(inputs), [x, weight, bias, R, C, OC](const Tensor& dout) {
+        const Scalar* g = dout.data();                                       // (R, OC)
+        if (x.requires_grad())  // dx (R,C) += dout (R,OC) @ weight (OC,C)
+            gemm(R, C, OC, as_matrix(g, OC), as_matrix(weight.data(), C), x.grad_data(), C, true);
+        if (weight.requires_grad())  // dweight (OC,C) += dout^T (OC,R) @ x (R,C)
+            gemm(OC, C, R, as_transposed(g, OC), as_matrix(x.data(), C), weight.grad_data(), C, true);
+        if (bias.defined() && bias.requires_grad()) {
+            // dbias[o] += sum_r dout[r,o]. Threads split the columns into blocks: iteration `block` owns
+            // dbias[block .. block+kColumns) and walks the rows in order 0, 1, .., R-1, so every sum has
+            // the same order (and the same rounding) whatever the number of threads, and rows are read
+            // along memory, kColumns contiguous numbers at a time.
+            constexpr int64_t kColumns = 64;
+            Scalar* db = bias.grad_data();
+#pragma omp parallel for if (R * OC >= kParallelElements)  // iteration owns db[block .. block+kColumns)
+            for (int64_t block = 0; block < OC; block += kColumns) {
+                const int64_t end = std::min(block + kColumns, OC);
+                for (int64_t r = 0; r < R; ++r)
+                    for (int64_t o = block; o < end; ++o) db[o] += g[r * OC + o];
+            }
+        }
+    });
+    return out;
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -20,8 +20,9 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 namespace {
 
-// Above kParallelElements (core/ops/op_helpers.h) a copy loop is shared among OpenMP threads, each owning whole rows of its
-// destination. A copy has no summation order, so the result never depends on the thread count.
+// Above kParallelElements (core/ops/op_helpers.h) a copy loop is shared among OpenMP threads, each owning
+// whole rows of its destination. A copy has no summation order, so the result never depends on the thread
+// count.
 
 // `dim` as 0 .. rank-1, or an error that shows the shape. (stack passes rank + 1: it makes a new dim.)
 int64_t normalize(int64_t dim, int64_t rank, const Shape& shape, const char* op_name) {
@@ -441,6 +442,45 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
     out.set_backward("roll", {x}, [x, back](const Tensor& dout) {
         if (!x.requires_grad()) return;
         copy_through(dout.data(), x.grad_data(), x.shape(), rolled_table(x.shape(), back), true);
+    });
+    return out;
+}
+
+
+// expand: x broadcast to `shape`, copied                                 (torch.Tensor.expand, then clone)
+//   x -> shape, where x broadcasts to shape (aligned on the right; x's size-1 or missing dims stretch).
+//   e.g. the CLS token (1, 1, D) -> (B, 1, D), or a bias (4) -> (2, 3, 4).
+//   Element out[i_0, .., i_{r-1}] copies x at the same index with 0 on every stretched dimension:
+//     out = x read through the offset table  table[d][i] = (x has size 1 or lacks d ? 0 : i * stride_x)
+//   Backward: x[j] was copied to every output element that maps to it, so it receives their sum:
+//     dx += sum_to_shape(dout, x.shape)
+Tensor expand(const Tensor& x, const Shape& shape) {
+    check_defined(x, "expand", "x");
+    const int64_t rank = static_cast<int64_t>(shape.size()), x_rank = x.dim();
+    bool ok = x_rank <= rank;
+    for (int64_t i = 1; ok && i <= x_rank; ++i) {  // dimension -i of both
+        const int64_t from = x.shape()[x_rank - i], to = shape[rank - i];
+        ok = from == to || (from == 1 && to >= 0);
+    }
+    for (int64_t d = 0; ok && d < rank; ++d) ok = shape[d] >= 0;
+    check(ok, "expand: x of shape ", x.shape(), " does not broadcast to shape ", shape,
+          " (aligned on the right, each size of x must equal the target's or be 1)");
+    const Shape x_stride = strides_of(x.shape());
+    OffsetTable table(rank);
+    for (int64_t d = 0; d < rank; ++d) {
+        const int64_t xd = d - (rank - x_rank);  // x's dimension aligned with d, or < 0 if x lacks it
+        const bool stretched = xd < 0 || x.shape()[xd] == 1;
+        table[d].resize(shape[d]);
+        for (int64_t i = 0; i < shape[d]; ++i) table[d][i] = stretched ? 0 : i * x_stride[xd];
+    }
+    Tensor out = Tensor::empty(shape);
+    copy_through(x.data(), out.data(), shape, table, false);
+    out.set_backward("expand", {x}, [x](const Tensor& dout) {
+        if (!x.requires_grad()) return;
+        const Tensor summed = sum_to_shape(dout.detach(), x.shape());  // fixed order: serial in sum_to_shape
+        Scalar* dx = x.grad_data();
+        const Scalar* g = summed.data();
+        for (int64_t i = 0; i < x.numel(); ++i) dx[i] += g[i];
     });
     return out;
 }

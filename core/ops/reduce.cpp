@@ -18,9 +18,9 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 namespace {
 
-// Above kParallelElements (core/ops/op_helpers.h) the outer loop is shared among OpenMP threads. Each thread owns whole rows o
-// of the output, and every output element sums its k terms in the same order, so the result does not
-// depend on the number of threads.
+// Above kParallelElements (core/ops/op_helpers.h) the outer loop is shared among OpenMP threads. Each
+// thread owns whole rows o of the output, and every output element sums its k terms in the same order, so
+// the result does not depend on the number of threads.
 
 // x seen as (outer, n, inner) around one dim, and the shape of the reduced result.
 struct ReduceView {

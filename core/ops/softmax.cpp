@@ -29,8 +29,8 @@ RowLayout row_layout(const Tensor& x, int64_t dim, const char* op_name) {
     return layout;
 }
 
-// Rows are independent; above kParallelElements (core/ops/op_helpers.h) they are shared among threads (each row is written
-// by exactly one thread, so the result does not depend on the thread count).
+// Rows are independent; above kParallelElements (core/ops/op_helpers.h) they are shared among threads (each
+// row is written by exactly one thread, so the result does not depend on the thread count).
 
 }  // namespace
 
@@ -106,6 +106,82 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
         }
     });
     return y;
+}
+
+
+// ---- cross_entropy ------------------------------------------------------------------------------------
+//
+// Dimension legend: N rows (samples), C classes.
+
+// cross_entropy: softmax + negative log-likelihood with label smoothing, fused   (torch.nn.CrossEntropyLoss)
+//   logits (N, C)  targets (N) whole numbers in [0, C)  label_smoothing s in [0, 1]  ->  loss ()
+//   The target distribution of row n:  q_c = (1 - s) [c == t_n] + s / C      (sums to 1)
+//   log p_c = x_c - lse,  lse = m + log sum_j e^(x_j - m),  m = max_j x_j      (stable: e^(..) <= 1)
+//   loss = (1/N) sum_n -sum_c q_c log p_c
+//        = (1/N) sum_n [ lse - (1 - s) x_t - (s / C) sum_c x_c ]             (sum_c q_c = 1)
+//   Backward: d lse / d x_c = p_c and d(sum_c q_c x_c) / d x_c = q_c, so
+//     dlogits[n,c] += dout * (p_c - q_c) / N
+//   The Jacobian of softmax never appears: its terms cancel against the log (docs/layers_math.md).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Scalar label_smoothing) {
+    check_defined(logits, "cross_entropy", "logits");
+    check_defined(targets, "cross_entropy", "targets");
+    check(logits.dim() == 2, "cross_entropy: logits ", logits.shape(), " must be (N, C); targets are ",
+          targets.shape());
+    const int64_t N = logits.size(0), C = logits.size(1);
+    check(targets.dim() == 1 && targets.size(0) == N, "cross_entropy: logits ", logits.shape(),
+          " need targets of shape (", N, ",), got ", targets.shape());
+    check(N > 0 && C > 0, "cross_entropy: logits ", logits.shape(), " must have at least one row and one class");
+    check(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy: label_smoothing ", label_smoothing,
+          " must be in [0, 1] (logits ", logits.shape(), ")");
+    const Scalar* t = targets.data();
+    for (int64_t n = 0; n < N; ++n)
+        check(t[n] == std::floor(t[n]) && t[n] >= 0 && t[n] < C, "cross_entropy: target ", t[n], " at row ", n,
+              " is not a whole number in 0 .. ", C - 1, " (logits ", logits.shape(), ", targets ",
+              targets.shape(), ")");
+
+    const Scalar s = label_smoothing;
+    const Scalar* x = logits.data();
+    Tensor lse = Tensor::empty({N});      // (N) log sum_j e^(x_j), saved for the backward
+    Tensor row_loss = Tensor::empty({N}); // (N)
+    Scalar* pl = lse.data();
+    Scalar* pr = row_loss.data();
+#pragma omp parallel for if (logits.numel() >= kParallelElements)  // iteration n owns lse[n], row_loss[n]
+    for (int64_t n = 0; n < N; ++n) {
+        const Scalar* row = x + n * C;
+        Scalar m = -INFINITY;
+        for (int64_t c = 0; c < C; ++c) m = std::max(m, row[c]);
+        Scalar total = 0, row_sum = 0;
+        for (int64_t c = 0; c < C; ++c) {
+            total += std::exp(row[c] - m);
+            row_sum += row[c];
+        }
+        pl[n] = m + std::log(total);
+        const int64_t target = static_cast<int64_t>(t[n]);
+        pr[n] = pl[n] - (1 - s) * row[target] - s / C * row_sum;
+    }
+    Scalar loss = 0;  // the mean over rows, summed serially in row order: independent of the thread count
+    for (int64_t n = 0; n < N; ++n) loss += pr[n];
+    Tensor out = Tensor::scalar(loss / N);
+
+    // targets get no gradient (they are class numbers), so only logits is an input of the graph.
+    out.set_backward("cross_entropy", {logits}, [logits, targets, lse, s, N, C](const Tensor& dout) {
+        if (!logits.requires_grad()) return;
+        const Scalar scale = dout.item() / N;
+        const Scalar* x = logits.data();
+        const Scalar* t = targets.data();
+        const Scalar* pl = lse.data();
+        Scalar* dx = logits.grad_data();
+#pragma omp parallel for if (logits.numel() >= kParallelElements)  // iteration n owns row n of dx
+        for (int64_t n = 0; n < N; ++n) {
+            const int64_t target = static_cast<int64_t>(t[n]);
+            for (int64_t c = 0; c < C; ++c) {
+                const Scalar p = std::exp(x[n * C + c] - pl[n]);
+                const Scalar q = (c == target ? 1 - s : 0) + s / C;
+                dx[n * C + c] += scale * (p - q);
+            }
+        }
+    });
+    return out;
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

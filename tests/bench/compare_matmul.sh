@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # compare_matmul.sh: patchgrad's gemm against OpenBLAS sgemm, measured in one run, on 1 and 2 threads.
 #
-# usage: tests/bench/compare_matmul.sh            (from anywhere; env: REPS=3 THREADS="1 2" SHARED=../shared)
+# usage: make bench, or tests/bench/compare_matmul.sh (env: REPS=3 THREADS="1 2" SHARED=../shared
+#        BENCH_MATMUL=build/bench_matmul)
 #
 # For every shape it runs tests/bench/bench_matmul (patchgrad) and $SHARED/bench/sgemm_ref.sh (OpenBLAS)
 # back to back, REPS times, and prints the median GFLOP/s of each and their ratio. Both programs time
@@ -21,9 +22,11 @@ fi
 reps=${REPS:-3}
 threads_list=${THREADS:-"1 2"}
 
-bin=${TMPDIR:-/tmp}/patchgrad_bench_matmul
-g++ -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Werror -I"$root" \
-  "$root/core/gemm.cpp" "$root/tests/bench/bench_matmul.cpp" -o "$bin"
+bin=${BENCH_MATMUL:-$root/build/bench_matmul}  # built by `make bench`
+if [ ! -x "$bin" ]; then
+  echo "compare_matmul.sh: $bin is missing; run 'make bench', which builds it and runs this script" >&2
+  exit 1
+fi
 
 # case M N K
 rows=(

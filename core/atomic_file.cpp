@@ -1,0 +1,123 @@
+#include "atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "check.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+namespace {
+
+// The directory that holds `path` ("." for a bare file name): the one whose entry the rename changes.
+std::string directory_of(const std::string& path) {
+    const std::string parent = std::filesystem::path(path).parent_path().string();
+    return parent.empty() ? "." : parent;
+}
+
+// Give up on a write: close the temporary file if it is open, remove it, and throw.
+[[noreturn]] void abandon(const std::string& path, const std::string& temporary, int fd, const char* step,
+                          int error) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(temporary.c_str());
+    throw std::runtime_error(format_message("cannot write ", path, ": ", step, " ", temporary, " failed: ",
+                                            std::strerror(error), " (", path, " is unchanged)"));
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, std::string_view bytes, WriteFault fault) {
+    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+
+    // 1. Create the temporary file (truncating a stale one left by a crashed process with our pid).
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fault == WriteFault::create && fd >= 0) {
+        ::close(fd);
+        ::unlink(temporary.c_str());
+        fd = -1;
+        errno = EIO;
+    }
+    if (fd < 0) {
+        const int error = errno;
+        throw std::runtime_error(format_message("cannot write ", path, ": creating ", temporary, " failed: ",
+                                                std::strerror(error)));
+    }
+
+    // 2. Write every byte. write() may write fewer bytes than asked (a signal, a pipe, a nearly full
+    //    disk): loop until all are written or it reports an error such as ENOSPC or EFBIG.
+    const size_t to_write = fault == WriteFault::write ? bytes.size() / 2 : bytes.size();
+    size_t written = 0;
+    while (written < to_write) {
+        const size_t chunk = std::min<size_t>(to_write - written, size_t(1) << 30);
+        const ssize_t n = ::write(fd, bytes.data() + written, chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) abandon(path, temporary, fd, "writing", n < 0 ? errno : EIO);
+        written += static_cast<size_t>(n);
+    }
+    if (fault == WriteFault::write) abandon(path, temporary, fd, "writing", ENOSPC);
+
+    // 3. Flush the file's bytes to the disk before any name points at them.
+    if (fault == WriteFault::sync || ::fsync(fd) != 0)
+        abandon(path, temporary, fd, "fsync of", fault == WriteFault::sync ? EIO : errno);
+
+    // 4. Close: on some file systems (NFS) this is where a failed write is reported.
+    const int closed = ::close(fd);
+    if (fault == WriteFault::close || closed != 0)
+        abandon(path, temporary, -1, "closing", fault == WriteFault::close ? EIO : errno);
+
+    // 5. Rename over the old file: one step, readers see the old file or the new, never a mix.
+    if (fault == WriteFault::rename || ::rename(temporary.c_str(), path.c_str()) != 0)
+        abandon(path, temporary, -1, "renaming", fault == WriteFault::rename ? EIO : errno);
+
+    // 6. Make the rename itself durable: fsync the directory that holds the name. Some file systems
+    //    cannot sync a directory and say EINVAL; there is nothing more we can do, so accept that.
+    const std::string directory = directory_of(path);
+    const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int error = dir_fd < 0 ? errno : 0;
+    if (dir_fd >= 0) {
+        if (::fsync(dir_fd) != 0 && errno != EINVAL) error = errno;
+        ::close(dir_fd);
+    }
+    if (fault == WriteFault::sync_directory) error = EIO;
+    if (error != 0)
+        throw std::runtime_error(format_message("cannot write ", path, ": fsync of the directory ", directory,
+                                                " failed: ", std::strerror(error), " (the new contents are in ",
+                                                "place but the rename may not survive a power cut)"));
+}
+
+std::string read_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int error = errno;
+        throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(error)));
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+        ::close(fd);
+        throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(EISDIR)));
+    }
+    std::string bytes;
+    if (S_ISREG(info.st_mode)) bytes.reserve(static_cast<size_t>(info.st_size));  // a hint; we read to the end
+    char buffer[1 << 16];
+    while (true) {
+        const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int error = errno;
+            ::close(fd);
+            throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(error)));
+        }
+        if (n == 0) break;
+        bytes.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return bytes;
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,34 @@
+#pragma once
+// Whole-file reads and crash-safe whole-file writes, for checkpoints (core/safetensors.h), config.json and
+// metrics. docs/checkpoint_format.md ("Atomic writes") tells the story.
+//
+// write_file_atomically(path, bytes) leaves `path` holding either its old contents or all of `bytes`,
+// never a mix and never a truncated file, even if the process is killed, the disk fills up or the
+// machine loses power half way. It
+//   1. writes the bytes to PATH.tmp-<pid>, a new file in the same directory (so on the same file system),
+//   2. fsyncs it: the bytes are on disk before the name points at them,
+//   3. renames it over PATH: POSIX rename replaces the name in one step; readers see old or new, and
+//   4. fsyncs the directory, so the rename itself is on disk.
+// On any failure (including a short write: a full disk, or a file size limit such as `ulimit -f`) it
+// removes the temporary file, leaves an existing PATH untouched, and throws std::runtime_error naming
+// PATH, the failed step and strerror. (If only step 4 fails, the new contents are already in place; the
+// message says so.)
+#include <string>
+#include <string_view>
+
+#include "scalar.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// The test seam: which step of write_file_atomically to make fail as if its system call had failed.
+// `write` writes the first half of the bytes and then fails with ENOSPC, a disk that filled up; the others
+// fail with EIO. Production code never passes anything but `none`; tests/test_safetensors.cpp passes
+// each of the others and checks that the old file survives and no temporary file is left behind.
+enum class WriteFault { none, create, write, sync, close, rename, sync_directory };
+
+void write_file_atomically(const std::string& path, std::string_view bytes, WriteFault fault = WriteFault::none);
+
+// The whole contents of the file at `path`. Throws std::runtime_error naming the path and strerror.
+std::string read_file(const std::string& path);
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

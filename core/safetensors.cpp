@@ -1,0 +1,304 @@
+#include "safetensors.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdio>
+#include <limits>
+
+#include "atomic_file.h"
+#include "json.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+namespace {
+
+// The dtype this build writes: its Scalar.
+constexpr const char* kWriteDtype = sizeof(Scalar) == 4 ? "F32" : "F64";
+
+// Every dtype of the safetensors format and its size in bytes. patchgrad reads the two float ones;
+// knowing the others lets the error say "not supported" rather than "not a dtype".
+struct DtypeInfo {
+    const char* name;
+    int64_t size;
+};
+constexpr std::array<DtypeInfo, 15> kDtypes = {{{"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1},
+                                                {"I16", 2}, {"U16", 2}, {"F16", 2}, {"BF16", 2}, {"I32", 4},
+                                                {"U32", 4}, {"F32", 4}, {"I64", 8}, {"U64", 8}, {"F64", 8}}};
+
+// ---- little-endian bytes, whatever the machine's own order ---------------------------------------------
+
+void append_le(std::string& out, uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xFF);
+}
+
+uint64_t read_le(const char* p, int bytes) {
+    uint64_t value = 0;
+    for (int i = 0; i < bytes; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    return value;
+}
+
+std::string format_checksum(uint32_t crc) {
+    char text[16];
+    std::snprintf(text, sizeof(text), "crc32:%08x", crc);
+    return text;
+}
+
+// A value of the header as JSON text, cut short for an error message.
+std::string short_dump(const Json& value) {
+    std::string text = value.dump();
+    return text.size() > 40 ? text.substr(0, 40) + "..." : text;
+}
+
+// One tensor's entry in the header, once validated.
+struct Entry {
+    std::string name;
+    std::string dtype;
+    int64_t dtype_size;
+    Shape shape;
+    int64_t begin, end;  // byte offsets into the data section, begin <= end <= data size
+};
+
+std::string offsets_text(int64_t begin, int64_t end) {
+    return format_message("[", begin, ", ", end, "]");
+}
+
+// A header number that must be a whole number >= 0 (a dimension or an offset). `where` names it.
+int64_t read_count(const Json& value, const std::string& where) {
+    const bool ok = value.is_number() && value.as_number() >= 0 && value.as_number() <= 9007199254740992.0 &&
+                    value.as_number() == static_cast<double>(static_cast<int64_t>(value.as_number()));
+    check_io(ok, where, " is ", value.is_number() || value.is_string() ? short_dump(value) : value.type_name(),
+             ", expected a whole number >= 0");
+    return value.as_int();
+}
+
+// Validate one tensor entry of the header: {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}.
+Entry read_entry(const std::string& source, const std::string& name, const Json& spec, int64_t data_size) {
+    const std::string where = source + ": tensor '" + name + "'";
+    check_io(spec.is_object(), where, ": expected an object {\"dtype\", \"shape\", \"data_offsets\"} but found ",
+             spec.type_name());
+    for (const auto& [field, value] : spec.as_object())
+        check_io(field == "dtype" || field == "shape" || field == "data_offsets", where, ": unknown field '", field,
+                 "' (expected dtype, shape, data_offsets)");
+    for (const char* field : {"dtype", "shape", "data_offsets"})
+        check_io(spec.contains(field), where, ": missing field '", field, "'");
+
+    Entry entry;
+    entry.name = name;
+
+    // dtype: one we read, with its element size.
+    const Json& dtype = spec.at("dtype");
+    check_io(dtype.is_string(), where, ": dtype is ", dtype.type_name(), ", expected a string such as \"F32\"");
+    entry.dtype = dtype.as_string();
+    entry.dtype_size = 0;
+    for (const DtypeInfo& known : kDtypes)
+        if (entry.dtype == known.name) entry.dtype_size = known.size;
+    check_io(entry.dtype_size != 0, where, ": dtype '", entry.dtype, "' is not a safetensors dtype");
+    check_io(entry.dtype == "F32" || entry.dtype == "F64", where, ": dtype '", entry.dtype,
+             "' is not supported (patchgrad reads F32 and F64)");
+
+    // shape: whole numbers >= 0 whose product times the element size fits in int64.
+    const Json& shape = spec.at("shape");
+    check_io(shape.is_array(), where, ": shape is ", shape.type_name(), ", expected an array of sizes");
+    // Multiplied left to right, as numel_of does, every partial product must fit: (2^40, 2^40, 0) is refused.
+    int64_t bytes = entry.dtype_size;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        const int64_t size = read_count(shape.at(i), where + ": shape[" + std::to_string(i) + "]");
+        entry.shape.push_back(size);
+        check_io(size == 0 || bytes <= std::numeric_limits<int64_t>::max() / size, where, ": shape ",
+                 short_dump(shape), " ", entry.dtype, " needs more than 2^63 bytes");
+        bytes *= size;
+    }
+
+    // data_offsets: [begin, end] inside the data section, holding exactly the bytes the shape needs.
+    const Json& offsets = spec.at("data_offsets");
+    check_io(offsets.is_array() && offsets.size() == 2, where, ": data_offsets is ",
+             offsets.is_array() ? "an array of " + std::to_string(offsets.size()) + " elements" : offsets.type_name(),
+             ", expected [begin, end]");
+    entry.begin = read_count(offsets.at(0), where + ": data_offsets[0]");
+    entry.end = read_count(offsets.at(1), where + ": data_offsets[1]");
+    check_io(entry.begin <= entry.end, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+             " begin after end");
+    check_io(entry.end <= data_size, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+             " run past the end of the data section (", data_size, " bytes)");
+    check_io(entry.end - entry.begin == bytes, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+             " hold ", entry.end - entry.begin, " bytes but shape ", entry.shape, " ", entry.dtype, " needs ", bytes);
+    return entry;
+}
+
+// The tensors must tile the data section: sorted by offset, each starts where the previous one ended,
+// the first at 0 and the last ending at the end. So no byte belongs to two tensors (an overlap would let
+// two names alias one buffer) and none to no tensor (the format, like the safetensors library, allows no
+// holes or trailing bytes: they could only be garbage or hidden data).
+void check_tiling(const std::string& source, std::vector<Entry> entries, int64_t data_size) {
+    // Stable, so that of two tensors at the same offsets the message blames the later one in the header.
+    std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+        return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;  // an empty tensor first at a tie
+    });
+    int64_t covered = 0;  // bytes [0, covered) belong to the tensors seen so far
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const Entry& e = entries[i];
+        check_io(e.begin >= covered, source, ": tensor '", e.name, "' data_offsets ", offsets_text(e.begin, e.end),
+                 " overlap tensor '", i ? entries[i - 1].name : "", "' data_offsets ",
+                 i ? offsets_text(entries[i - 1].begin, entries[i - 1].end) : "");
+        check_io(e.begin == covered, source, ": bytes [", covered, ", ", e.begin,
+                 ") of the data section belong to no tensor (the format allows no holes)");
+        covered = e.end;
+    }
+    check_io(covered == data_size, source, ": the data section is ", data_size, " bytes but the tensors cover only ",
+             covered, " (trailing bytes)");
+}
+
+// The data section's checksum, if the metadata has one, must match.
+void check_checksum(const std::string& source, const StringPairs& metadata, std::string_view data) {
+    for (const auto& [key, value] : metadata) {
+        if (key != kChecksumKey) continue;
+        bool well_formed = value.size() == 14 && value.compare(0, 6, "crc32:") == 0;
+        for (size_t i = 6; well_formed && i < 14; ++i)
+            well_formed = (value[i] >= '0' && value[i] <= '9') || (value[i] >= 'a' && value[i] <= 'f');
+        check_io(well_formed, source, ": metadata ", kChecksumKey, " is \"", value,
+                 "\", expected crc32: and 8 lowercase hex digits");
+        const std::string found = format_checksum(crc32(data));
+        check_io(value == found, source, ": checksum mismatch: the header says ", value, " but the data section has ",
+                 found, " (the file is corrupt)");
+    }
+}
+
+}  // namespace
+
+// ---- CRC-32 ---------------------------------------------------------------------------------------------
+// The remainder of the message, as a polynomial over GF(2), divided by 0x04C11DB7, bits taken lowest
+// first (so the polynomial appears reversed, 0xEDB88320), starting from all ones and inverted at the end.
+// The table holds the result of pushing each possible byte through the 8 shift-and-xor steps.
+uint32_t crc32(std::string_view bytes) {
+    static const std::array<uint32_t, 256> table = [] {
+        std::array<uint32_t, 256> t{};
+        for (uint32_t byte = 0; byte < 256; ++byte) {
+            uint32_t crc = byte;
+            for (int bit = 0; bit < 8; ++bit) crc = (crc & 1) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+            t[byte] = crc;
+        }
+        return t;
+    }();
+    uint32_t crc = 0xFFFFFFFFu;
+    for (const char c : bytes) crc = table[(crc ^ static_cast<unsigned char>(c)) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+// ---- writing --------------------------------------------------------------------------------------------
+
+std::string encode_safetensors(const NamedTensors& tensors, const StringPairs& metadata) {
+    // The data section: each tensor's elements in order, little-endian, in this build's Scalar.
+    std::string data;
+    Json header = Json::object();
+    Json meta = Json::object();
+    for (const auto& [key, value] : metadata) {
+        if (key == kChecksumKey) continue;  // replaced by the checksum of this data section
+        check(!meta.contains(key), "save_safetensors: metadata key '", key, "' appears twice");
+        meta.set(key, value);
+    }
+    header.set("__metadata__", Json());  // a placeholder: the metadata goes first, as in Python's writer
+    for (const auto& [name, t] : tensors) {
+        check(name != "__metadata__", "save_safetensors: '__metadata__' is reserved, not a tensor name");
+        check(!header.contains(name), "save_safetensors: tensor name '", name, "' appears twice");
+        check(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
+        const uint64_t begin = data.size();
+        const Scalar* values = t.data();
+        for (int64_t i = 0; i < t.numel(); ++i) {
+            if (sizeof(Scalar) == 4) append_le(data, std::bit_cast<uint32_t>(static_cast<float>(values[i])), 4);
+            else append_le(data, std::bit_cast<uint64_t>(static_cast<double>(values[i])), 8);
+        }
+        Json shape = Json::array();
+        for (int64_t size : t.shape()) shape.push_back(size);
+        header.set(name, Json::Object{{"dtype", kWriteDtype},
+                                      {"shape", shape},
+                                      {"data_offsets", Json::Array{Json(begin), Json(uint64_t(data.size()))}}});
+    }
+    meta.set(kChecksumKey, format_checksum(crc32(data)));
+    header.set("__metadata__", meta);
+
+    // The header, padded with spaces (JSON whitespace) so that the data section starts 8-byte aligned.
+    std::string header_text = header.dump();
+    header_text.append((8 - (8 + header_text.size()) % 8) % 8, ' ');
+
+    std::string file;
+    file.reserve(8 + header_text.size() + data.size());
+    append_le(file, header_text.size(), 8);
+    file += header_text;
+    file += data;
+    return file;
+}
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors, const StringPairs& metadata) {
+    write_file_atomically(path, encode_safetensors(tensors, metadata));
+}
+
+// ---- reading --------------------------------------------------------------------------------------------
+
+SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& source) {
+    // 1. The header length: 8 bytes, then at most what the file holds after them.
+    check_io(bytes.size() >= 8, source, ": the file is ", bytes.size(),
+             " bytes, too short for the 8-byte header length a safetensors file starts with");
+    const uint64_t header_size = read_le(bytes.data(), 8);
+    check_io(header_size <= bytes.size() - 8, source, ": header length ", header_size, " is larger than the ",
+             bytes.size() - 8, " bytes after it (truncated file?)");
+    check_io(header_size <= kMaxHeaderBytes, source, ": header length ", header_size, " exceeds the limit of ",
+             kMaxHeaderBytes, " bytes");
+
+    // 2. The header: a JSON object (parse_json refuses duplicate keys, so duplicate tensor names).
+    const Json header = parse_json(bytes.substr(8, header_size), source + ": header");
+    check_io(header.is_object(), source, ": header is ", header.type_name(), ", expected a JSON object");
+    const std::string_view data = bytes.substr(8 + header_size);
+    const int64_t data_size = static_cast<int64_t>(data.size());
+
+    // 3. Every entry, before anything is allocated from it.
+    SafetensorsFile file;
+    std::vector<Entry> entries;
+    for (const auto& [name, spec] : header.as_object()) {
+        if (name != "__metadata__") {
+            entries.push_back(read_entry(source, name, spec, data_size));
+            continue;
+        }
+        check_io(spec.is_object(), source, ": __metadata__ is ", spec.type_name(), ", expected an object of strings");
+        for (const auto& [key, value] : spec.as_object()) {
+            check_io(value.is_string(), source, ": __metadata__ '", key, "' is ", value.type_name(), " (",
+                     short_dump(value), "), expected a string");
+            file.metadata.emplace_back(key, value.as_string());
+        }
+    }
+    check_tiling(source, entries, data_size);
+    check_checksum(source, file.metadata, data);
+
+    // 4. Now the sizes are known to match the bytes that are really there: convert to Scalar.
+    for (const Entry& e : entries) {
+        Tensor t = Tensor::empty(e.shape);
+        Scalar* out = t.data();
+        const char* in = data.data() + e.begin;
+        for (int64_t i = 0; i < t.numel(); ++i) {
+            if (e.dtype == "F32") out[i] = static_cast<Scalar>(std::bit_cast<float>(uint32_t(read_le(in + 4 * i, 4))));
+            else out[i] = static_cast<Scalar>(std::bit_cast<double>(read_le(in + 8 * i, 8)));
+        }
+        file.tensors.emplace_back(e.name, std::move(t));
+    }
+    return file;
+}
+
+SafetensorsFile load_safetensors(const std::string& path) { return decode_safetensors(read_file(path), path); }
+
+const Tensor& SafetensorsFile::tensor(std::string_view name) const {
+    for (const auto& [key, t] : tensors)
+        if (key == name) return t;
+    std::string names;
+    for (size_t i = 0; i < tensors.size() && i < 10; ++i) names += (i ? ", '" : "'") + tensors[i].first + "'";
+    if (tensors.size() > 10) names += ", ...";
+    check_io(false, "safetensors: no tensor named '", name, "' (the file has ", tensors.empty() ? "none" : names, ")");
+    return tensors.front().second;  // unreachable
+}
+
+const std::string* SafetensorsFile::find_metadata(std::string_view key) const {
+    for (const auto& [k, value] : metadata)
+        if (k == key) return &value;
+    return nullptr;
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

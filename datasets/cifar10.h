@@ -1,0 +1,27 @@
+#pragma once
+// CIFAR-10 from its binary version (cifar-10-binary.tar.gz, unpacked into cifar-10-batches-bin/).
+//
+//   ImageDataset train = load_cifar10("data/cifar-10-batches-bin", true);   // (50000, 3, 32, 32)
+//   ImageDataset test  = load_cifar10("data/cifar-10-batches-bin", false);  // (10000, 3, 32, 32)
+//
+// Training reads data_batch_1.bin .. data_batch_5.bin in that order, the test set test_batch.bin. Class
+// names come from batches.meta.txt when it is there, else from the built-in list (kCifar10Classes).
+// Every malformed file is refused with a std::runtime_error naming the file, what was expected and what
+// was found. docs/data.md walks through the format byte by byte.
+#include <array>
+#include <string>
+
+#include "datasets/dataset.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// In label order, as in batches.meta.txt.
+inline const std::array<const char*, 10> kCifar10Classes = {
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+
+ImageDataset load_cifar10(const std::string& dir, bool train);
+
+// One batch file: any whole number of 3073-byte records. Appends to `data` (whose shape is 3x32x32).
+void read_cifar10_batch(const std::string& path, ImageDataset& data);
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -1,0 +1,53 @@
+#pragma once
+// ImageDataset: a whole image dataset in memory, exactly as stored on disk (bytes 0..255), plus the one
+// helper every loader shares: read a file whole, or say how to get it.
+//
+// Legend: N examples, C channels (1 grey, 3 RGB), H rows, W columns.
+//   pixels (N, C, H, W) row-major uint8:  pixel (n, c, y, x) sits at ((n * C + c) * H + y) * W + x
+//   labels (N) uint8 in [0, class_names.size())
+// MNIST is (60000, 1, 28, 28) for training; CIFAR-10 is (50000, 3, 32, 32). Keeping bytes rather than
+// floats keeps CIFAR-10's training set at 150 MB instead of 600 MB; the DataLoader (datasets/dataloader.h)
+// turns the bytes of one batch at a time into normalised Scalars. docs/data.md explains the file formats.
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/check.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+struct ImageDataset {
+    int64_t count = 0;     // N, e.g. 50000
+    int64_t channels = 0;  // C, e.g. 3
+    int64_t height = 0;    // H, e.g. 32
+    int64_t width = 0;     // W, e.g. 32
+    std::vector<uint8_t> pixels;           // (N, C, H, W) row-major
+    std::vector<uint8_t> labels;           // (N)
+    std::vector<std::string> class_names;  // label k is class_names[k], e.g. "frog" for CIFAR-10's 6
+
+    int64_t image_size() const { return channels * height * width; }  // C * H * W bytes per example
+    int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+    const uint8_t* image(int64_t n) const { return pixels.data() + n * image_size(); }  // (C, H, W)
+};
+
+// The bytes of the file at `path`, all of them. `loader` ("mnist", "cifar10", ...) starts every message.
+// A missing file is the usual first-run mistake, so its message says how to get the data.
+inline std::vector<uint8_t> read_binary_file(const std::string& path, const std::string& loader) {
+    check_io(std::filesystem::is_regular_file(path), loader, ": ", path,
+             ": file not found; run `make data` at the repository root to fetch the datasets into data/ "
+             "(see docs/data.md)");
+    std::ifstream file(path, std::ios::binary);
+    check_io(file.good(), loader, ": ", path, ": cannot open the file for reading");
+    // The size comes from the file system, never from a header inside the file: a corrupt header can
+    // claim any size, the file system cannot.
+    const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
+    file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    check_io(file.gcount() == static_cast<std::streamsize>(size), loader, ": ", path, ": read ",
+             file.gcount(), " bytes, expected the whole file of ", size, " bytes");
+    return bytes;
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

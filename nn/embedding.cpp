@@ -1,0 +1,173 @@
+#include "nn/embedding.h"
+
+#include <cmath>
+
+#include "core/ops.h"
+#include "nn/init.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// ---- patches -------------------------------------------------------------------------------------------
+
+// images (B, C, Hi, Wi) -> (B, N, C*P*P). Follow one pixel (b, c, i*P + u, j*P + v) through the steps:
+//   reshape: (B, C, h, P, w, P)   the row index i*P + u splits into (i, u), the column j*P + v into (j, v):
+//                                 a reshape, because row-major order already lists u inside i, v inside j
+//   permute: (B, h, w, C, P, P)   bring the patch coordinates (i, j) out in front of (c, u, v)
+//   reshape: (B, h*w, C*P*P)      merge (i, j) into n = i*w + j and (c, u, v) into (c*P + u)*P + v
+// Skipping the permute gives the right shape and the wrong numbers: each "patch" would be a run of C*P*P
+// consecutive pixels of one image row, not a square (tests/test_embedding.cpp checks that they differ).
+Tensor patchify(const Tensor& images, int64_t patch) {
+    check(images.defined() && images.dim() == 4, "patchify: images must be (B, C, H, W), got ",
+          images.defined() ? images.shape() : Shape{});
+    check(patch > 0, "patchify: patch size ", patch, " must be positive");
+    const int64_t B = images.size(0), C = images.size(1), Hi = images.size(2), Wi = images.size(3);
+    check(Hi % patch == 0 && Wi % patch == 0, "patchify: images ", images.shape(), " have height ", Hi,
+          " and width ", Wi, ", which must both be divisible by the patch size ", patch);
+    const int64_t h = Hi / patch, w = Wi / patch, P = patch;
+    Tensor x = reshape(images, {B, C, h, P, w, P});    // (B, C, h, P, w, P)
+    x = permute(x, {0, 2, 4, 1, 3, 5});                // (B, h, w, C, P, P)
+    return reshape(x, {B, h * w, C * P * P});          // (B, N, C*P*P)
+}
+
+PatchProjection::PatchProjection(int64_t in_channels, int64_t patch, int64_t dim, Rng& rng) {
+    check(in_channels > 0 && patch > 0 && dim > 0, "PatchProjection: in_channels ", in_channels, ", patch ",
+          patch, " and dim ", dim, " must all be positive");
+    weight = register_parameter("weight", trunc_normal({dim, in_channels, patch, patch}, 0.02, rng));
+    bias = register_parameter("bias", Tensor::zeros({dim}));
+}
+
+PatchEmbedding::PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Rng& rng)
+    : proj(in_channels, patch, dim, rng), in_channels_(in_channels), patch_(patch), dim_(dim),
+      image_size_(image_size) {
+    check(image_size > 0 && image_size % patch == 0, "PatchEmbedding: image_size ", image_size,
+          " is not divisible by patch ", patch);
+    register_module("proj", proj);
+}
+
+// out[b, i*w + j, d] = bias[d] + sum_{c,u,v} weight[d, c, u, v] * images[b, c, i*P + u, j*P + v]
+// which is a PxP convolution with stride P, computed as one matrix product over all patches.
+Tensor PatchEmbedding::forward(const Tensor& images) const {
+    check(images.defined() && images.dim() == 4 && images.size(1) == in_channels_ && images.size(2) == image_size_ &&
+              images.size(3) == image_size_,
+          "PatchEmbedding: images ", images.defined() ? images.shape() : Shape{}, ", expected (B, ", in_channels_,
+          ", ", image_size_, ", ", image_size_, ")");
+    const int64_t P = patch_;
+    Tensor patches = patchify(images, P);                                    // (B, N, C*P*P)
+    Tensor w = reshape(proj.weight, {dim_, in_channels_ * P * P});           // (D, C*P*P): (c, u, v) order
+    return linear(patches, w, proj.bias);                                    // (B, N, D)
+}
+
+// ---- the CLS token -------------------------------------------------------------------------------------
+
+// tokens (B, N, D), cls (1, 1, D) -> (B, 1+N, D)
+Tensor prepend_cls(const Tensor& tokens, const Tensor& cls) {
+    check(tokens.defined() && cls.defined() && tokens.dim() == 3 && cls.dim() == 3 && cls.size(0) == 1 &&
+              cls.size(1) == 1 && cls.size(2) == tokens.size(2),
+          "prepend_cls: tokens ", tokens.defined() ? tokens.shape() : Shape{}, " and cls ",
+          cls.defined() ? cls.shape() : Shape{}, ": expected tokens (B, N, D) and cls (1, 1, D)");
+    const int64_t B = tokens.size(0), D = tokens.size(2);
+    Tensor cls_rows = expand(cls, {B, 1, D});                                 // (B, 1, D): B copies
+    return concat({cls_rows, tokens}, 1);                                     // (B, 1+N, D)
+}
+
+// ---- position encodings --------------------------------------------------------------------------------
+
+const char* to_string(PositionEmbeddingKind kind) {
+    switch (kind) {
+        case PositionEmbeddingKind::learned_1d: return "learned_1d";
+        case PositionEmbeddingKind::learned_2d: return "learned_2d";
+        case PositionEmbeddingKind::sincos_1d: return "sincos_1d";
+        case PositionEmbeddingKind::sincos_2d: return "sincos_2d";
+    }
+    return "unknown";
+}
+
+// Channel pair (2i, 2i+1) is a clock turning at frequency 1 / 10000^(2i/D): pair 0 turns once per
+// 2 pi tokens, the last pair about 10000 times slower. Each position gets a distinct set of clock
+// readings, and PE[t + k] is a fixed rotation of PE[t] for any offset k, whatever t is.
+Tensor sincos_1d_table(int64_t T, int64_t D) {
+    check(T >= 0 && D > 0 && D % 2 == 0, "sincos_1d_table: D ", D, " must be positive and even (sin/cos pairs), T ",
+          T, " non-negative");
+    Tensor table = Tensor::empty({T, D});                                     // (T, D)
+    Scalar* pe = table.data();
+    for (int64_t t = 0; t < T; ++t) {
+        for (int64_t i = 0; i < D / 2; ++i) {
+            const double angle = static_cast<double>(t) / std::pow(10000.0, 2.0 * i / D);
+            pe[t * D + 2 * i] = static_cast<Scalar>(std::sin(angle));
+            pe[t * D + 2 * i + 1] = static_cast<Scalar>(std::cos(angle));
+        }
+    }
+    return table;
+}
+
+Tensor sincos_2d_table(int64_t h, int64_t w, int64_t D) {
+    check(h > 0 && w > 0 && D > 0 && D % 4 == 0, "sincos_2d_table: D ", D,
+          " must be divisible by 4 (half for rows, half for columns, each in sin/cos pairs); grid ", h, " x ", w);
+    const int64_t half = D / 2;
+    const Tensor rows = sincos_1d_table(h, half);                             // (h, D/2)
+    const Tensor cols = sincos_1d_table(w, half);                             // (w, D/2)
+    Tensor table = Tensor::empty({h * w, D});                                 // (N, D)
+    Scalar* pe = table.data();
+    for (int64_t r = 0; r < h; ++r) {
+        for (int64_t c = 0; c < w; ++c) {
+            Scalar* row = pe + (r * w + c) * D;                               // token n = r*w + c
+            for (int64_t k = 0; k < half; ++k) {
+                row[k] = rows.data()[r * half + k];                           // channels [0, D/2): the row r
+                row[half + k] = cols.data()[c * half + k];                    // channels [D/2, D): the column c
+            }
+        }
+    }
+    return table;
+}
+
+// A fixed (N, D) grid table as the (1, [1+]N, D) buffer: the CLS row, if any, is zero.
+static Tensor with_cls_row(const Tensor& grid, bool cls_token) {
+    const int64_t N = grid.size(0), D = grid.size(1);
+    const int64_t offset = cls_token ? 1 : 0;
+    Tensor table = Tensor::zeros({1, offset + N, D});                         // (1, [1+]N, D)
+    for (int64_t i = 0; i < N * D; ++i) table.data()[offset * D + i] = grid.data()[i];
+    return table;
+}
+
+PositionEmbedding::PositionEmbedding(PositionEmbeddingKind kind, int64_t grid_h, int64_t grid_w, int64_t dim,
+                                     bool cls_token, Rng& rng)
+    : kind_(kind), grid_h_(grid_h), grid_w_(grid_w), dim_(dim), cls_token_(cls_token) {
+    check(grid_h > 0 && grid_w > 0 && dim > 0, "PositionEmbedding: grid ", grid_h, " x ", grid_w, " and dim ", dim,
+          " must be positive");
+    const int64_t N = grid_h * grid_w;
+    switch (kind) {
+        case PositionEmbeddingKind::learned_1d:
+            pos_embed = register_parameter("pos_embed", trunc_normal({1, num_tokens(), dim}, 0.02, rng));
+            break;
+        case PositionEmbeddingKind::learned_2d:
+            row_embed = register_parameter("row_embed", trunc_normal({grid_h, dim}, 0.02, rng));
+            col_embed = register_parameter("col_embed", trunc_normal({grid_w, dim}, 0.02, rng));
+            break;
+        case PositionEmbeddingKind::sincos_1d:
+            check(dim % 2 == 0, "PositionEmbedding: sincos_1d needs an even dim, got ", dim);
+            pos_embed = register_buffer("pos_embed", with_cls_row(sincos_1d_table(N, dim), cls_token));
+            break;
+        case PositionEmbeddingKind::sincos_2d:
+            check(dim % 4 == 0, "PositionEmbedding: sincos_2d needs dim divisible by 4, got ", dim);
+            pos_embed = register_buffer("pos_embed", with_cls_row(sincos_2d_table(grid_h, grid_w, dim), cls_token));
+            break;
+    }
+}
+
+Tensor PositionEmbedding::table() const {
+    if (kind_ != PositionEmbeddingKind::learned_2d) return pos_embed;        // (1, [1+]N, D)
+    const int64_t h = grid_h_, w = grid_w_, D = dim_;
+    Tensor grid = reshape(row_embed, {h, 1, D}) + reshape(col_embed, {1, w, D});  // (h, w, D): row[r] + col[c]
+    grid = reshape(grid, {1, h * w, D});                                      // (1, N, D), n = r*w + c
+    if (!cls_token_) return grid;
+    return concat({Tensor::zeros({1, 1, D}), grid}, 1);                       // (1, 1+N, D), CLS row zero
+}
+
+Tensor PositionEmbedding::forward(const Tensor& x) const {
+    check(x.defined() && x.dim() == 3 && x.size(1) == num_tokens() && x.size(2) == dim_, "PositionEmbedding (",
+          to_string(kind_), "): tokens ", x.defined() ? x.shape() : Shape{}, ", expected (B, ", num_tokens(), ", ",
+          dim_, ") (", grid_h_ * grid_w_, " patches", cls_token_ ? " + 1 CLS token" : "", ")");
+    return x + table();                                                       // (B, [1+]N, D) + (1, [1+]N, D)
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

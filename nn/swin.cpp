@@ -1,0 +1,218 @@
+#include "nn/swin.h"
+
+#include <algorithm>
+
+#include "core/ops.h"
+#include "nn/init.h"
+#include "nn/window.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// ---- config ---------------------------------------------------------------------------------------------
+
+// The window a stage really uses: the grid itself when the window would not fit (timm's rule).
+static int64_t effective_window(int64_t grid, int64_t window_size) { return std::min(grid, window_size); }
+
+void SwinConfig::validate() const {
+    check(image_size > 0 && in_channels > 0 && patch_size > 0 && embed_dim > 0 && window_size > 0 &&
+              num_classes > 0 && mlp_ratio > 0,
+          "Swin: every size must be positive (image ", image_size, ", channels ", in_channels, ", patch ", patch_size,
+          ", embed_dim ", embed_dim, ", window ", window_size, ", classes ", num_classes, ", mlp_ratio ", mlp_ratio,
+          ")");
+    check(!depths.empty() && depths.size() == heads.size(), "Swin: depths and heads need one entry per stage, got ",
+          depths.size(), " depths and ", heads.size(), " heads");
+    check(image_size % patch_size == 0, "Swin: patch size ", patch_size, " does not divide the image size ",
+          image_size);
+    check(dropout >= 0 && dropout < 1, "Swin: dropout must be in [0, 1), got ", dropout);
+    check(layer_norm_eps > 0, "Swin: layer_norm_eps must be positive, got ", layer_norm_eps);
+    int64_t grid = image_size / patch_size, dim = embed_dim;
+    for (size_t i = 0; i < depths.size(); ++i) {
+        check(depths[i] > 0 && heads[i] > 0, "Swin: stage ", i, " needs positive depth and heads, got ", depths[i],
+              " and ", heads[i]);
+        check(dim % heads[i] == 0, "Swin: stage ", i, " has ", dim, " channels, not divisible by its ", heads[i],
+              " heads");
+        check(grid % effective_window(grid, window_size) == 0, "Swin: stage ", i, " has a ", grid, "x", grid,
+              " token grid, not divisible by the window size ", window_size);
+        if (i + 1 < depths.size()) {
+            check(grid % 2 == 0, "Swin: stage ", i, " has a ", grid, "x", grid, " token grid; patch merging needs ",
+                  "an even grid");
+            grid /= 2;
+            dim *= 2;
+        }
+    }
+}
+
+// Counted layer by layer, for a stage of C channels, h heads, F = mlp_ratio * C, window M':
+//   patch_embed     C0*Cin*P*P + C0 + 2 C0 (its LayerNorm)
+//   each block      LN 2C + qkv (3C*C + 3C) + proj (C*C + C) + table (2M'-1)^2 * h + LN 2C + fc1 (F*C + F)
+//                   + fc2 (C*F + C)
+//   patch merging   LN 2*4C + reduction 4C*2C (no bias)
+//   norm, head      2 C_last + K*C_last + K
+int64_t SwinConfig::parameter_count() const {
+    int64_t grid = image_size / patch_size, C = embed_dim;
+    int64_t count = C * in_channels * patch_size * patch_size + C + 2 * C;
+    for (size_t i = 0; i < depths.size(); ++i) {
+        const int64_t F = static_cast<int64_t>(mlp_ratio * C), M = effective_window(grid, window_size);
+        const int64_t block = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + (2 * M - 1) * (2 * M - 1) * heads[i] +
+                              2 * C + (F * C + F) + (C * F + C);
+        count += depths[i] * block;
+        if (i + 1 < depths.size()) {
+            count += 2 * 4 * C + 4 * C * 2 * C;
+            grid /= 2;
+            C *= 2;
+        }
+    }
+    return count + 2 * C + num_classes * C + num_classes;
+}
+
+// ---- window attention ---------------------------------------------------------------------------------------
+
+WindowAttention::WindowAttention(int64_t dim, int64_t heads, int64_t window_size, Rng& rng, double dropout)
+    : MultiHeadSelfAttention(dim, heads, rng, dropout), window_size_(window_size) {
+    const int64_t offsets = (2 * window_size - 1) * (2 * window_size - 1);  // (dy, dx) pairs
+    relative_position_bias_table =
+        register_parameter("relative_position_bias_table", trunc_normal({offsets, heads}, 0.02, rng));
+    relative_position_index = register_buffer("relative_position_index", patchgrad::relative_position_index(window_size));
+}
+
+// windows (B*nW, N, C), mask (nW, N, N) -> (B*nW, N, C)
+//   scores of window w, head h:  q k^T / sqrt(D) + table[index] (the same for every window) + mask[w]
+Tensor WindowAttention::forward(const Tensor& windows, Rng& rng, const Tensor& mask, Tensor* weights) const {
+    const int64_t N = window_size_ * window_size_;
+    check(windows.dim() == 3 && windows.size(1) == N, "WindowAttention: expected windows (B*nW, ", N, ", C), got ",
+          windows.shape());
+    Tensor bias = reshape(relative_position_bias(relative_position_bias_table, relative_position_index),
+                          {1, num_heads(), N, N});  // (1, nH, N, N)
+    if (mask.defined()) {
+        // Window i of the batch is window i mod nW of its image: repeat the (nW, N, N) mask over the batch.
+        const int64_t nW = mask.size(0), BnW = windows.size(0);
+        Tensor per_window = expand(reshape(mask, {1, nW, 1, N, N}), {BnW / nW, nW, 1, N, N});
+        bias = bias + reshape(per_window, {BnW, 1, N, N});  // (B*nW, nH, N, N)
+    }
+    return MultiHeadSelfAttention::forward(windows, rng, bias, weights);
+}
+
+// ---- block ----------------------------------------------------------------------------------------------
+
+SwinBlock::SwinBlock(int64_t dim, int64_t heads, int64_t H, int64_t W, int64_t window_size, int64_t shift,
+                     double mlp_ratio, double layer_norm_eps, double dropout, Rng& rng)
+    : norm1(dim, layer_norm_eps),
+      attn(dim, heads, effective_window(std::min(H, W), window_size), rng, dropout),
+      norm2(dim, layer_norm_eps),
+      mlp(dim, static_cast<int64_t>(mlp_ratio * dim), rng, dropout),
+      H_(H), W_(W), window_size_(effective_window(std::min(H, W), window_size)),
+      shift_(std::min(H, W) <= window_size ? 0 : shift) {
+    check(H % window_size_ == 0 && W % window_size_ == 0, "SwinBlock: a ", H, "x", W,
+          " grid is not divisible by the window size ", window_size_);
+    check(shift_ >= 0 && shift_ < window_size_, "SwinBlock: shift ", shift_, " must be in [0, ", window_size_, ")");
+    if (shift_ > 0) mask_ = shifted_window_mask(H, W, window_size_, shift_);
+    register_module("norm1", norm1);
+    register_module("attn", attn);
+    register_module("norm2", norm2);
+    register_module("mlp", mlp);
+}
+
+Tensor SwinBlock::forward(const Tensor& x, Rng& rng, Tensor* attention) const {
+    const int64_t B = x.size(0), C = x.size(2), M = window_size_;
+    check(x.dim() == 3 && x.size(1) == H_ * W_, "SwinBlock: expected tokens (B, ", H_ * W_, ", C), got ", x.shape());
+    Tensor grid = reshape(norm1.forward(x), {B, H_, W_, C});                  // (B, H, W, C)
+    if (shift_ > 0) grid = cyclic_shift(grid, shift_);                          // rolled by (-s, -s)
+    Tensor windows = window_partition(grid, M);                                  // (B*nW, N, C)
+    windows = attn.forward(windows, rng, mask_, attention);                      // (B*nW, N, C)
+    grid = window_reverse(windows, M, H_, W_);                                   // (B, H, W, C)
+    if (shift_ > 0) grid = reverse_cyclic_shift(grid, shift_);                   // rolled back
+    Tensor h = x + reshape(grid, {B, H_ * W_, C});                               // (B, H*W, C)
+    return h + mlp.forward(norm2.forward(h), rng);                               // (B, H*W, C)
+}
+
+// ---- patch merging ----------------------------------------------------------------------------------------
+
+PatchMerging::PatchMerging(int64_t dim, int64_t H, int64_t W, double layer_norm_eps, Rng& rng)
+    : norm(4 * dim, layer_norm_eps), reduction(4 * dim, 2 * dim, rng, /*has_bias=*/false), H_(H), W_(W) {
+    register_module("norm", norm);
+    register_module("reduction", reduction);
+}
+
+Tensor PatchMerging::forward(const Tensor& x) const {
+    return reduction.forward(norm.forward(patch_merging_gather(x, H_, W_)));  // (B, H/2*W/2, 2C)
+}
+
+// ---- stage and model ----------------------------------------------------------------------------------------
+
+SwinStage::SwinStage(int64_t dim, int64_t depth, int64_t heads, int64_t H, int64_t W, const SwinConfig& config,
+                     bool with_downsample, Rng& rng) {
+    for (int64_t j = 0; j < depth; ++j) {
+        const int64_t shift = j % 2 == 0 ? 0 : config.window_size / 2;  // W-MSA, SW-MSA, W-MSA, ...
+        blocks.push_back(std::make_unique<SwinBlock>(dim, heads, H, W, config.window_size, shift, config.mlp_ratio,
+                                                     config.layer_norm_eps, config.dropout, rng));
+    }
+    register_module("blocks", blocks);
+    if (with_downsample) {
+        downsample = std::make_unique<PatchMerging>(dim, H, W, config.layer_norm_eps, rng);
+        register_module("downsample", *downsample);
+    }
+}
+
+Tensor SwinStage::forward(const Tensor& x, Rng& rng, std::vector<Tensor>* attention) const {
+    Tensor h = x;
+    for (size_t j = 0; j < blocks.size(); ++j) {
+        Tensor weights;
+        h = blocks[j].forward(h, rng, attention ? &weights : nullptr);
+        if (attention) attention->push_back(weights);
+    }
+    return downsample ? downsample->forward(h) : h;
+}
+
+NormalizedPatchEmbedding::NormalizedPatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim,
+                                                   int64_t image_size, double layer_norm_eps, Rng& rng)
+    : PatchEmbedding(in_channels, patch, dim, image_size, rng), norm(dim, layer_norm_eps) {
+    register_module("norm", norm);
+}
+
+Tensor NormalizedPatchEmbedding::forward(const Tensor& images) const {
+    return norm.forward(PatchEmbedding::forward(images));  // (B, N, D)
+}
+
+static SwinConfig validated(const SwinConfig& config) {
+    config.validate();
+    return config;
+}
+
+SwinTransformer::SwinTransformer(const SwinConfig& config, Rng& rng)
+    : patch_embed(validated(config).in_channels, config.patch_size, config.embed_dim, config.image_size,
+                  config.layer_norm_eps, rng),
+      pos_drop(config.dropout),
+      norm(config.embed_dim << (config.depths.size() - 1), config.layer_norm_eps),
+      head(config.embed_dim << (config.depths.size() - 1), config.num_classes, rng),
+      config_(config) {
+    register_module("patch_embed", patch_embed);
+    int64_t grid = config.image_size / config.patch_size, dim = config.embed_dim;
+    for (size_t i = 0; i < config.depths.size(); ++i) {
+        const bool last = i + 1 == config.depths.size();
+        layers.push_back(std::make_unique<SwinStage>(dim, config.depths[i], config.heads[i], grid, grid, config,
+                                                     !last, rng));
+        if (!last) {
+            grid /= 2;
+            dim *= 2;
+        }
+    }
+    register_module("layers", layers);
+    register_module("norm", norm);
+    register_module("head", head);
+}
+
+Tensor SwinTransformer::forward(const Tensor& images, Rng& rng) const { return forward(images, rng, nullptr); }
+
+Tensor SwinTransformer::forward(const Tensor& images, Rng& rng, std::vector<Tensor>* attention) const {
+    const SwinConfig& c = config_;
+    check(images.dim() == 4 && images.size(1) == c.in_channels && images.size(2) == c.image_size &&
+              images.size(3) == c.image_size,
+          "SwinTransformer: expected images (B, ", c.in_channels, ", ", c.image_size, ", ", c.image_size, "), got ",
+          images.shape());
+    Tensor x = pos_drop.forward(patch_embed.forward(images), rng);  // (B, H*W, C0)
+    for (size_t i = 0; i < layers.size(); ++i) x = layers[i].forward(x, rng, attention);
+    x = mean(norm.forward(x), 1);                                     // (B, C_last)
+    return head.forward(x);                                           // (B, K)
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

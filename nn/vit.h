@@ -1,0 +1,87 @@
+#pragma once
+// The Vision Transformer (Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words"), pre-norm, with
+// timm's parameter names (timm/models/vision_transformer.py), so weights map one to one.
+//
+// Legend: B batch, C image channels, S image side, P patch side, N = (S/P)^2 patches, T tokens (N, plus 1
+// with a CLS token), D model width, H heads, F the MLP's hidden width, K classes.
+//
+//   images (B, C, S, S)
+//     -> patch_embed                      (B, N, D)     a stride-P PxP convolution (nn/embedding.h)
+//     -> [cls_token;  ...]                (B, T, D)     with CLS pooling only
+//     -> + position embedding             (B, T, D)
+//     -> blocks[0 .. depth-1]             (B, T, D)     x + MSA(LN(x)), then x + MLP(LN(x))
+//     -> norm                             (B, T, D)
+//     -> pool: the CLS token, or the mean over tokens   (B, D)
+//     -> head                             (B, K)        logits
+//
+// docs/vit.md walks through it; tests/test_models.cpp checks it against PyTorch.
+#include <string>
+
+#include "nn/attention.h"
+#include "nn/classifier.h"
+#include "nn/embedding.h"
+#include "nn/layer_norm.h"
+#include "nn/linear.h"
+#include "nn/mlp.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+enum class Pooling { cls, mean };
+const char* to_string(Pooling pooling);  // "cls", "mean"
+
+// The reference tiny ViT for CIFAR-10 is the default: 811,146 parameters.
+struct ViTConfig {
+    int64_t image_size = 32;    // S
+    int64_t in_channels = 3;    // C: 3 for CIFAR-10, 1 for MNIST
+    int64_t patch_size = 4;     // P: 8 x 8 = 64 patches of a 32 x 32 image
+    int64_t dim = 128;          // D
+    int64_t depth = 6;          // encoder blocks
+    int64_t heads = 4;          // H; D / H = 32 per head
+    int64_t mlp_dim = 256;      // F
+    int64_t num_classes = 10;   // K
+    double dropout = 0.0;       // after the position embedding, in the MLP and after attention
+    double layer_norm_eps = 1e-6;
+    PositionEmbeddingKind position = PositionEmbeddingKind::learned_1d;
+    Pooling pooling = Pooling::cls;  // cls: prepend a CLS token and classify from it; mean: no CLS token
+
+    // Throws std::invalid_argument naming the field and the value when the numbers cannot make a ViT.
+    void validate() const;
+    // The number of parameters, counted from the formula (docs/vit.md), not from a built model.
+    int64_t parameter_count() const;
+};
+
+// One pre-norm encoder block:  x = x + MSA(LN1(x));  x = x + MLP(LN2(x)).     (B, T, D) -> (B, T, D)
+class TransformerEncoderBlock : public Module {
+public:
+    TransformerEncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim, double layer_norm_eps, double dropout,
+                            Rng& rng);
+    // `attention`, if not null, receives this block's attention probabilities (B, H, T, T).
+    Tensor forward(const Tensor& x, Rng& rng, Tensor* attention = nullptr) const;
+
+    LayerNorm norm1;
+    MultiHeadSelfAttention attn;
+    LayerNorm norm2;
+    Mlp mlp;
+};
+
+class VisionTransformer : public ImageClassifier {
+public:
+    VisionTransformer(const ViTConfig& config, Rng& rng);
+    Tensor forward(const Tensor& images, Rng& rng) const override;
+    // The same, also returning every block's attention probabilities, first block first.
+    Tensor forward(const Tensor& images, Rng& rng, std::vector<Tensor>* attention) const;
+    const ViTConfig& config() const { return config_; }
+
+    PatchEmbedding patch_embed;
+    Tensor cls_token;                  // (1, 1, D); undefined with mean pooling
+    PositionEmbedding position;        // its tensors are registered here, under timm's names
+    Dropout pos_drop;
+    ModuleList<TransformerEncoderBlock> blocks;
+    LayerNorm norm;
+    Linear head;
+
+private:
+    ViTConfig config_;
+};
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

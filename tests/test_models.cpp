@@ -1,0 +1,219 @@
+// The whole models (nn/vit.cpp, nn/swin.cpp): parameter counts from the closed-form formula and from
+// torchvision, timm's names, float64 gradient checks of a tiny ViT and a tiny Swin, and logits, loss and
+// every parameter's gradient against PyTorch (tests/reference/make_reference.py).
+#include <cmath>
+#include <map>
+
+#include "nn/swin.h"
+#include "nn/vit.h"
+#include "tests/helpers.h"
+#include "tests/reference/model_reference.h"
+
+using namespace patchgrad;
+
+namespace {
+
+// The deterministic weights of tests/reference/make_reference.py:
+//   w[i] = base + 0.2 sin(0.37 i + 0.1 seed),  seed = the sum of the name's bytes, base 1 for LayerNorm weights
+void fill_reference_weights(Module& model) {
+    for (auto& [name, p] : model.named_parameters()) {
+        int64_t seed = 0;
+        for (unsigned char c : name) seed += c;
+        const bool norm_weight = name.find("norm") != std::string::npos && name.size() >= 7 &&
+                                 name.compare(name.size() - 7, 7, ".weight") == 0 && p.dim() == 1;
+        for (int64_t i = 0; i < p.numel(); ++i)
+            p.data()[i] = (norm_weight ? 1.0 : 0.0) + 0.2 * std::sin(0.37 * i + 0.1 * seed);
+    }
+}
+
+Tensor reference_images(int64_t B, int64_t C, int64_t S) {
+    Tensor x = Tensor::empty({B, C, S, S});
+    for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = std::sin(0.13 * i);
+    return x;
+}
+
+// Logits, loss and all gradients of `model` on the reference input equal PyTorch's.
+void check_against_reference(ImageClassifier& model, int64_t batch, int64_t channels, int64_t image,
+                             int64_t classes, const std::vector<double>& logits_expected, double loss_expected,
+                             const std::vector<reference::ReferenceTensor>& grads_expected) {
+    fill_reference_weights(model);
+    model.eval();
+    Rng rng(0);
+    Tensor targets = Tensor::empty({batch});
+    for (int64_t i = 0; i < batch; ++i) targets.data()[i] = static_cast<Scalar>(i % classes);
+    Tensor logits = model.forward(reference_images(batch, channels, image), rng);
+    check_values(logits, {batch, classes}, logits_expected, 1e-10);
+    Tensor loss = cross_entropy(logits, targets);
+    CHECK(loss.item() == doctest::Approx(loss_expected).epsilon(1e-12));
+    loss.backward();
+    std::map<std::string, Tensor> params;
+    for (auto& [name, p] : model.named_parameters()) params[name] = p;
+    CHECK(params.size() == grads_expected.size());
+    for (const auto& expected : grads_expected) {
+        CAPTURE(expected.name);
+        REQUIRE(params.count(expected.name) == 1);
+        const Tensor& p = params[expected.name];
+        REQUIRE(p.grad().defined());
+        check_values(p.grad(), Shape(expected.shape.begin(), expected.shape.end()), expected.values, 1e-10);
+    }
+}
+
+// Gradient check of the input and every parameter of a model, through a cross-entropy loss.
+void check_model_gradients(ImageClassifier& model, const Tensor& images, int64_t classes) {
+    model.eval();
+    Tensor targets = Tensor::empty({images.size(0)});
+    for (int64_t i = 0; i < images.size(0); ++i) targets.data()[i] = static_cast<Scalar>(i % classes);
+    std::vector<Tensor> inputs{images};
+    for (const Tensor& p : model.parameters()) inputs.push_back(p);
+    check_gradients(
+        [&](const std::vector<Tensor>& in) {
+            Rng rng(0);
+            return model.forward(in[0], rng);  // parameters are the module's own tensors, perturbed in place
+        },
+        inputs);
+}
+
+}  // namespace
+
+TEST_CASE("ViT: parameter counts from the formula equal the built model and torchvision") {
+    Rng rng(0);
+    ViTConfig reference;  // the defaults: the reference tiny ViT
+    CHECK(reference.parameter_count() == 811146);  // torchvision's VisionTransformer at this config
+    CHECK(VisionTransformer(reference, rng).parameter_count() == 811146);
+
+    ViTConfig mnist;  // a small MNIST ViT; torchvision counts 141,066 at this config
+    mnist.image_size = 28, mnist.in_channels = 1, mnist.patch_size = 4, mnist.dim = 64, mnist.depth = 4;
+    mnist.mlp_dim = 128;
+    // torchvision's conv has 3 input channels there: 141066 - 64*(3-1)*4*4 for one channel
+    CHECK(mnist.parameter_count() == 141066 - 64 * 2 * 16);
+    CHECK(VisionTransformer(mnist, rng).parameter_count() == mnist.parameter_count());
+
+    for (PositionEmbeddingKind kind : {PositionEmbeddingKind::learned_2d, PositionEmbeddingKind::sincos_1d,
+                                       PositionEmbeddingKind::sincos_2d}) {
+        ViTConfig other = reference;
+        other.position = kind;
+        other.pooling = Pooling::mean;
+        CAPTURE(to_string(kind));
+        CHECK(VisionTransformer(other, rng).parameter_count() == other.parameter_count());
+    }
+}
+
+TEST_CASE("Swin: parameter counts from the formula equal the built model and torchvision") {
+    Rng rng(0);
+    SwinConfig reference;
+    CHECK(reference.parameter_count() == 1556902);  // torchvision's SwinTransformer at this config
+    CHECK(SwinTransformer(reference, rng).parameter_count() == 1556902);
+    SwinConfig mnist;
+    mnist.image_size = 28, mnist.in_channels = 3, mnist.embed_dim = 32, mnist.depths = {2, 2};
+    mnist.heads = {2, 4}, mnist.window_size = 7;
+    CHECK(mnist.parameter_count() == 95766);  // torchvision, 3 channels
+    CHECK(SwinTransformer(mnist, rng).parameter_count() == 95766);
+}
+
+TEST_CASE("ViT and Swin use timm's parameter names and layouts") {
+    Rng rng(0);
+    VisionTransformer vit(ViTConfig{}, rng);
+    std::map<std::string, Shape> shapes;
+    for (auto& [name, p] : vit.named_parameters()) shapes[name] = p.shape();
+    CHECK(shapes.at("cls_token") == Shape{1, 1, 128});
+    CHECK(shapes.at("pos_embed") == Shape{1, 65, 128});
+    CHECK(shapes.at("patch_embed.proj.weight") == Shape{128, 3, 4, 4});
+    CHECK(shapes.at("blocks.0.norm1.weight") == Shape{128});
+    CHECK(shapes.at("blocks.5.attn.qkv.weight") == Shape{384, 128});
+    CHECK(shapes.at("blocks.5.attn.proj.weight") == Shape{128, 128});
+    CHECK(shapes.at("blocks.0.mlp.fc1.weight") == Shape{256, 128});
+    CHECK(shapes.at("blocks.0.mlp.fc2.bias") == Shape{128});
+    CHECK(shapes.at("norm.weight") == Shape{128});
+    CHECK(shapes.at("head.weight") == Shape{10, 128});
+
+    SwinTransformer swin(SwinConfig{}, rng);
+    shapes.clear();
+    for (auto& [name, p] : swin.named_parameters()) shapes[name] = p.shape();
+    CHECK(shapes.at("patch_embed.proj.weight") == Shape{64, 3, 2, 2});
+    CHECK(shapes.at("patch_embed.norm.weight") == Shape{64});
+    CHECK(shapes.at("layers.0.blocks.1.attn.relative_position_bias_table") == Shape{49, 2});
+    CHECK(shapes.at("layers.0.blocks.1.attn.qkv.weight") == Shape{192, 64});
+    CHECK(shapes.at("layers.0.downsample.reduction.weight") == Shape{128, 256});
+    CHECK(shapes.at("layers.0.downsample.norm.weight") == Shape{256});
+    CHECK(shapes.at("layers.2.blocks.0.mlp.fc1.weight") == Shape{512, 256});
+    CHECK(shapes.count("layers.2.downsample.reduction.weight") == 0);  // the last stage does not merge
+    CHECK(shapes.at("head.weight") == Shape{10, 256});
+    bool has_index = false;
+    for (auto& [name, b] : swin.named_buffers())
+        has_index = has_index || name == "layers.1.blocks.0.attn.relative_position_index";
+    CHECK(has_index);
+}
+
+TEST_CASE("Swin: the shift is off where the window covers the whole grid") {
+    Rng rng(0);
+    SwinTransformer swin(SwinConfig{}, rng);  // grids 16, 8, 4 with window 4
+    CHECK(swin.layers[0].blocks[1].shift() == 2);
+    CHECK(swin.layers[1].blocks[1].shift() == 2);
+    CHECK(swin.layers[2].blocks[1].shift() == 0);  // 4x4 grid, one window
+    CHECK(swin.layers[2].blocks[1].window_size() == 4);
+}
+
+TEST_CASE("ViT: logits, loss and every gradient equal PyTorch's") {
+    ViTConfig config;
+    config.image_size = 8, config.patch_size = 4, config.dim = 8, config.depth = 2, config.heads = 2;
+    config.mlp_dim = 16, config.num_classes = 3;
+    Rng rng(1);
+    VisionTransformer vit(config, rng);
+    check_against_reference(vit, 2, 3, 8, 3, reference::vit_logits, reference::vit_loss, reference::vit_grads);
+}
+
+TEST_CASE("Swin: logits, loss and every gradient equal PyTorch's (shifted windows with the mask)") {
+    SwinConfig config;
+    config.image_size = 16, config.patch_size = 2, config.embed_dim = 8, config.depths = {2, 2};
+    config.heads = {2, 4}, config.window_size = 4, config.num_classes = 3;
+    Rng rng(1);
+    SwinTransformer swin(config, rng);
+    check_against_reference(swin, 2, 3, 16, 3, reference::swin_logits, reference::swin_loss, reference::swin_grads);
+}
+
+TEST_CASE("ViT: float64 gradient check of the input and every parameter") {
+    for (Pooling pooling : {Pooling::cls, Pooling::mean}) {
+        CAPTURE(to_string(pooling));
+        ViTConfig config;
+        config.image_size = 4, config.in_channels = 2, config.patch_size = 2, config.dim = 4, config.depth = 1;
+        config.heads = 2, config.mlp_dim = 8, config.num_classes = 3, config.pooling = pooling;
+        config.position = pooling == Pooling::cls ? PositionEmbeddingKind::learned_1d : PositionEmbeddingKind::learned_2d;
+        Rng rng(2);
+        VisionTransformer vit(config, rng);
+        for (Tensor& p : vit.parameters())  // init puts some at 0 (biases): move them off so nothing is vacuous
+            for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+        check_model_gradients(vit, random_tensor({2, 2, 4, 4}, 3), 3);
+    }
+}
+
+TEST_CASE("Swin: float64 gradient check of the input and every parameter, with a shifted-window mask") {
+    SwinConfig config;  // an 8x8 grid with 4x4 windows shifted by 2, then 4x4 (one window, no shift)
+    config.image_size = 8, config.in_channels = 1, config.patch_size = 1, config.embed_dim = 4;
+    config.depths = {2, 1}, config.heads = {2, 2}, config.window_size = 4, config.num_classes = 3;
+    Rng rng(3);
+    SwinTransformer swin(config, rng);
+    for (Tensor& p : swin.parameters())
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    check_model_gradients(swin, random_tensor({2, 1, 8, 8}, 4), 3);
+}
+
+TEST_CASE("ViT and Swin: impossible configs and inputs are refused with the numbers named") {
+    Rng rng(0);
+    ViTConfig vit;
+    vit.heads = 3;
+    CHECK(contains(thrown_message([&] { VisionTransformer(vit, rng); }), "heads 3 do not divide dim 128"));
+    vit = ViTConfig{};
+    vit.patch_size = 5;
+    CHECK(contains(thrown_message([&] { VisionTransformer(vit, rng); }), "patch size 5"));
+    VisionTransformer model(ViTConfig{}, rng);
+    const std::string message = thrown_message([&] { model.forward(Tensor::zeros({2, 3, 28, 28}), rng); });
+    CHECK(contains(message, "(2, 3, 28, 28)"));
+    CHECK(contains(message, "32"));
+
+    SwinConfig swin;
+    swin.window_size = 5;
+    CHECK(contains(thrown_message([&] { SwinTransformer(swin, rng); }), "window size 5"));
+    swin = SwinConfig{};
+    swin.heads = {2, 4};
+    CHECK(contains(thrown_message([&] { SwinTransformer(swin, rng); }), "3 depths and 2 heads"));
+}
