@@ -56,7 +56,9 @@ else
 endif
 
 LIB_SRCS   := $(wildcard core/*.cpp core/ops/*.cpp nn/*.cpp optim/*.cpp datasets/*.cpp)
-CLI_SRCS   := $(wildcard examples/cli/*.cpp)
+# The command line's pieces (examples/cli/*.cpp but main.cpp) are linked into the tests too, so the
+# training loop and the flag parser are tested as the program runs them.
+CLI_SRCS   := $(filter-out examples/cli/main.cpp,$(wildcard examples/cli/*.cpp))
 EXAMPLES   := $(patsubst examples/%.cpp,$(BIN)/examples/%,$(wildcard examples/*.cpp))
 # tests/*.cpp check the float64 flavour (gradient checks need it); tests/f32/*.cpp the float32 one.
 TEST_SRCS_F64 := $(wildcard tests/*.cpp)
@@ -87,7 +89,7 @@ $(LIB_F64): $(call f64_objs,$(LIB_SRCS))
 	ar rcs $@ $^
 
 # The command line: float32 for training, plus the float64 library for `patchgrad gradcheck`.
-$(BIN)/patchgrad: $(call f32_objs,$(CLI_SRCS)) $(LIB_F32) $(LIB_F64)
+$(BIN)/patchgrad: $(call f32_objs,examples/cli/main.cpp $(CLI_SRCS)) $(LIB_F32) $(LIB_F64)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
@@ -108,7 +110,7 @@ $(DOCTEST_HEADER):
 TEST_OBJS := $(call f64_objs,$(TEST_SRCS_F64)) $(call f32_objs,$(TEST_SRCS_F32))
 $(TEST_OBJS): | $(DOCTEST_HEADER)
 
-$(BIN)/tests: $(TEST_OBJS) $(LIB_F64) $(LIB_F32)
+$(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(LIB_F64) $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 

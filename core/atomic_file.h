@@ -12,7 +12,8 @@
 // On any failure (including a short write: a full disk, or a file size limit such as `ulimit -f`) it
 // removes the temporary file, leaves an existing PATH untouched, and throws std::runtime_error naming
 // PATH, the failed step and strerror. (If only step 4 fails, the new contents are already in place; the
-// message says so.)
+// message says so.) Within one process, write one path from one thread at a time: the temporary name
+// is per process, not per thread.
 #include <string>
 #include <string_view>
 

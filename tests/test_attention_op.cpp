@@ -120,27 +120,33 @@ TEST_CASE("attention: gradient check with a Swin-style -100 mask (B, 1, T, T)") 
 }
 
 TEST_CASE("attention: the fused kernel equals matmul, mul, add, softmax, matmul: values and gradients") {
-    const Shape shape{2, 3, 5, 4};
-    const Scalar scale = 0.5;
-    std::vector<Tensor> in = {random_tensor(shape, 11, true, -2, 2), random_tensor(shape, 12, true, -2, 2),
-                              random_tensor(shape, 13, true, -2, 2)};
-    const Tensor probe = random_tensor(shape, 14, false);
-    for (const Shape& bias_shape : {Shape{}, Shape{1, 3, 5, 5}, Shape{2, 1, 5, 5}, Shape{5, 5}, Shape{2, 3, 5, 5}}) {
-        CAPTURE(to_string(bias_shape));
-        Tensor bias = bias_shape.empty() ? Tensor() : random_tensor(bias_shape, 15, true, -3, 3);
-        const std::vector<Tensor> fused = value_and_grads(true, in, bias, scale, probe);
-        const std::vector<Tensor> composite = value_and_grads(false, in, bias, scale, probe);
-        REQUIRE(fused.size() == composite.size());
-        for (size_t i = 0; i < fused.size(); ++i) {
-            CAPTURE(i);  // 0 out, 1 dq, 2 dk, 3 dv, 4 dbias
-            check_close(fused[i], composite[i], 1e-10);
+    // T = 20 also runs the row maximum's 16-wide blocks and its tail.
+    for (const Shape& shape : {Shape{2, 3, 5, 4}, Shape{1, 2, 20, 3}}) {
+        const int64_t B = shape[0], H = shape[1], T = shape[2];
+        const Scalar scale = 0.5;
+        std::vector<Tensor> in = {random_tensor(shape, 11, true, -2, 2), random_tensor(shape, 12, true, -2, 2),
+                                  random_tensor(shape, 13, true, -2, 2)};
+        const Tensor probe = random_tensor(shape, 14, false);
+        const std::vector<Shape> bias_shapes = {{}, {1, H, T, T}, {B, 1, T, T}, {T, T}, {B, H, T, T}};
+        for (const Shape& bias_shape : bias_shapes) {
+            CAPTURE(to_string(shape));
+            CAPTURE(to_string(bias_shape));
+            Tensor bias = bias_shape.empty() ? Tensor() : random_tensor(bias_shape, 15, true, -3, 3);
+            const std::vector<Tensor> fused = value_and_grads(true, in, bias, scale, probe);
+            const std::vector<Tensor> composite = value_and_grads(false, in, bias, scale, probe);
+            REQUIRE(fused.size() == composite.size());
+            for (size_t i = 0; i < fused.size(); ++i) {
+                CAPTURE(i);  // 0 out, 1 dq, 2 dk, 3 dv, 4 dbias
+                check_close(fused[i], composite[i], 1e-10);
+            }
         }
     }
 }
 
 TEST_CASE("attention: gradients only for the inputs that require grad; no grad mode keeps nothing") {
     const Shape shape{2, 2, 3, 2};
-    Tensor q = random_tensor(shape, 21, true), k = random_tensor(shape, 22, false), v = random_tensor(shape, 23, false);
+    Tensor q = random_tensor(shape, 21, true);
+    Tensor k = random_tensor(shape, 22, false), v = random_tensor(shape, 23, false);
     Tensor bias = random_tensor({3, 3}, 24, false);
     Tensor out = scaled_dot_product_attention(q, k, v, bias, 0.7);
     sum(out * random_tensor(shape, 25, false)).backward();
@@ -210,7 +216,8 @@ TEST_CASE("attention: a -inf bias gives probability exactly 0, and finite gradie
     for (int64_t i = 0; i < T; ++i)
         for (int64_t j = 0; j < T; ++j) mask_values.push_back(j <= i ? 0 : -kInf);
     Tensor mask = Tensor::from_vector(mask_values, {T, T});
-    Tensor q = random_tensor({B, H, T, D}, 41), k = random_tensor({B, H, T, D}, 42), v = random_tensor({B, H, T, D}, 43);
+    Tensor q = random_tensor({B, H, T, D}, 41), k = random_tensor({B, H, T, D}, 42);
+    Tensor v = random_tensor({B, H, T, D}, 43);
     Tensor weights;
     Tensor out = scaled_dot_product_attention(q, k, v, mask, 0.5, &weights);
     for (int64_t pair = 0; pair < B * H; ++pair)
@@ -232,7 +239,8 @@ TEST_CASE("attention: a -inf bias gives probability exactly 0, and finite gradie
 }
 
 TEST_CASE("attention: a row with every key masked by -inf throws, naming the row") {
-    Tensor q = random_tensor({1, 2, 3, 2}, 51), k = random_tensor({1, 2, 3, 2}, 52), v = random_tensor({1, 2, 3, 2}, 53);
+    Tensor q = random_tensor({1, 2, 3, 2}, 51), k = random_tensor({1, 2, 3, 2}, 52);
+    Tensor v = random_tensor({1, 2, 3, 2}, 53);
     // Head 1, query 2 has every key at -inf.
     std::vector<Scalar> mask_values(2 * 3 * 3, 0);
     for (int64_t j = 0; j < 3; ++j) mask_values[(1 * 3 + 2) * 3 + j] = -kInf;
@@ -248,7 +256,8 @@ TEST_CASE("attention: a row with every key masked by -inf throws, naming the row
 
 TEST_CASE("attention: bad shapes throw, naming every shape") {
     Tensor q = Tensor::ones({2, 3, 4, 5});
-    std::string message = thrown_message([&] { scaled_dot_product_attention(q, Tensor::ones({2, 3, 4, 6}), q, Tensor(), 1); });
+    const Tensor k = Tensor::ones({2, 3, 4, 6});
+    std::string message = thrown_message([&] { scaled_dot_product_attention(q, k, q, Tensor(), 1); });
     CHECK(contains(message, "(2, 3, 4, 5)"));
     CHECK(contains(message, "(2, 3, 4, 6)"));
     // k and v with another T: this op is self-attention only.
@@ -269,7 +278,8 @@ TEST_CASE("attention: bad shapes throw, naming every shape") {
         CHECK(contains(message, "(2, 3, 4, 4)"));
         CHECK(contains(message, "(2, 3, 4, 5)"));
     }
-    CHECK(contains(thrown_message([&] { scaled_dot_product_attention(Tensor(), q, q, Tensor(), 1); }), "q is an undefined"));
+    message = thrown_message([&] { scaled_dot_product_attention(Tensor(), q, q, Tensor(), 1); });
+    CHECK(contains(message, "q is an undefined"));
 }
 
 #ifdef _OPENMP

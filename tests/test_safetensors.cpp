@@ -65,12 +65,12 @@ void check_bit_exact(const Tensor& actual, const Tensor& expected) {
 
 // A small checkpoint: a matrix, a scalar, an empty tensor and a vector of awkward values.
 NamedTensors sample_tensors() {
-    const double inf = std::numeric_limits<double>::infinity();
+    const Scalar inf = std::numeric_limits<Scalar>::infinity();
     return {{"blocks.0.attn.qkv.weight", random_tensor({3, 4}, 7, false)},
             {"scale", Tensor::scalar(0.125)},
             {"empty", Tensor::zeros({0, 5})},
-            {"special", Tensor::from_vector({-0.0, inf, -inf, std::numeric_limits<Scalar>::denorm_min(),
-                                             std::numeric_limits<Scalar>::max(), 1.0 / 3.0},
+            {"special", Tensor::from_vector({Scalar(-0.0), inf, -inf, std::numeric_limits<Scalar>::denorm_min(),
+                                             std::numeric_limits<Scalar>::max(), Scalar(1.0 / 3.0)},
                                             {6})}};
 }
 

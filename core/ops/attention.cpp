@@ -6,19 +6,20 @@
 //   T   tokens (65 for the tiny ViT, 16 for a 4 x 4 Swin window)       D   head size
 //   S   the scores (T, T) of one (b, h) pair;  P = softmax(S) row-wise, the attention probabilities
 //
-// Why fused: built from primitives, attention is matmul, mul, add, softmax, matmul, and every step writes
-// and later reads a (B, H, T, T) tensor (five of them, plus their gradients). Here each (b, h) pair is
-// worked through from q to out in one go, while its (T, T) scores sit in L1/L2, and only P is kept for the
-// backward: B*H*T*T numbers, 2.2M floats (8.7 MB) per ViT block at B = 128, H = 4, T = 65. That is the
-// memory cost of attention, quadratic in T. (FlashAttention goes further and keeps not even P, recomputing
-// it in the backward; at T = 65 the saving is not worth the recomputation.) In inference (NoGradGuard, or
-// no input requiring grad, and no `weights` asked for) P is not kept at all: one row at a time in scratch.
+// Why fused: built from primitives, attention is matmul, mul, add, softmax, matmul, and four of those
+// steps write a (B, H, T, T) tensor that the backward keeps or reads (plus as many gradients). Here each
+// (b, h) pair is worked through from q to out in one go, while its (T, T) scores sit in L1/L2, and only
+// P is kept for the backward: B*H*T*T numbers, 2.2M floats (8.7 MB) per ViT block at B = 128, H = 4,
+// T = 65. That is the memory cost of attention, quadratic in T. (FlashAttention goes further and keeps
+// not even P, recomputing it in the backward; at T = 65 the saving is not worth the recomputation.) In
+// inference (NoGradGuard, or no input requiring grad, and no `weights` asked for) P is not kept at all:
+// each pair's (T, T) goes to a per-thread scratch.
 //
 // Parallelism: the B*H pairs are independent. Each OpenMP iteration owns one pair: its slice of out and
 // of P in the forward, its slices of dq, dk, dv in the backward. Inside a pair every sum runs in a fixed
-// order, so the results do not depend on the number of threads. The small products are plain loops
-// written in the order that vectorises (the innermost index is contiguous in memory; see
-// docs/attention.md for the measurements against calling gemm per pair).
+// order, so the results do not depend on the number of threads. The small per-pair products are gemm
+// calls, which run serially inside the parallel region (core/gemm.h); plain loops in vectorising order
+// measured about 2x slower for the ViT (docs/attention.md, section 8).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -62,8 +63,8 @@ BiasLayout bias_layout(const Tensor& bias, const Tensor& q) {
     layout.defined = true;
     layout.shape4 = Shape(4 - rank, 1);
     layout.shape4.insert(layout.shape4.end(), shape.begin(), shape.end());
-    // Row-major strides of the padded shape, zeroed where the size is 1 (a size-1 dimension is only ever
-    // read at index 0 when the scores' size is 1 too, so zeroing it is always right).
+    // Row-major strides of the padded shape, 0 where the size is 1: every index of the scores along that
+    // dimension then reads the bias's one element (this is what broadcasting means).
     int64_t strides[4], stride = 1;
     for (int d = 3; d >= 0; --d) {
         strides[d] = layout.shape4[d] == 1 ? 0 : stride;
@@ -80,6 +81,22 @@ Scalar* thread_scratch(int64_t n) {
     thread_local std::vector<Scalar> buffer;
     if (buffer.size() < static_cast<size_t>(n)) buffer.resize(static_cast<size_t>(n));
     return buffer.data();
+}
+
+// max_j s[j], over 16 running maxima side by side so that the loop vectorises: a single running maximum
+// is a chain where each comparison waits for the previous one, and it measured as a third of the
+// forward's own time. The maximum is exact, so the grouping does not change the result.
+Scalar row_max(const Scalar* s, int64_t n) {
+    constexpr int64_t kLanes = 16;
+    Scalar lanes[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) lanes[l] = -std::numeric_limits<Scalar>::infinity();
+    int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], s[j + l]);
+    Scalar m = -std::numeric_limits<Scalar>::infinity();
+    for (; j < n; ++j) m = std::max(m, s[j]);
+    for (int64_t l = 0; l < kLanes; ++l) m = std::max(m, lanes[l]);
+    return m;
 }
 
 // ---- forward of one (b, h) pair ------------------------------------------------------------------------
@@ -103,8 +120,7 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, const Sc
         }
         // P[i, :] = softmax(S[i, :]) = e^(s - m) / sum e^(s - m), m the row maximum (as in softmax.cpp).
         // A -inf score gives e^(-inf) = 0 exactly: a masked key gets probability exactly 0.
-        Scalar m = -std::numeric_limits<Scalar>::infinity();
-        for (int64_t j = 0; j < T; ++j) m = std::max(m, s[j]);
+        const Scalar m = row_max(s, T);
         if (!std::isfinite(m) && bad_row < 0) bad_row = i;  // all -inf: 0/0 below; reported by the caller
         Scalar total = 0;
         for (int64_t j = 0; j < T; ++j) total += s[j] = std::exp(s[j] - m);
@@ -248,8 +264,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
         const int64_t pairs = B * H;
         const bool want_bias = layout.defined && bias.requires_grad();
         // Where dS goes: a broadcast bias needs every pair's dS to sum over pairs afterwards (one
-        // (B, H, T, T) scratch); otherwise each pair's rows are used at once (one row of thread scratch,
-        // added straight into a full (B, H, T, T) bias's gradient).
+        // (B, H, T, T) scratch, reduced by reduce_bias_grad); a full (B, H, T, T) bias takes each pair's dS
+        // straight into its gradient slice; with no bias gradient wanted dS only lives in thread scratch.
         Tensor dS_all = want_bias && layout.broadcast ? Tensor::empty({B, H, T, T}) : Tensor();
         // grad_data() allocates on first use: call it here, outside the parallel region.
         Scalar* dq = q.requires_grad() ? q.grad_data() : nullptr;

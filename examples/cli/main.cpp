@@ -1,43 +1,62 @@
-// build/patchgrad: the command line. Each subcommand lives in its own file in examples/cli/; this file
-// only reads the first word and hands over. Exceptions become one line on stderr and exit code 1; usage
-// mistakes exit with 2.
+// build/patchgrad: the command line. Each subcommand lives in its own file in examples/cli/ (declared in
+// commands.h); this file reads the first word and hands over. A usage mistake prints one line and exits
+// with code 2; any other error prints one line and exits with code 1.
 #include <exception>
 #include <iostream>
 #include <string>
 
+#include "examples/cli/args.h"
+#include "examples/cli/commands.h"
 
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-constexpr const char* kUsage = R"(patchgrad: a from-scratch deep-learning framework that trains vision transformers on the CPU
+struct Command {
+    const char* name;
+    int (*run)(int argc, char** argv);
+    const char* summary;
+};
 
-usage: patchgrad COMMAND [OPTIONS]
+// One line per subcommand: its name, its function and what it does.
+constexpr Command kCommands[] = {
+    {"bench", patchgrad::cli::run_bench, "training-step and inference speed of a model, in key=value form"},
+};
 
-commands:
-  help        show this text
-  version     print the version
-
-Training, evaluation and the other tools arrive with the model and training code.
-)";
+void print_usage() {
+    std::cout << "patchgrad: a from-scratch deep-learning framework that trains vision transformers on the CPU\n\n"
+                 "usage: patchgrad COMMAND [OPTIONS]     (patchgrad COMMAND --help for its options)\n\n"
+                 "commands:\n";
+    for (const Command& command : kCommands) {
+        const std::string name = command.name;
+        std::cout << "  " << name << std::string(name.size() < 12 ? 12 - name.size() : 1, ' ') << command.summary
+                  << "\n";
+    }
+    std::cout << "  help        this text\n  version     the version\n";
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    const std::string word = argc > 1 ? argv[1] : "help";
     try {
-        const std::string command = argc > 1 ? argv[1] : "help";
-        if (command == "help" || command == "--help" || command == "-h") {
-            std::cout << kUsage;
+        if (word == "help" || word == "--help" || word == "-h") {
+            print_usage();
             return 0;
         }
-        if (command == "version" || command == "--version") {
+        if (word == "version" || word == "--version") {
             std::cout << "patchgrad " << kVersion << "\n";
             return 0;
         }
-        std::cerr << "patchgrad: unknown command '" << command << "' (see 'patchgrad help')\n";
+        for (const Command& command : kCommands)
+            if (word == command.name) return command.run(argc, argv);
+        std::cerr << "patchgrad: unknown command '" << word << "' (see 'patchgrad help')\n";
+        return 2;
+    } catch (const patchgrad::cli::UsageError& error) {
+        std::cerr << error.what() << "\n";
         return 2;
     } catch (const std::exception& error) {
-        std::cerr << "patchgrad: " << error.what() << "\n";
+        std::cerr << "patchgrad " << word << ": " << error.what() << "\n";
         return 1;
     }
 }
