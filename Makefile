@@ -10,7 +10,7 @@
 # Every library source is compiled twice: as float32 (training) and as float64 (gradient checks), each
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
-# Targets: all (default), test, sanitize, bench, clean, help.
+# Targets: all (default), test, sanitize, gradcheck, bench, clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
@@ -71,7 +71,7 @@ f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
 
 DOCTEST_HEADER := /usr/include/doctest/doctest.h
 
-.PHONY: all test sanitize bench data clean help
+.PHONY: all test sanitize bench data clean help gradcheck
 all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
 
 $(OBJ)/f32/%.o: %.cpp
@@ -96,6 +96,10 @@ $(BIN)/patchgrad: $(call f32_objs,examples/cli/main.cpp $(CLI_SRCS)) $(LIB_F32) 
 $(BIN)/examples/%: $(OBJ)/f32/examples/%.o $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
+# An example whose name ends in _f64 is built in the float64 flavour (a gradient check needs it).
+$(BIN)/examples/%_f64: $(OBJ)/f64/examples/%_f64.o $(LIB_F64)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
 
 # doctest is the one test dependency: installed with apt when we can (root on Debian), else explained.
 $(DOCTEST_HEADER):
@@ -116,9 +120,14 @@ $(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(LIB_F64) $(LIB_F32)
 
 test: all $(BIN)/tests
 	$(BIN)/tests
+	$(BIN)/examples/custom_op_f64 > /dev/null  # docs/gradcheck.md's example: the planted bug must be caught
 
 sanitize:
 	$(MAKE) SAN=1 test
+
+# Every gradient check of nn/gradcheck_suite.cpp, as a table (the same checks run inside `make test`).
+gradcheck: $(BIN)/patchgrad
+	$(BIN)/patchgrad gradcheck
 
 # Benchmarks: patchgrad next to its peers in ../shared/bench (see tests/bench/).
 $(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)

@@ -20,7 +20,11 @@ struct Command {
 
 // One line per subcommand: its name, its function and what it does.
 constexpr Command kCommands[] = {
+    {"train", patchgrad::cli::run_train, "train a ViT or Swin on CIFAR-10 / MNIST, with checkpoints and --resume"},
+    {"eval", patchgrad::cli::run_eval, "a checkpoint's test accuracy, per-class accuracy and confusion matrix"},
+    {"predict", patchgrad::cli::run_predict, "top-5 classes of a PPM/PGM image or a test example"},
     {"bench", patchgrad::cli::run_bench, "training-step and inference speed of a model, in key=value form"},
+    {"gradcheck", patchgrad::cli::run_gradcheck, "gradient checks of the ops, layers and models, as a table"},
 };
 
 void print_usage() {

@@ -1,0 +1,214 @@
+#include "examples/cli/checkpoint.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+namespace patchgrad::cli {
+
+namespace {
+
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+// 17 significant digits: the double reads back bit for bit.
+std::string exact(double value) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return text;
+}
+
+std::string rng_words(const Rng::State& state) {
+    Json::Array words;
+    for (uint64_t word : state) words.emplace_back(std::to_string(word));
+    return Json(words).dump();
+}
+
+// The metadata of one checkpoint file, read field by field; every error names the file and the field.
+struct MetadataReader {
+    const SafetensorsFile& file;
+    const std::string& path;
+
+    const std::string& text(const char* key) const {
+        const std::string* value = file.find_metadata(key);
+        check_io(value != nullptr, path, ": metadata field '", key,
+                 "' is missing (is this a patchgrad training checkpoint?)");
+        return *value;
+    }
+    int64_t integer(const char* key, int64_t min) const {
+        const std::string& value = text(key);
+        char* end = nullptr;
+        errno = 0;
+        const long long parsed = value.empty() ? 0 : std::strtoll(value.c_str(), &end, 10);
+        check_io(!value.empty() && errno == 0 && *end == '\0' && parsed >= min, path, ": metadata field '", key,
+                 "' is '", value, "', expected a whole number >= ", min);
+        return parsed;
+    }
+    double real(const char* key) const {
+        const std::string& value = text(key);
+        char* end = nullptr;
+        errno = 0;
+        const double parsed = value.empty() ? 0 : std::strtod(value.c_str(), &end);
+        check_io(!value.empty() && errno == 0 && *end == '\0' && std::isfinite(parsed), path, ": metadata field '",
+                 key, "' is '", value, "', expected a finite number");
+        return parsed;
+    }
+    Json json(const char* key) const {
+        try {
+            return parse_json(text(key), path + ": metadata field '" + key + "'");
+        } catch (const std::invalid_argument& error) {
+            throw std::runtime_error(error.what());
+        }
+    }
+    Rng::State rng(const char* key) const {
+        const Json words = json(key);
+        check_io(words.is_array() && words.size() == 4, path, ": metadata field '", key,
+                 "' must be an array of 4 decimal strings, got ", words.dump());
+        Rng::State state{};
+        for (size_t i = 0; i < 4; ++i) {
+            const Json& word = words.at(i);
+            const std::string value = word.is_string() ? word.as_string() : "";
+            char* end = nullptr;
+            errno = 0;
+            const unsigned long long parsed = value.empty() ? 0 : std::strtoull(value.c_str(), &end, 10);
+            check_io(!value.empty() && value[0] != '-' && errno == 0 && *end == '\0', path, ": metadata field '",
+                     key, "' word ", i, " is ", word.dump(), ", expected a decimal string of a 64-bit word");
+            state[i] = parsed;
+        }
+        check_io(state != Rng::State{}, path, ": metadata field '", key, "' is all zeros, not a valid Rng state");
+        return state;
+    }
+};
+
+std::string name_list(const std::vector<std::string>& names) {
+    std::string text;
+    for (size_t i = 0; i < names.size() && i < 6; ++i) text += (i ? ", '" : "'") + names[i] + "'";
+    if (names.size() > 6) text += ", ... (" + std::to_string(names.size()) + " in all)";
+    return text;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainConfig& config, const TrainingState& state,
+                     const std::vector<std::string>& class_names, const ImageClassifier& model,
+                     const Optimizer* optimizer) {
+    NamedTensors tensors = model.named_parameters();
+    for (const auto& buffer : model.named_buffers()) tensors.push_back(buffer);
+    if (optimizer)
+        for (const auto& [name, t] : optimizer->state()) tensors.emplace_back(kOptimizerPrefix + name, t);
+    Json::Array names;
+    for (const std::string& name : class_names) names.emplace_back(name);
+    const StringPairs metadata = {
+        {"patchgrad.format", kCheckpointFormat},
+        {"patchgrad.version", std::to_string(kCheckpointVersion)},
+        {"config", to_json(config).dump()},
+        {"class_names", Json(names).dump()},
+        {"epoch", std::to_string(state.epoch)},
+        {"batch", std::to_string(state.batch)},
+        {"step", std::to_string(state.step)},
+        {"data_rng", rng_words(state.data_rng)},
+        {"model_rng", rng_words(state.model_rng)},
+        {"best_test_acc", exact(state.best_test_acc)},
+        {"best_epoch", std::to_string(state.best_epoch)},
+        {"loss_sum", exact(state.loss_sum)},
+        {"correct", std::to_string(state.correct)},
+        {"seen", std::to_string(state.seen)},
+        {"skipped", std::to_string(state.skipped)},
+        {"seconds", exact(state.seconds)},
+    };
+    save_safetensors(path, tensors, metadata);
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+    const SafetensorsFile file = load_safetensors(path);
+    const MetadataReader meta{file, path};
+    const std::string& format = meta.text("patchgrad.format");
+    check_io(format == kCheckpointFormat, path, ": metadata field 'patchgrad.format' is '", format, "', expected '",
+             kCheckpointFormat, "'");
+    const int64_t version = meta.integer("patchgrad.version", 0);
+    check_io(version == kCheckpointVersion, path, ": checkpoint version ", version, ", this program reads version ",
+             kCheckpointVersion);
+
+    Checkpoint ckpt;
+    ckpt.path = path;
+    try {
+        ckpt.config = from_json(meta.json("config"));
+        validate(ckpt.config);
+    } catch (const std::exception& error) {
+        throw std::runtime_error(path + ": metadata field 'config': " + error.what());
+    }
+    const Json names = meta.json("class_names");
+    check_io(names.is_array() && static_cast<int64_t>(names.size()) == ckpt.config.num_classes, path,
+             ": metadata field 'class_names' must be an array of ", ckpt.config.num_classes, " names, got ",
+             names.dump());
+    for (const Json& name : names.as_array()) {
+        check_io(name.is_string(), path, ": metadata field 'class_names' holds ", name.dump(), ", expected strings");
+        ckpt.class_names.push_back(name.as_string());
+    }
+    TrainingState& s = ckpt.state;
+    s.epoch = meta.integer("epoch", 0);
+    s.batch = meta.integer("batch", 0);
+    s.step = meta.integer("step", 0);
+    s.data_rng = meta.rng("data_rng");
+    s.model_rng = meta.rng("model_rng");
+    s.best_test_acc = meta.real("best_test_acc");
+    s.best_epoch = meta.integer("best_epoch", 0);
+    s.loss_sum = meta.real("loss_sum");
+    s.correct = meta.integer("correct", 0);
+    s.seen = meta.integer("seen", 0);
+    s.skipped = meta.integer("skipped", 0);
+    s.seconds = meta.real("seconds");
+    check_io(s.correct <= s.seen, path, ": metadata: correct ", s.correct, " exceeds seen ", s.seen);
+    check_io(s.best_epoch <= s.epoch, path, ": metadata: best_epoch ", s.best_epoch, " is after epoch ", s.epoch);
+
+    for (const auto& [name, t] : file.tensors) {
+        if (name.rfind(kOptimizerPrefix, 0) == 0)
+            ckpt.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
+        else
+            ckpt.model.emplace_back(name, t);
+    }
+    return ckpt;
+}
+
+TrainConfig read_checkpoint_config(const std::string& path) { return read_checkpoint(path).config; }
+
+void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const std::string& source) {
+    NamedTensors expected = model.named_parameters();
+    for (const auto& buffer : model.named_buffers()) expected.push_back(buffer);
+    std::map<std::string, Tensor> given;
+    for (const auto& [name, t] : tensors) given.emplace(name, t);
+
+    std::vector<std::string> unknown, missing;
+    std::map<std::string, bool> known;
+    for (const auto& [name, t] : expected) {
+        known[name] = true;
+        if (!given.count(name)) missing.push_back(name);
+    }
+    for (const auto& [name, t] : tensors)
+        if (!known.count(name)) unknown.push_back(name);
+    check_io(unknown.empty() && missing.empty(), source, ": the checkpoint's tensors do not fit the model: ",
+             unknown.empty() ? "" : "the model has no " + name_list(unknown),
+             unknown.empty() || missing.empty() ? "" : "; ",
+             missing.empty() ? "" : "the checkpoint lacks " + name_list(missing));
+    for (const auto& [name, t] : expected) {
+        const Tensor& source_tensor = given.at(name);
+        check_io(source_tensor.shape() == t.shape(), source, ": tensor '", name, "': the checkpoint has shape ",
+                 source_tensor.shape(), " but the model expects ", t.shape());
+    }
+    for (auto& [name, t] : expected) {
+        const Tensor& source_tensor = given.at(name);
+        std::copy(source_tensor.data(), source_tensor.data() + source_tensor.numel(), t.data());
+    }
+}
+
+std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpoint) {
+    Rng rng(0);  // the initial values are overwritten at once
+    std::unique_ptr<ImageClassifier> model = build_model(checkpoint.config, rng);
+    load_model_state(*model, checkpoint.model, checkpoint.path);
+    model->eval();
+    return model;
+}
+
+}  // namespace patchgrad::cli

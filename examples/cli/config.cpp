@@ -1,0 +1,478 @@
+#include "examples/cli/config.h"
+
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include "datasets/cifar10.h"
+#include "datasets/mnist.h"
+#include "examples/cli/args.h"
+#include "examples/cli/checkpoint.h"
+#include "optim/adam.h"
+#include "optim/sgd.h"
+
+namespace patchgrad::cli {
+
+namespace {
+
+constexpr int kConfigVersion = 1;
+constexpr const char* kCommand = "patchgrad train";
+
+// Every field once, with its JSON key (the flag's name with '_' for '-'): to_json, from_json and the
+// resume check all walk this one list, so adding a field is one line here and one in the struct.
+template <class Config, class Visit>
+void for_each_field(Config& c, Visit&& visit) {
+    visit("model", c.model);
+    visit("dataset", c.dataset);
+    visit("data", c.data);
+    visit("epochs", c.epochs);
+    visit("batch_size", c.batch_size);
+    visit("optimizer", c.optimizer);
+    visit("lr", c.lr);
+    visit("min_lr", c.min_lr);
+    visit("warmup_epochs", c.warmup_epochs);
+    visit("weight_decay", c.weight_decay);
+    visit("momentum", c.momentum);
+    visit("label_smoothing", c.label_smoothing);
+    visit("augment", c.augment);
+    visit("clip_grad", c.clip_grad);
+    visit("skip_nonfinite", c.skip_nonfinite);
+    visit("patch", c.patch);
+    visit("dim", c.dim);
+    visit("depth", c.depth);
+    visit("heads", c.heads);
+    visit("mlp_dim", c.mlp_dim);
+    visit("pos_embed", c.pos_embed);
+    visit("pool", c.pool);
+    visit("dropout", c.dropout);
+    visit("embed_dim", c.embed_dim);
+    visit("depths", c.depths);
+    visit("swin_heads", c.swin_heads);
+    visit("window", c.window);
+    visit("mlp_ratio", c.mlp_ratio);
+    visit("image_size", c.image_size);
+    visit("channels", c.channels);
+    visit("num_classes", c.num_classes);
+    visit("threads", c.threads);
+    visit("seed", c.seed);
+    visit("limit", c.limit);
+    visit("test_limit", c.test_limit);
+    visit("eval_batch_size", c.eval_batch_size);
+    visit("out", c.out);
+}
+
+Json json_value(const std::string& v) { return Json(v); }
+Json json_value(int64_t v) { return Json(v); }
+Json json_value(double v) { return Json(v); }
+Json json_value(bool v) { return Json(v); }
+Json json_value(const std::vector<int64_t>& v) {
+    Json::Array items;
+    for (int64_t x : v) items.emplace_back(x);
+    return Json(items);
+}
+
+void read_value(const Json& j, std::string& v) { v = j.as_string(); }
+void read_value(const Json& j, int64_t& v) { v = j.as_int(); }
+void read_value(const Json& j, double& v) { v = j.as_number(); }
+void read_value(const Json& j, bool& v) { v = j.as_bool(); }
+void read_value(const Json& j, std::vector<int64_t>& v) {
+    v.clear();
+    for (const Json& x : j.as_array()) v.push_back(x.as_int());
+}
+
+[[noreturn]] void usage(const std::string& message) { throw UsageError(std::string(kCommand) + ": " + message); }
+
+void require(bool ok, const std::string& message) {
+    if (!ok) usage(message);
+}
+
+std::string number(double value) { return format_message(value); }
+
+bool one_of(const std::string& value, const std::vector<std::string>& choices) {
+    for (const std::string& choice : choices)
+        if (value == choice) return true;
+    return false;
+}
+
+PositionEmbeddingKind position_kind(const std::string& name) {
+    if (name == "learned_2d") return PositionEmbeddingKind::learned_2d;
+    if (name == "sincos_1d") return PositionEmbeddingKind::sincos_1d;
+    if (name == "sincos_2d") return PositionEmbeddingKind::sincos_2d;
+    return PositionEmbeddingKind::learned_1d;
+}
+
+}  // namespace
+
+// ---- defaults ----------------------------------------------------------------------------------------
+
+TrainConfig default_config(const std::string& model, const std::string& dataset) {
+    require(one_of(model, {"vit", "swin"}), "--model expects vit or swin, got '" + model + "'");
+    require(one_of(dataset, {"cifar10", "mnist", "fashion-mnist"}),
+            "--dataset expects cifar10, mnist or fashion-mnist, got '" + dataset + "'");
+    TrainConfig c;  // the struct's initialisers: the reference tiny ViT on CIFAR-10
+    c.model = model;
+    c.dataset = dataset;
+    c.threads = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const bool grey = dataset != "cifar10";
+    if (grey) {
+        c.image_size = 28;
+        c.channels = 1;
+        c.epochs = 5;
+        c.warmup_epochs = 1;
+    }
+    if (model == "vit" && grey) {  // a 7 x 7 grid of 4 x 4 patches, a smaller and faster ViT
+        c.dim = 64;
+        c.depth = 4;
+        c.heads = 4;
+        c.mlp_dim = 128;
+    }
+    if (model == "swin") {
+        c.patch = 2;  // CIFAR-10: a 16 x 16 grid, windows of 4: 16 -> 8 -> 4 over three stages
+        if (grey) {   // MNIST: a 14 x 14 grid, windows of 7: 14 -> 7 over two stages
+            c.window = 7;
+            c.embed_dim = 32;
+            c.depths = {2, 2};
+            c.swin_heads = {2, 4};
+        }
+    }
+    c.mlp_ratio = model == "vit" ? static_cast<double>(c.mlp_dim) / static_cast<double>(c.dim) : c.mlp_ratio;
+    return c;
+}
+
+// ---- validation --------------------------------------------------------------------------------------
+
+void validate(const TrainConfig& c) {
+    require(one_of(c.model, {"vit", "swin"}), "--model expects vit or swin, got '" + c.model + "'");
+    require(one_of(c.dataset, {"cifar10", "mnist", "fashion-mnist"}),
+            "--dataset expects cifar10, mnist or fashion-mnist, got '" + c.dataset + "'");
+    require(one_of(c.optimizer, {"sgd", "adam", "adamw"}),
+            "--optimizer expects sgd, adam or adamw, got '" + c.optimizer + "'");
+    require(one_of(c.pos_embed, {"learned_1d", "learned_2d", "sincos_1d", "sincos_2d"}),
+            "--pos-embed expects learned_1d, learned_2d, sincos_1d or sincos_2d, got '" + c.pos_embed + "'");
+    require(one_of(c.pool, {"cls", "mean"}), "--pool expects cls or mean, got '" + c.pool + "'");
+    require(!c.data.empty(), "--data must name a folder");
+
+    require(c.epochs >= 1, "--epochs must be 1 or more, got " + std::to_string(c.epochs));
+    require(c.batch_size >= 1, "--batch-size must be 1 or more, got " + std::to_string(c.batch_size));
+    require(c.eval_batch_size >= 1, "--eval-batch-size must be 1 or more, got " + std::to_string(c.eval_batch_size));
+    require(std::isfinite(c.lr) && c.lr > 0, "--lr must be a number > 0, got " + number(c.lr));
+    require(std::isfinite(c.min_lr) && c.min_lr >= 0 && c.min_lr <= c.lr,
+            "--min-lr must be in [0, --lr] = [0, " + number(c.lr) + "], got " + number(c.min_lr));
+    require(std::isfinite(c.warmup_epochs) && c.warmup_epochs >= 0 && c.warmup_epochs <= c.epochs,
+            "--warmup-epochs must be in [0, --epochs] = [0, " + std::to_string(c.epochs) + "], got " +
+                number(c.warmup_epochs));
+    require(std::isfinite(c.weight_decay) && c.weight_decay >= 0,
+            "--weight-decay must be >= 0, got " + number(c.weight_decay));
+    require(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got " + number(c.momentum));
+    require(c.label_smoothing >= 0 && c.label_smoothing < 1,
+            "--label-smoothing must be in [0, 1), got " + number(c.label_smoothing));
+    require(std::isfinite(c.clip_grad) && c.clip_grad >= 0,
+            "--clip-grad must be >= 0 (0: no clipping), got " + number(c.clip_grad));
+    require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got " + number(c.dropout));
+    require(c.threads >= 1, "--threads must be 1 or more, got " + std::to_string(c.threads));
+    require(c.seed >= 0, "--seed must be >= 0, got " + std::to_string(c.seed));
+    require(c.limit >= 0, "--limit must be >= 0 (0: all), got " + std::to_string(c.limit));
+    require(c.test_limit >= 0, "--test-limit must be >= 0 (0: all), got " + std::to_string(c.test_limit));
+
+    const bool grey = c.dataset != "cifar10";
+    const int64_t side = grey ? 28 : 32, channels = grey ? 1 : 3;
+    require(c.image_size == side && c.channels == channels && c.num_classes == 10,
+            "config: image_size " + std::to_string(c.image_size) + ", channels " + std::to_string(c.channels) +
+                ", num_classes " + std::to_string(c.num_classes) + " do not match " + c.dataset + " (" +
+                std::to_string(side) + ", " + std::to_string(channels) + ", 10)");
+
+    const std::string images = std::to_string(side) + "x" + std::to_string(side) + " images of " + c.dataset;
+    require(c.patch >= 1 && c.patch <= side, "--patch must be in [1, " + std::to_string(side) + "] for the " +
+                                                  images + ", got " + std::to_string(c.patch));
+    require(side % c.patch == 0,
+            "--patch " + std::to_string(c.patch) + " does not divide the " + images + " (" + std::to_string(side) +
+                " % " + std::to_string(c.patch) + " = " + std::to_string(side % c.patch) + ")");
+    if (c.model == "vit") {
+        require(c.dim >= 1 && c.depth >= 1 && c.heads >= 1 && c.mlp_dim >= 1,
+                "--dim, --depth, --heads and the MLP width must be 1 or more, got " + std::to_string(c.dim) + ", " +
+                    std::to_string(c.depth) + ", " + std::to_string(c.heads) + ", " + std::to_string(c.mlp_dim));
+        require(c.dim % c.heads == 0, "--heads " + std::to_string(c.heads) + " does not divide --dim " +
+                                          std::to_string(c.dim) + " (each head gets dim / heads channels)");
+        require(c.pos_embed != "sincos_2d" || c.dim % 4 == 0,
+                "--pos-embed sincos_2d needs --dim divisible by 4, got " + std::to_string(c.dim));
+        require(c.pos_embed != "sincos_1d" || c.dim % 2 == 0,
+                "--pos-embed sincos_1d needs an even --dim, got " + std::to_string(c.dim));
+    } else {
+        require(c.embed_dim >= 1 && c.window >= 1 && c.mlp_ratio > 0,
+                "--embed-dim and --window must be 1 or more and --mlp-ratio > 0, got " + std::to_string(c.embed_dim) +
+                    ", " + std::to_string(c.window) + ", " + number(c.mlp_ratio));
+        require(!c.depths.empty() && c.depths.size() == c.swin_heads.size(),
+                "--depths and --swin-heads need one entry per stage, got " + std::to_string(c.depths.size()) +
+                    " and " + std::to_string(c.swin_heads.size()));
+        int64_t grid = side / c.patch, channels_here = c.embed_dim;
+        for (size_t i = 0; i < c.depths.size(); ++i) {
+            const std::string stage = "stage " + std::to_string(i) + " (" + std::to_string(grid) + "x" +
+                                      std::to_string(grid) + " tokens, " + std::to_string(channels_here) +
+                                      " channels)";
+            require(c.depths[i] >= 1 && c.swin_heads[i] >= 1, "--depths and --swin-heads must be 1 or more, "
+                                                              "got " + std::to_string(c.depths[i]) + " and " +
+                                                                  std::to_string(c.swin_heads[i]) + " for " + stage);
+            require(channels_here % c.swin_heads[i] == 0, "--swin-heads " + std::to_string(c.swin_heads[i]) +
+                                                              " does not divide the channels of " + stage);
+            require(grid <= c.window || grid % c.window == 0,
+                    "--window " + std::to_string(c.window) + " does not divide the grid of " + stage);
+            if (i + 1 < c.depths.size()) {
+                require(grid % 2 == 0, "patch merging after " + stage + " needs an even grid: use fewer stages "
+                                       "(--depths) or another --patch");
+                grid /= 2;
+                channels_here *= 2;
+            }
+        }
+    }
+    // The models' own checks, as a backstop: anything they refuse is a configuration mistake too.
+    try {
+        if (c.model == "vit")
+            vit_config(c).validate();
+        else
+            swin_config(c).validate();
+    } catch (const std::invalid_argument& error) {
+        usage(error.what());
+    }
+}
+
+// ---- JSON ---------------------------------------------------------------------------------------------
+
+Json to_json(const TrainConfig& config) {
+    Json json = Json::object();
+    json.set("version", kConfigVersion);
+    for_each_field(config, [&](const char* key, const auto& value) { json.set(key, json_value(value)); });
+    return json;
+}
+
+TrainConfig from_json(const Json& json) {
+    check_io(json.is_object(), "config: expected a JSON object, got ", json.type_name());
+    const Json* version = json.find("version");
+    check_io(version && version->is_number() && version->as_number() == kConfigVersion,
+             "config: \"version\" must be ", kConfigVersion, ", got ", version ? version->dump() : "nothing");
+    TrainConfig config;
+    size_t known = 1;  // "version"
+    for_each_field(config, [&](const char* key, auto& value) {
+        const Json* entry = json.find(key);
+        check_io(entry != nullptr, "config: missing key \"", key, "\"");
+        try {
+            read_value(*entry, value);
+        } catch (const std::exception& error) {
+            throw std::runtime_error(format_message("config: key \"", key, "\": ", error.what()));
+        }
+        ++known;
+    });
+    if (json.size() != known)
+        for (const auto& [key, value] : json.as_object()) {
+            bool found = key == "version";
+            for_each_field(config, [&](const char* k, const auto&) { found = found || key == k; });
+            check_io(found, "config: unknown key \"", key, "\"");
+        }
+    return config;
+}
+
+// ---- resume ---------------------------------------------------------------------------------------------
+
+const std::vector<std::string> kResumeFixedFields = {
+    "model", "dataset", "image_size", "channels", "num_classes", "patch", "dim", "depth", "heads", "mlp_dim",
+    "pos_embed", "pool", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
+    "limit", "seed"};
+
+std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& requested) {
+    const Json a = to_json(checkpoint), b = to_json(requested);
+    for (const std::string& key : kResumeFixedFields)
+        if (!(a.at(key) == b.at(key)))
+            return key + ": the checkpoint has " + a.at(key).dump() + ", this run asks for " + b.at(key).dump();
+    return "";
+}
+
+// ---- flags ----------------------------------------------------------------------------------------------
+
+bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume) {
+    TrainConfig f = default_config("vit", "cifar10");  // the flags' targets; the help shows these defaults
+    bool no_augment = false;
+    resume.clear();
+    ArgParser args(kCommand,
+                   "Trains a Vision Transformer or a Swin Transformer on CIFAR-10, MNIST or Fashion-MNIST, with "
+                   "AdamW,\nwarmup + cosine, label smoothing and augmentation. Writes config.json, metrics.csv, "
+                   "last.safetensors\nand best.safetensors into --out. Ctrl-C saves a resumable checkpoint. "
+                   "Shape defaults depend on\n--model and --dataset (docs/training.md).");
+    args.option("--model", &f.model, "the architecture", {"vit", "swin"});
+    args.option("--dataset", &f.dataset, "the dataset", {"cifar10", "mnist", "fashion-mnist"});
+    args.option("--data", &f.data, "the folder `make data` fills");
+    args.option("--epochs", &f.epochs, "passes over the training set (MNIST, Fashion-MNIST: 5)", 1, 100000);
+    args.option("--batch-size", &f.batch_size, "images per step", 1, 65536);
+    args.option("--optimizer", &f.optimizer, "the optimizer", {"sgd", "adam", "adamw"});
+    args.option("--lr", &f.lr, "peak learning rate", 0, 100);
+    args.option("--min-lr", &f.min_lr, "the cosine's final learning rate", 0, 100);
+    args.option("--warmup-epochs", &f.warmup_epochs, "linear warmup, in epochs (MNIST: 1)", 0, 100000);
+    args.option("--weight-decay", &f.weight_decay, "weight decay (not on biases, norms, embeddings)", 0, 100);
+    args.option("--momentum", &f.momentum, "SGD's momentum", 0, 0.999999);
+    args.option("--label-smoothing", &f.label_smoothing, "label smoothing", 0, 0.999999);
+    args.flag("--no-augment", &no_augment, "no random crop or flip");
+    args.option("--clip-grad", &f.clip_grad, "clip the global gradient norm to this (0: off)", 0, 1e9);
+    args.flag("--skip-nonfinite", &f.skip_nonfinite, "skip steps whose loss or gradient is NaN/Inf, don't stop");
+    args.option("--patch", &f.patch, "patch side (Swin: default 2)", 1, 1024);
+    args.option("--dim", &f.dim, "ViT width", 1, 65536);
+    args.option("--depth", &f.depth, "ViT encoder blocks", 1, 1024);
+    args.option("--heads", &f.heads, "ViT attention heads (divides --dim)", 1, 4096);
+    args.option("--mlp-dim", &f.mlp_dim, "ViT MLP hidden width", 1, 1 << 20);
+    args.option("--mlp-ratio", &f.mlp_ratio, "MLP width / model width (ViT: instead of --mlp-dim)", 0.01, 64);
+    args.option("--pos-embed", &f.pos_embed, "ViT position embedding",
+                {"learned_1d", "learned_2d", "sincos_1d", "sincos_2d"});
+    args.option("--pool", &f.pool, "ViT pooling: the CLS token or the mean of the tokens", {"cls", "mean"});
+    args.option("--dropout", &f.dropout, "dropout rate", 0, 0.99);
+    args.option("--embed-dim", &f.embed_dim, "Swin: first stage's channels", 1, 65536);
+    args.option("--depths", &f.depths, "Swin: blocks per stage", 1, 1024);
+    args.option("--swin-heads", &f.swin_heads, "Swin: heads per stage", 1, 4096);
+    args.option("--window", &f.window, "Swin: window side (MNIST: 7)", 1, 1024);
+    args.option("--threads", &f.threads, "OpenMP threads (results do not depend on it)", 1, 1024);
+    args.option("--seed", &f.seed, "the seed of every random draw", 0, int64_t{1} << 53);
+    args.option("--limit", &f.limit, "train on the first N images only (0: all)", 0, int64_t{1} << 40);
+    args.option("--test-limit", &f.test_limit, "evaluate on the first N test images only (0: all)", 0,
+                int64_t{1} << 40);
+    args.option("--eval-batch-size", &f.eval_batch_size, "images per evaluation pass", 1, 65536);
+    args.option("--out", &f.out, "the run's folder (default runs/DATASET-MODEL-TIME; resume: the checkpoint's)");
+    args.option("--resume", &resume, "continue the run saved in this checkpoint");
+    if (!args.parse(argc, argv)) return false;
+
+    // The base: a checkpoint's config, or the defaults of the chosen model and dataset.
+    TrainConfig saved;
+    Json merged;
+    if (!resume.empty()) {
+        saved = read_checkpoint_config(resume);
+        merged = to_json(saved);
+    } else {
+        merged = to_json(default_config(f.model, f.dataset));
+    }
+    // Each flag given overrides its field: the flag "--batch-size" is the key "batch_size".
+    const Json given_values = to_json(f);
+    for (const auto& [key, value] : given_values.as_object()) {
+        std::string flag = "--" + key;
+        for (char& ch : flag) ch = ch == '_' ? '-' : ch;
+        if (args.given(flag)) merged.set(key, value);
+    }
+    if (no_augment) merged.set("augment", false);
+    TrainConfig c = from_json(merged);
+
+    // Conflicts, named.
+    const std::vector<std::string> vit_only = {"--dim", "--depth", "--heads", "--mlp-dim", "--pos-embed", "--pool"};
+    const std::vector<std::string> swin_only = {"--embed-dim", "--depths", "--swin-heads", "--window"};
+    for (const std::string& flag : c.model == "swin" ? vit_only : swin_only)
+        require(!args.given(flag), flag + " shapes a " + (c.model == "swin" ? "ViT" : "Swin") +
+                                       " but the model is " + c.model + " (" +
+                                       (resume.empty() ? "--model" : "the checkpoint's model") + ")");
+    require(!(args.given("--mlp-ratio") && args.given("--mlp-dim")),
+            "--mlp-ratio and --mlp-dim both set the MLP width: give one of them");
+    // ViT: the width is stored as mlp_dim; --mlp-ratio sets it from the (possibly new) dim.
+    if (c.model == "vit") {
+        if (args.given("--mlp-ratio")) {
+            const double width = c.mlp_ratio * static_cast<double>(c.dim);
+            require(std::abs(width - std::round(width)) < 1e-9,
+                    "--mlp-ratio " + number(c.mlp_ratio) + " times --dim " + std::to_string(c.dim) + " is " +
+                        number(width) + ", not a whole number of units");
+            c.mlp_dim = static_cast<int64_t>(std::round(width));
+        }
+        c.mlp_ratio = static_cast<double>(c.mlp_dim) / static_cast<double>(c.dim > 0 ? c.dim : 1);
+    }
+    if (!resume.empty()) {
+        const std::string mismatch = resume_mismatch(saved, c);
+        require(mismatch.empty(), "--resume " + resume + ": cannot change " + mismatch +
+                                      " (only the schedule and the run's settings may change on resume)");
+        if (!args.given("--out")) c.out = std::filesystem::path(resume).parent_path().string();
+        if (c.out.empty()) c.out = ".";
+    }
+    validate(c);
+    config = c;
+    return true;
+}
+
+// ---- building ----------------------------------------------------------------------------------------
+
+ViTConfig vit_config(const TrainConfig& c) {
+    ViTConfig v;
+    v.image_size = c.image_size;
+    v.in_channels = c.channels;
+    v.patch_size = c.patch;
+    v.dim = c.dim;
+    v.depth = c.depth;
+    v.heads = c.heads;
+    v.mlp_dim = c.mlp_dim;
+    v.num_classes = c.num_classes;
+    v.dropout = c.dropout;
+    v.position = position_kind(c.pos_embed);
+    v.pooling = c.pool == "mean" ? Pooling::mean : Pooling::cls;
+    return v;
+}
+
+SwinConfig swin_config(const TrainConfig& c) {
+    SwinConfig s;
+    s.image_size = c.image_size;
+    s.in_channels = c.channels;
+    s.patch_size = c.patch;
+    s.embed_dim = c.embed_dim;
+    s.depths = c.depths;
+    s.heads = c.swin_heads;
+    s.window_size = c.window;
+    s.mlp_ratio = c.mlp_ratio;
+    s.num_classes = c.num_classes;
+    s.dropout = c.dropout;
+    return s;
+}
+
+std::unique_ptr<ImageClassifier> build_model(const TrainConfig& config, Rng& rng) {
+    if (config.model == "swin") return std::make_unique<SwinTransformer>(swin_config(config), rng);
+    return std::make_unique<VisionTransformer>(vit_config(config), rng);
+}
+
+std::unique_ptr<Optimizer> build_optimizer(const TrainConfig& c, const ImageClassifier& model) {
+    const auto lr = static_cast<Scalar>(c.lr);
+    const auto wd = static_cast<Scalar>(c.weight_decay);
+    if (c.optimizer == "sgd")
+        return std::make_unique<SGD>(model.named_parameters(), lr, static_cast<Scalar>(c.momentum), 0, wd);
+    if (c.optimizer == "adam") return std::make_unique<Adam>(model.named_parameters(), lr, 0.9, 0.999, 1e-8, wd);
+    return std::make_unique<AdamW>(model.named_parameters(), lr, 0.9, 0.999, 1e-8, wd);
+}
+
+// ---- data ---------------------------------------------------------------------------------------------
+
+std::string dataset_dir(const TrainConfig& config) {
+    const char* folder = config.dataset == "cifar10" ? "cifar-10-batches-bin"
+                         : config.dataset == "mnist" ? "mnist"
+                                                     : "fashion-mnist";
+    return (std::filesystem::path(config.data) / folder).string();
+}
+
+ImageDataset load_dataset(const TrainConfig& config, bool train) {
+    if (config.dataset == "cifar10") return load_cifar10(dataset_dir(config), train);
+    return load_mnist(dataset_dir(config), train, config.dataset);
+}
+
+Normalization dataset_normalization(const std::string& dataset) {
+    if (dataset == "mnist") return mnist_normalization();
+    if (dataset == "fashion-mnist") return fashion_mnist_normalization();
+    return cifar10_normalization();
+}
+
+// Augmentation per dataset: CIFAR-10 pads 4 and flips (a mirrored cat is a cat); Fashion-MNIST pads 2 and
+// flips (a mirrored shoe is a shoe); MNIST pads 2 and never flips (a mirrored 2 is not a 2).
+DataLoaderOptions train_loader_options(const TrainConfig& config) {
+    DataLoaderOptions options;
+    options.batch_size = config.batch_size;
+    options.shuffle = true;
+    options.random_crop = config.augment;
+    options.crop_padding = config.dataset == "cifar10" ? 4 : 2;
+    options.horizontal_flip = config.augment && config.dataset != "mnist";
+    options.normalization = dataset_normalization(config.dataset);
+    options.limit = config.limit;
+    return options;
+}
+
+DataLoaderOptions eval_loader_options(const TrainConfig& config) {
+    DataLoaderOptions options;
+    options.batch_size = config.eval_batch_size;
+    options.normalization = dataset_normalization(config.dataset);
+    options.limit = config.test_limit;
+    return options;
+}
+
+}  // namespace patchgrad::cli

@@ -1,0 +1,125 @@
+#pragma once
+// TrainConfig: everything a training run is, as plain values: the model's shape, the data, the recipe and
+// the run's bookkeeping. One struct, three uses:
+//   * `patchgrad train` fills it from its flags (parse_train_config, with the defaults of the chosen
+//     dataset and model for every flag not given), validates it, and trains from it (train.cpp);
+//   * it is written as config.json in the run's folder and into every checkpoint's metadata (to_json),
+//     so `eval`, `predict` and `--resume` rebuild the very same model from a checkpoint (from_json);
+//   * the tests build one directly, field by field.
+//
+// Which fields may change on --resume (docs/training.md, "Resuming"): the recipe's schedule and the run's
+// bookkeeping may (epochs, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing, augment,
+// clip_grad, skip_nonfinite, threads, data, out, eval_batch_size, test_limit); the fields in
+// kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
+// the data, and a change would make the checkpoint mean something else.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "datasets/dataloader.h"
+#include "datasets/dataset.h"
+#include "nn/classifier.h"
+#include "nn/swin.h"
+#include "nn/vit.h"
+#include "optim/optimizer.h"
+
+namespace patchgrad::cli {
+
+struct TrainConfig {
+    // ---- what to train on what -------------------------------------------------------------------------
+    std::string model = "vit";        // "vit" or "swin"
+    std::string dataset = "cifar10";  // "cifar10", "mnist" or "fashion-mnist"
+    std::string data = "data";        // the folder `make data` fills: data/cifar-10-batches-bin, data/mnist, ...
+
+    // ---- the recipe ------------------------------------------------------------------------------------
+    int64_t epochs = 15;              // passes over the training set (5 for MNIST and Fashion-MNIST)
+    int64_t batch_size = 128;         // images per optimizer step
+    std::string optimizer = "adamw";  // "sgd", "adam" or "adamw"
+    double lr = 1e-3;                 // the peak learning rate, reached at the end of the warmup
+    double min_lr = 1e-5;             // the cosine's floor, reached at the last step
+    double warmup_epochs = 2;         // linear warmup, in epochs (fractions allowed; 1 for MNIST)
+    double weight_decay = 0.05;       // AdamW: decoupled; Adam, SGD: an L2 penalty; never on biases/norms
+    double momentum = 0.9;            // SGD only
+    double label_smoothing = 0.1;     // cross_entropy's target: 0.9 on the label + 0.1 spread over the K classes
+    bool augment = true;              // random crop (and flip where it makes sense), training only
+    double clip_grad = 1.0;           // the global gradient norm's bound; 0: no clipping
+    bool skip_nonfinite = false;      // a NaN/Inf loss or gradient skips the step instead of stopping
+
+    // ---- the model's shape: ViT ------------------------------------------------------------------------
+    int64_t patch = 4;                   // patch side P (ViT and Swin); Swin's default is 2
+    int64_t dim = 128;                   // width D
+    int64_t depth = 6;                   // encoder blocks
+    int64_t heads = 4;                   // attention heads; must divide dim
+    int64_t mlp_dim = 256;               // MLP hidden width (the flag --mlp-ratio sets it to ratio * dim)
+    std::string pos_embed = "learned_1d";  // learned_1d, learned_2d, sincos_1d, sincos_2d
+    std::string pool = "cls";            // cls or mean
+    double dropout = 0.0;                // ViT and Swin
+
+    // ---- the model's shape: Swin -----------------------------------------------------------------------
+    int64_t embed_dim = 64;                   // C0, doubled at each stage
+    std::vector<int64_t> depths{2, 2, 2};     // blocks per stage
+    std::vector<int64_t> swin_heads{2, 4, 8}; // heads per stage
+    int64_t window = 4;                       // window side M
+    double mlp_ratio = 2.0;                   // Swin's MLP width = mlp_ratio * C
+
+    // ---- set by the dataset, not by flags (kept so a checkpoint is self-describing) ---------------------
+    int64_t image_size = 32;   // 32 for CIFAR-10, 28 for MNIST and Fashion-MNIST
+    int64_t channels = 3;      // 3 or 1
+    int64_t num_classes = 10;
+
+    // ---- the run ---------------------------------------------------------------------------------------
+    int64_t threads = 2;            // OpenMP threads; results do not depend on it
+    int64_t seed = 0;               // the one seed: weights, data order, augmentation, dropout
+    int64_t limit = 0;              // train on the first N training images only; 0: all
+    int64_t test_limit = 0;         // evaluate on the first N test images only; 0: all
+    int64_t eval_batch_size = 500;  // images per forward pass when evaluating
+    std::string out;                // the run's folder; empty: runs/<dataset>-<model>-<time>
+};
+
+// The defaults of a dataset and model when the flags do not say otherwise: the reference tiny ViT or
+// Swin for CIFAR-10; for MNIST and Fashion-MNIST (1 x 28 x 28) a smaller ViT (patch 4: a 7 x 7 grid,
+// dim 64, depth 4, heads 4, mlp 128) or Swin (patch 2: 14 x 14, window 7, depths 2,2, heads 2,4,
+// embed_dim 32), 5 epochs, 1 warmup epoch. Throws UsageError for an unknown model or dataset.
+TrainConfig default_config(const std::string& model, const std::string& dataset);
+
+// Every value in range and every shape consistent (heads divide dim, patch divides the image, windows
+// divide the grids...). Throws UsageError with one line naming the flag and the value: checked before
+// anything is built or loaded.
+void validate(const TrainConfig& config);
+
+// JSON, every field under its flag's name with '_' for '-' ("batch_size", "pos_embed"), plus "version".
+// from_json refuses unknown and missing keys and wrong types, naming them; it does not validate().
+Json to_json(const TrainConfig& config);
+TrainConfig from_json(const Json& json);
+
+// The fields that --resume refuses to change, in the order they are compared.
+extern const std::vector<std::string> kResumeFixedFields;
+// The first field of kResumeFixedFields in which the two differ, as "dim: the checkpoint has 128, this
+// run asks for 64"; empty when they agree.
+std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& requested);
+
+// Parses `patchgrad train`'s flags (argv[2..]). Returns false when --help was printed. Without --resume:
+// default_config(model, dataset) overridden by the flags given. With --resume CKPT: the checkpoint's
+// config overridden by the flags given, refused (UsageError naming the field and both values) when that
+// changes a field of kResumeFixedFields; *resume receives CKPT. Conflicting flags (ViT shape flags with
+// --model swin, Swin flags with --model vit, --mlp-ratio with --mlp-dim) are refused by name. The result
+// is validated.
+bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume);
+
+// ---- building what the config describes --------------------------------------------------------------
+ViTConfig vit_config(const TrainConfig& config);
+SwinConfig swin_config(const TrainConfig& config);
+std::unique_ptr<ImageClassifier> build_model(const TrainConfig& config, Rng& rng);
+std::unique_ptr<Optimizer> build_optimizer(const TrainConfig& config, const ImageClassifier& model);
+
+// The dataset's folder under config.data ("data/cifar-10-batches-bin", "data/mnist", "data/fashion-mnist").
+std::string dataset_dir(const TrainConfig& config);
+ImageDataset load_dataset(const TrainConfig& config, bool train);
+Normalization dataset_normalization(const std::string& dataset);
+// The training loader's options (shuffle, augmentation, limit) and the evaluation loader's (in order, none).
+DataLoaderOptions train_loader_options(const TrainConfig& config);
+DataLoaderOptions eval_loader_options(const TrainConfig& config);
+
+}  // namespace patchgrad::cli

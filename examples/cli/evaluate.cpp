@@ -1,0 +1,145 @@
+// patchgrad eval: a checkpoint's accuracy on the test set, per class, and the confusion matrix.
+//
+//   patchgrad eval --checkpoint runs/default/best.safetensors [--data data] [--json]
+//
+// The model is rebuilt from the config stored in the checkpoint (examples/cli/checkpoint.h), so no
+// shape flag is needed; the test set is read from --data (the checkpoint's own data folder by default).
+#include <cmath>
+#include <cstdio>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/ops.h"
+#include "examples/cli/args.h"
+#include "examples/cli/commands.h"
+
+namespace patchgrad::cli {
+
+EvalResult evaluate(ImageClassifier& model, const DataLoader& loader, int64_t num_classes, bool watch_stop_request) {
+    NoGradGuard no_grad;
+    model.eval();
+    Rng unused(0);  // eval mode draws nothing (dropout is off)
+    const int64_t K = num_classes;
+    EvalResult result;
+    result.num_classes = K;
+    result.confusion.assign(K * K, 0);
+    double loss_sum = 0;
+    int64_t correct = 0;
+    for (int64_t k = 0; k < loader.batches_per_epoch(); ++k) {
+        if (watch_stop_request && stop_requested()) {
+            result.interrupted = true;
+            return result;
+        }
+        const Batch batch = loader.batch(k, unused);
+        const Tensor logits = model.forward(batch.images, unused);  // (B, K)
+        const int64_t B = logits.size(0);
+        check(logits.size(1) == K, "evaluate: the model gives ", logits.shape(), " logits, expected ", K, " classes");
+        loss_sum += static_cast<double>(cross_entropy(logits, batch.labels).item()) * static_cast<double>(B);
+        const Scalar* z = logits.data();
+        for (int64_t b = 0; b < B; ++b) {
+            int64_t predicted = 0;
+            for (int64_t c = 1; c < K; ++c)
+                if (z[b * K + c] > z[b * K + predicted]) predicted = c;
+            const auto label = static_cast<int64_t>(batch.labels.data()[b]);
+            ++result.confusion[label * K + predicted];
+            correct += predicted == label ? 1 : 0;
+        }
+        result.count += B;
+    }
+    result.loss = result.count ? loss_sum / static_cast<double>(result.count) : 0;
+    result.accuracy = result.count ? static_cast<double>(correct) / static_cast<double>(result.count) : 0;
+    return result;
+}
+
+namespace {
+
+void print_json(const Checkpoint& ckpt, const EvalResult& r) {
+    const int64_t K = r.num_classes;
+    Json classes = Json::array(), matrix = Json::array();
+    for (int64_t t = 0; t < K; ++t) {
+        int64_t total = 0;
+        Json row = Json::array();
+        for (int64_t p = 0; p < K; ++p) {
+            total += r.confusion[t * K + p];
+            row.push_back(r.confusion[t * K + p]);
+        }
+        Json entry = Json::object();
+        entry.set("name", ckpt.class_names[t]).set("count", total);
+        entry.set("accuracy", total ? static_cast<double>(r.confusion[t * K + t]) / static_cast<double>(total) : 0.0);
+        classes.push_back(entry);
+        matrix.push_back(row);
+    }
+    Json out = Json::object();
+    out.set("checkpoint", ckpt.path).set("dataset", ckpt.config.dataset).set("model", ckpt.config.model);
+    out.set("epoch", ckpt.state.epoch).set("count", r.count).set("accuracy", r.accuracy).set("loss", r.loss);
+    out.set("classes", classes).set("confusion", matrix);
+    std::printf("%s\n", out.dump(2).c_str());
+}
+
+void print_table(const Checkpoint& ckpt, const EvalResult& r) {
+    const int64_t K = r.num_classes;
+    size_t width = 5;
+    for (const std::string& name : ckpt.class_names) width = std::max(width, name.size());
+    std::printf("%s: %s on %s, epoch %lld\n", ckpt.path.c_str(), ckpt.config.model.c_str(),
+                ckpt.config.dataset.c_str(), static_cast<long long>(ckpt.state.epoch));
+    std::printf("test accuracy %.2f%% (%lld images), loss %.4f\n\n", 100 * r.accuracy, static_cast<long long>(r.count),
+                r.loss);
+    std::printf("%-*s  accuracy   count\n", static_cast<int>(width), "class");
+    for (int64_t t = 0; t < K; ++t) {
+        int64_t total = 0;
+        for (int64_t p = 0; p < K; ++p) total += r.confusion[t * K + p];
+        std::printf("%-*s  %7.2f%%  %6lld\n", static_cast<int>(width), ckpt.class_names[t].c_str(),
+                    total ? 100.0 * static_cast<double>(r.confusion[t * K + t]) / static_cast<double>(total) : 0.0,
+                    static_cast<long long>(total));
+    }
+    std::printf("\nconfusion matrix: rows are the true class, columns the predicted class (by number)\n");
+    std::printf("%-*s", static_cast<int>(width) + 4, "");
+    for (int64_t p = 0; p < K; ++p) std::printf(" %5lld", static_cast<long long>(p));
+    std::printf("\n");
+    for (int64_t t = 0; t < K; ++t) {
+        std::printf("%-*s %2lld ", static_cast<int>(width), ckpt.class_names[t].c_str(), static_cast<long long>(t));
+        for (int64_t p = 0; p < K; ++p) std::printf(" %5lld", static_cast<long long>(r.confusion[t * K + p]));
+        std::printf("\n");
+    }
+}
+
+}  // namespace
+
+int run_eval(int argc, char** argv) {
+    std::string checkpoint, data;
+    int64_t batch_size = 500, limit = 0, threads = 2;
+    bool json = false;
+    ArgParser args("patchgrad eval", "Evaluates a checkpoint on the test set of its dataset: accuracy, loss, "
+                                     "per-class accuracy and the\nconfusion matrix. The model is rebuilt from the "
+                                     "checkpoint's config.");
+    args.option("--checkpoint", &checkpoint, "the checkpoint (last.safetensors or best.safetensors of a run)");
+    args.option("--data", &data, "the data folder (default: the one the checkpoint was trained from)");
+    args.option("--batch-size", &batch_size, "images per forward pass", 1, 65536);
+    args.option("--limit", &limit, "only the first N test images (0: all)", 0, int64_t{1} << 40);
+    args.option("--threads", &threads, "OpenMP threads", 1, 1024);
+    args.flag("--json", &json, "machine-readable output");
+    if (!args.parse(argc, argv)) return 0;
+    if (checkpoint.empty()) throw UsageError("patchgrad eval: --checkpoint CKPT is required (see --help)");
+#ifdef _OPENMP
+    omp_set_num_threads(static_cast<int>(threads));
+#endif
+
+    const Checkpoint ckpt = read_checkpoint(checkpoint);
+    std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    TrainConfig config = ckpt.config;
+    if (!data.empty()) config.data = data;
+    config.eval_batch_size = batch_size;
+    config.test_limit = limit;
+    const ImageDataset test_set = load_dataset(config, false);
+    const DataLoader loader(test_set, eval_loader_options(config));
+    const EvalResult result = evaluate(*model, loader, config.num_classes);
+    if (json)
+        print_json(ckpt, result);
+    else
+        print_table(ckpt, result);
+    return 0;
+}
+
+}  // namespace patchgrad::cli

@@ -1,0 +1,128 @@
+// patchgrad predict: the top classes a checkpoint's model sees in one image.
+//
+//   patchgrad predict --checkpoint runs/default/best.safetensors cat.ppm
+//   patchgrad predict --checkpoint runs/default/best.safetensors --index 7 --json
+//
+// An image file (binary PPM or PGM, any size: datasets/image_file.h) is converted to the model's channels
+// (colour -> grey by BT.601 luma for an MNIST model; grey -> colour by repeating it for a CIFAR-10 model),
+// resized to the model's input (bilinear), and normalised with the training set's mean and std, exactly
+// as the training images were. --index N takes test example N instead and also prints its true label.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/ops.h"
+#include "datasets/image_file.h"
+#include "examples/cli/args.h"
+#include "examples/cli/commands.h"
+
+namespace patchgrad::cli {
+
+namespace {
+
+// A probability as "%.9g" would print it (9 significant digits: a float's full precision), as a double.
+double nine_digits(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", value);
+    return std::strtod(text, nullptr);
+}
+
+}  // namespace
+
+int run_predict(int argc, char** argv) {
+    std::string checkpoint, data;
+    std::vector<std::string> images;
+    int64_t index = -1, top = 5, threads = 2;
+    bool json = false;
+    ArgParser args("patchgrad predict", "The most likely classes, with probabilities, for an image (binary PPM/PGM, "
+                                        "any size) or a test-set\nexample, by a checkpoint's model.");
+    args.option("--checkpoint", &checkpoint, "the checkpoint (best.safetensors or last.safetensors of a run)");
+    args.positionals("IMAGE", &images, "a binary PPM (P6) or PGM (P5) image", 1);
+    args.option("--index", &index, "test-set example N instead of an image", 0, int64_t{1} << 40);
+    args.option("--data", &data, "the data folder for --index (default: the checkpoint's)");
+    args.option("--top", &top, "how many classes to list", 1, 1000);
+    args.option("--threads", &threads, "OpenMP threads", 1, 1024);
+    args.flag("--json", &json, "machine-readable output, with every class's probability");
+    if (!args.parse(argc, argv)) return 0;
+    if (checkpoint.empty()) throw UsageError("patchgrad predict: --checkpoint CKPT is required (see --help)");
+    if (images.empty() == !args.given("--index"))
+        throw UsageError("patchgrad predict: give either an IMAGE or --index N (see --help)");
+#ifdef _OPENMP
+    omp_set_num_threads(static_cast<int>(threads));
+#endif
+
+    const Checkpoint ckpt = read_checkpoint(checkpoint);
+    TrainConfig config = ckpt.config;
+    if (!data.empty()) config.data = data;
+    const int64_t S = config.image_size, C = config.channels, K = config.num_classes;
+
+    // The input as a one-image dataset, so it goes through the very normalisation the training used.
+    ImageDataset input;
+    input.count = 1;
+    input.channels = C;
+    input.height = input.width = S;
+    input.class_names = ckpt.class_names;
+    std::string described;
+    int64_t label = -1;
+    if (!images.empty()) {
+        const Image original = read_pnm(images[0]);
+        const Image ready = resize_bilinear(convert_channels(original, C), S, S);
+        input.pixels = ready.pixels;
+        input.labels = {0};
+        described = format_message(images[0], " (", original.width, "x", original.height,
+                                   original.channels == 3 ? " colour" : " grey", " -> ", S, "x", S,
+                                   C == 3 ? " colour" : " grey", ")");
+    } else {
+        const ImageDataset test_set = load_dataset(config, false);
+        check_io(index < test_set.count, "predict: --index ", index, " but the test set of ", config.dataset, " has ",
+                 test_set.count, " images (0..", test_set.count - 1, ")");
+        input.pixels.assign(test_set.image(index), test_set.image(index) + test_set.image_size());
+        label = test_set.labels[index];
+        input.labels = {static_cast<uint8_t>(label)};
+        described = format_message(config.dataset, " test image ", index);
+    }
+    const DataLoader loader(input, eval_loader_options(config));
+    Rng unused(0);
+    const Batch batch = loader.batch(0, unused);
+
+    std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    std::vector<double> probabilities(K);
+    {
+        NoGradGuard no_grad;
+        const Tensor p = softmax(model->forward(batch.images, unused), -1);  // (1, K)
+        for (int64_t k = 0; k < K; ++k) probabilities[k] = p.data()[k];
+    }
+    std::vector<int64_t> order(K);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return probabilities[a] > probabilities[b]; });
+    top = std::min(top, K);
+
+    if (json) {
+        Json out = Json::object(), ranked = Json::array(), all = Json::object();
+        out.set("checkpoint", ckpt.path).set("input", described);
+        if (label >= 0) out.set("index", index).set("label", label).set("label_name", ckpt.class_names[label]);
+        for (int64_t i = 0; i < top; ++i) {
+            Json entry = Json::object();
+            entry.set("class", order[i]).set("name", ckpt.class_names[order[i]]);
+            entry.set("probability", nine_digits(probabilities[order[i]]));
+            ranked.push_back(entry);
+        }
+        for (int64_t k = 0; k < K; ++k) all.set(ckpt.class_names[k], nine_digits(probabilities[k]));
+        out.set("top", ranked).set("probabilities", all);
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+    std::printf("%s: %s\n", ckpt.path.c_str(), described.c_str());
+    if (label >= 0) std::printf("true class: %s (%lld)\n", ckpt.class_names[label].c_str(), static_cast<long long>(label));
+    for (int64_t i = 0; i < top; ++i)
+        std::printf("%2lld. %-14s %7.3f%%\n", static_cast<long long>(i + 1), ckpt.class_names[order[i]].c_str(),
+                    100 * probabilities[order[i]]);
+    return 0;
+}
+
+}  // namespace patchgrad::cli

@@ -1,0 +1,421 @@
+// patchgrad train: the training loop, top to bottom. docs/training.md is its chapter.
+//
+//   for each epoch:
+//       loader.start_epoch(data_rng)                     this epoch's order (and, per batch, augmentation)
+//       for each batch k:
+//           lr = warmup_cosine_lr(step)                  optim/schedule.h
+//           logits = model(images)                       (B, K)       forward
+//           loss = cross_entropy(logits, labels, 0.1)    ()           label smoothing
+//           loss.backward()                                           every parameter's grad
+//           clip_grad_norm(parameters, 1.0)                           bound the step's length
+//           optimizer.step()                                          AdamW
+//       evaluate on the test set                         NoGradGuard, eval mode
+//       save best.safetensors (when the test accuracy improved) and last.safetensors; append metrics.csv
+//
+// Reproducibility: one seed makes three Rngs (weights, data, dropout); the data Rng's state at the start
+// of an epoch decides the whole epoch (datasets/dataloader.h), so a checkpoint stores that state and the
+// batch index, and a resumed run replays the epoch's draws up to the batch where it stopped. Everything
+// else the loop needs (weights, optimizer state, step count) is in the checkpoint too, so a resumed run
+// computes the same numbers, bit for bit, as a run that never stopped.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/atomic_file.h"
+#include "core/ops.h"
+#include "examples/cli/args.h"
+#include "examples/cli/commands.h"
+#include "examples/cli/progress.h"
+#include "optim/clip.h"
+#include "optim/schedule.h"
+
+namespace patchgrad::cli {
+
+// ---- signals: the one piece of global state ----------------------------------------------------------
+
+namespace {
+// The signal that asked training to stop, 0 when none. Written by the signal handler, read by the loop
+// between steps; a volatile sig_atomic_t is what a handler may portably write.
+volatile std::sig_atomic_t g_stop_signal = 0;
+}  // namespace
+
+void request_stop(int signal) {
+    if (g_stop_signal != 0) {  // a second signal: the user insists; die of it now (atomic writes keep files whole)
+        std::signal(signal, SIG_DFL);
+        std::raise(signal);
+        return;
+    }
+    g_stop_signal = signal;
+}
+int stop_requested() { return g_stop_signal; }
+void clear_stop_request() { g_stop_signal = 0; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+const char* signal_name(int signal) {
+    return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+std::string default_out(const TrainConfig& config) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+    return "runs/" + config.dataset + "-" + config.model + "-" + stamp;
+}
+
+// How many rows of logits (B, K) have their largest entry (the first, on ties) at the label.
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+    const int64_t B = logits.size(0), K = logits.size(1);
+    const Scalar* z = logits.data();  // (B, K)
+    int64_t correct = 0;
+    for (int64_t b = 0; b < B; ++b) {
+        int64_t best = 0;
+        for (int64_t k = 1; k < K; ++k)
+            if (z[b * K + k] > z[b * K + best]) best = k;
+        correct += best == static_cast<int64_t>(labels.data()[b]) ? 1 : 0;
+    }
+    return correct;
+}
+
+// The first parameter, in named_parameters() order, whose grad holds a NaN or an Inf.
+std::string first_nonfinite_grad(const ImageClassifier& model) {
+    for (const auto& [name, p] : model.named_parameters()) {
+        const Tensor grad = p.grad();
+        if (!grad.defined()) continue;
+        const Scalar* g = grad.data();
+        for (int64_t j = 0; j < grad.numel(); ++j)
+            if (!std::isfinite(g[j])) return format_message("'", name, "' ", p.shape(), " (element ", j, " is ", g[j], ")");
+    }
+    return "(none found)";
+}
+
+constexpr const char* kMetricsHeader = "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds";
+
+// metrics.csv's rows for the epochs up to `epochs` from an earlier session (a resumed run keeps them and
+// drops any later rows, which a resume from an older checkpoint will write again).
+std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epochs) {
+    std::vector<std::string> rows;
+    if (!std::filesystem::exists(path)) return rows;
+    std::istringstream lines(read_file(path));
+    std::string line;
+    std::getline(lines, line);  // the header
+    while (std::getline(lines, line)) {
+        if (line.empty()) continue;
+        const int64_t epoch = std::atoll(line.c_str());
+        if (epoch >= 1 && epoch <= epochs) rows.push_back(line);
+    }
+    return rows;
+}
+
+std::string metrics_row(const EpochMetrics& m) {
+    char row[256];
+    std::snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f", static_cast<long long>(m.epoch),
+                  static_cast<long long>(m.step), m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
+                  m.images_per_s, m.seconds);
+    return row;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& config, const TrainOptions& options) {
+    validate(config);
+    clear_stop_request();
+#ifdef _OPENMP
+    omp_set_num_threads(static_cast<int>(config.threads));
+#endif
+    TrainResult result;
+
+    // ---- 1. the data ---------------------------------------------------------------------------------
+    const ImageDataset train_set = load_dataset(config, true);
+    const ImageDataset test_set = load_dataset(config, false);
+    for (const ImageDataset* set : {&train_set, &test_set})
+        check_io(set->channels == config.channels && set->height == config.image_size &&
+                     set->width == config.image_size && set->num_classes() == config.num_classes,
+                 "train: ", dataset_dir(config), " holds images ", Shape{set->channels, set->height, set->width},
+                 " of ", set->num_classes(), " classes, the config expects ",
+                 Shape{config.channels, config.image_size, config.image_size}, " of ", config.num_classes);
+    DataLoader loader(train_set, train_loader_options(config));
+    const DataLoader test_loader(test_set, eval_loader_options(config));
+    const int64_t N = loader.batches_per_epoch();  // batches per epoch
+
+    // ---- 2. the model, the optimizer, and where the run stands ----------------------------------------
+    Rng seeder(static_cast<uint64_t>(config.seed));
+    Rng init_rng(seeder.next_u64());  // the initial weights
+    TrainingState state;
+    state.data_rng = Rng(seeder.next_u64()).state();   // the order and augmentation of the data
+    state.model_rng = Rng(seeder.next_u64()).state();  // dropout
+    std::unique_ptr<ImageClassifier> model = build_model(config, init_rng);
+    std::unique_ptr<Optimizer> optimizer = build_optimizer(config, *model);
+    const std::vector<Tensor> parameters = model->parameters();
+    if (!options.resume.empty()) {
+        const Checkpoint ckpt = read_checkpoint(options.resume);
+        const std::string mismatch = resume_mismatch(ckpt.config, config);
+        if (!mismatch.empty())
+            throw UsageError("patchgrad train: --resume " + options.resume + ": cannot change " + mismatch);
+        load_model_state(*model, ckpt.model, options.resume);
+        try {
+            optimizer->load_state(ckpt.optimizer);
+        } catch (const std::exception& error) {
+            throw std::runtime_error(options.resume + ": " + error.what());
+        }
+        state = ckpt.state;
+        check_io(state.batch <= N, options.resume, ": the checkpoint stopped after batch ", state.batch,
+                 " of an epoch, but this run's epochs have ", N, " batches");
+    }
+    const int64_t total_steps = config.epochs * N;
+    const int64_t warmup_steps =
+        std::min<int64_t>(total_steps, std::llround(config.warmup_epochs * static_cast<double>(N)));
+    const auto lr_at = [&](int64_t step) {
+        return warmup_cosine_lr(step, warmup_steps, total_steps, static_cast<Scalar>(config.lr),
+                                static_cast<Scalar>(config.min_lr));
+    };
+
+    // ---- 3. the run's folder ---------------------------------------------------------------------------
+    TrainConfig saved_config = config;
+    saved_config.out = config.out.empty() ? default_out(config) : config.out;
+    result.out = saved_config.out;
+    std::filesystem::create_directories(result.out);
+    const std::string last_path = result.out + "/last.safetensors", best_path = result.out + "/best.safetensors";
+    const std::string metrics_path = result.out + "/metrics.csv";
+    write_file_atomically(result.out + "/config.json", to_json(saved_config).dump(2) + "\n");
+    std::vector<std::string> metrics_rows = kept_metrics_rows(metrics_path, options.resume.empty() ? 0 : state.epoch);
+    const auto write_metrics = [&] {
+        std::string text = std::string(kMetricsHeader) + "\n";
+        for (const std::string& row : metrics_rows) text += row + "\n";
+        write_file_atomically(metrics_path, text);
+    };
+    write_metrics();
+
+    if (options.summary) {
+        std::fprintf(options.summary,
+                     "patchgrad train: %s on %s (%lld training, %lld test images), %lld parameters, %s lr %g, "
+                     "%lld epochs of %lld steps, %lld threads -> %s\n",
+                     config.model.c_str(), config.dataset.c_str(), static_cast<long long>(loader.size()),
+                     static_cast<long long>(test_loader.size()), static_cast<long long>(model->parameter_count()),
+                     config.optimizer.c_str(), config.lr, static_cast<long long>(config.epochs),
+                     static_cast<long long>(N), static_cast<long long>(config.threads), result.out.c_str());
+        if (!options.resume.empty())
+            std::fprintf(options.summary, "resuming %s at epoch %lld, batch %lld/%lld (step %lld)\n",
+                         options.resume.c_str(), static_cast<long long>(state.epoch + 1),
+                         static_cast<long long>(state.batch), static_cast<long long>(N),
+                         static_cast<long long>(state.step));
+        std::fflush(options.summary);
+    }
+
+    // ---- 4. the loop -------------------------------------------------------------------------------------
+    const auto session_start = Clock::now();
+    const double seconds_before = state.seconds;
+    const auto save = [&](const std::string& path) {
+        state.seconds = seconds_before + seconds_since(session_start);
+        save_checkpoint(path, saved_config, state, train_set.class_names, *model, optimizer.get());
+    };
+    const auto interrupted = [&](int64_t batch) {
+        result.status = TrainStatus::interrupted;
+        result.signal = stop_requested();
+        result.message = format_message("interrupted by ", signal_name(result.signal), " in epoch ", state.epoch + 1,
+                                        " after batch ", batch, "/", N, " (step ", state.step, "): saved ", last_path,
+                                        "; continue with: patchgrad train --resume ", last_path);
+        result.state = state;
+        return result;
+    };
+    ProgressLine progress(options.progress, options.progress_interactive);
+    Rng data_rng(0), model_rng(0), eval_rng(0);
+    model_rng.set_state(state.model_rng);
+    double eval_seconds = -1;  // the last evaluation's duration, for the ETA
+    const Scalar max_norm = config.clip_grad > 0 ? static_cast<Scalar>(config.clip_grad)
+                                                 : std::numeric_limits<Scalar>::max();  // no clipping: norm only
+
+    while (state.epoch < config.epochs) {
+        const int64_t epoch = state.epoch;  // 0-based
+        // This epoch's draws, from its first: replay those of the batches an earlier session already took.
+        data_rng.set_state(state.data_rng);
+        loader.start_epoch(data_rng);
+        for (int64_t k = 0; k < state.batch; ++k) loader.batch(k, data_rng);
+        model->train();
+        const auto epoch_start = Clock::now();
+        int64_t epoch_images = 0;  // trained in this session, for images/s
+        for (int64_t k = state.batch; k < N; ++k) {
+            Batch batch = loader.batch(k, data_rng);
+            if (options.on_batch) options.on_batch(state.step, batch);
+            const int64_t B = batch.labels.numel();
+            const Scalar lr = lr_at(state.step);
+            optimizer->set_lr(lr);
+            optimizer->zero_grad();
+
+            Tensor logits = model->forward(batch.images, model_rng);                                // (B, K)
+            Tensor loss = cross_entropy(logits, batch.labels, static_cast<Scalar>(config.label_smoothing));  // ()
+            const double loss_value = loss.item();
+            std::string fault;
+            if (!std::isfinite(loss_value)) {
+                fault = format_message("the loss is ", loss_value);
+            } else {
+                loss.backward();
+                if (options.on_gradients) options.on_gradients(state.step, *model);
+                const Scalar norm = clip_grad_norm(parameters, max_norm);
+                if (!std::isfinite(norm))
+                    fault = format_message("the gradient norm is ", norm, "; the first parameter with a non-finite ",
+                                           "gradient is ", first_nonfinite_grad(*model));
+            }
+            if (!fault.empty()) {
+                const std::string where = format_message("step ", state.step, " (epoch ", epoch + 1, ", batch ", k + 1,
+                                                         "/", N, "): ", fault);
+                optimizer->zero_grad();
+                if (!config.skip_nonfinite) {
+                    progress.finish();
+                    result.status = TrainStatus::nonfinite;
+                    result.message = where + "; training stopped without saving (" +
+                                     (std::filesystem::exists(last_path) ? last_path : std::string("no checkpoint")) +
+                                     " is the last good state; --skip-nonfinite skips such steps instead)";
+                    result.state = state;
+                    return result;
+                }
+                ++state.skipped;
+                if (options.progress) {
+                    progress.finish();
+                    std::fprintf(options.progress, "skipped %s\n", where.c_str());
+                }
+            } else {
+                optimizer->step();
+                state.loss_sum += loss_value * static_cast<double>(B);
+                state.correct += count_correct(logits, batch.labels);
+            }
+            state.seen += B;
+            epoch_images += B;
+            ++state.step;
+            state.batch = k + 1;
+            state.model_rng = model_rng.state();
+
+            const double rate = static_cast<double>(epoch_images) / std::max(1e-9, seconds_since(epoch_start));
+            const double evals_left = static_cast<double>(config.epochs - epoch);
+            const double eval_estimate = eval_seconds >= 0 ? eval_seconds
+                                                           : static_cast<double>(test_loader.size()) / (3 * rate);
+            const double images_left = static_cast<double>(total_steps - state.step) * static_cast<double>(loader.size()) /
+                                       static_cast<double>(N);
+            const double trained = static_cast<double>(std::max<int64_t>(1, state.seen - state.skipped * B));
+            progress.update(epoch + 1, config.epochs, k + 1, N, state.loss_sum / trained,
+                            static_cast<double>(state.correct) / trained, rate,
+                            images_left / rate + evals_left * eval_estimate);
+            if (options.after_step) options.after_step({epoch, k, state.step - 1, loss_value, lr});
+            if (stop_requested()) {
+                progress.finish();
+                save(last_path);
+                return interrupted(k + 1);
+            }
+        }
+        progress.finish();
+        const double train_seconds = seconds_since(epoch_start);
+
+        // The test set, every epoch.
+        const auto eval_start = Clock::now();
+        const EvalResult test = evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
+        if (test.interrupted) {
+            save(last_path);  // batch == N: the epoch's training is done, its evaluation will run on resume
+            return interrupted(N);
+        }
+        eval_seconds = seconds_since(eval_start);
+
+        // The epoch is complete: record it, then save.
+        const double trained = static_cast<double>(std::max<int64_t>(1, state.seen));
+        EpochMetrics m{};
+        m.epoch = epoch + 1;
+        m.step = state.step;
+        m.lr = lr_at(std::max<int64_t>(0, state.step - 1));
+        m.train_loss = state.loss_sum / trained;
+        m.train_acc = static_cast<double>(state.correct) / trained;
+        m.test_loss = test.loss;
+        m.test_acc = test.accuracy;
+        m.images_per_s = static_cast<double>(epoch_images) / std::max(1e-9, train_seconds);
+        m.skipped = state.skipped;
+        const bool best = test.accuracy > state.best_test_acc;
+        state.epoch = epoch + 1;
+        state.batch = 0;
+        state.data_rng = data_rng.state();  // the next epoch starts where this one's draws ended
+        state.loss_sum = 0;
+        state.correct = state.seen = state.skipped = 0;
+        if (best) {
+            state.best_test_acc = test.accuracy;
+            state.best_epoch = epoch + 1;
+            save(best_path);
+        }
+        save(last_path);
+        m.seconds = state.seconds;
+        metrics_rows.push_back(metrics_row(m));
+        write_metrics();
+        result.epochs.push_back(m);
+        if (options.summary) {
+            std::fprintf(options.summary,
+                         "epoch %lld/%lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  "
+                         "%s%s%s\n",
+                         static_cast<long long>(m.epoch), static_cast<long long>(config.epochs), m.train_loss,
+                         100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.lr, m.images_per_s,
+                         format_duration(m.seconds).c_str(), best ? "  (best)" : "",
+                         m.skipped ? format_message("  skipped ", m.skipped, " steps").c_str() : "");
+            std::fflush(options.summary);
+        }
+        if (options.after_epoch) options.after_epoch(m);
+        if (stop_requested() && state.epoch < config.epochs) return interrupted(N);  // `last` is saved already
+    }
+    result.state = state;
+    return result;
+}
+
+int run_train(int argc, char** argv) {
+    TrainConfig config;
+    TrainOptions options;
+    if (!parse_train_config(argc, argv, config, options.resume)) return 0;
+    options.progress = stderr;
+    options.progress_interactive = isatty(fileno(stderr)) != 0;
+    options.summary = stdout;
+
+    // Ctrl-C and SIGTERM only set a flag; the loop finishes its step, saves `last` and returns.
+    struct sigaction action {}, old_int{}, old_term{};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int);
+    sigaction(SIGTERM, &action, &old_term);
+    TrainResult result;
+    try {
+        result = train(config, options);
+    } catch (...) {
+        sigaction(SIGINT, &old_int, nullptr);
+        sigaction(SIGTERM, &old_term, nullptr);
+        throw;
+    }
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+
+    switch (result.status) {
+        case TrainStatus::completed:
+            std::printf("done: best test accuracy %.2f%% (epoch %lld); checkpoints in %s\n",
+                        100 * result.state.best_test_acc, static_cast<long long>(result.state.best_epoch),
+                        result.out.c_str());
+            return 0;
+        case TrainStatus::interrupted:
+            std::fprintf(stderr, "patchgrad train: %s\n", result.message.c_str());
+            return 128 + result.signal;
+        case TrainStatus::nonfinite:
+            std::fprintf(stderr, "patchgrad train: %s\n", result.message.c_str());
+            return 1;
+    }
+    return 1;
+}
+
+}  // namespace patchgrad::cli

@@ -1,0 +1,35 @@
+#pragma once
+// The gradient-check catalogue of BOTH flavours, for a program that runs both: the command line is compiled
+// as float32 (for training) yet `patchgrad gradcheck` runs the float64 checks, and with --float32 the
+// float32 ones.
+//
+// Why this header names patchgrad::f32 and patchgrad::f64 explicitly, when the rest of the code never does:
+// nn/gradcheck_suite.h declares its functions in `patchgrad::inline PATCHGRAD_FLAVOUR`, that is in the ONE
+// flavour the including file is compiled as. A float32 file that includes it sees only the float32
+// catalogue; the float64 functions exist (libpatchgrad_f64.a defines them as patchgrad::f64::...), but no
+// header of that file declares them. So here they are declared by their full names. This is safe because
+//   * the functions take and return only flavour-neutral types (std::string, uint64_t and the structs of
+//     nn/gradcheck_table.h, which live in plain `namespace patchgrad`), so the declarations mean the same
+//     in a float32 file and in a float64 one;
+//   * an inline namespace's name is part of the linker symbol (as std::__cxx11 is), so the declaration
+//     patchgrad::f64::run_gradcheck_suite links to exactly the float64 definition.
+// core/scalar.h is included first: it opens this file's own flavour as an inline namespace, which must come
+// before the namespace is reopened below without `inline`.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/scalar.h"
+#include "nn/gradcheck_table.h"
+
+namespace patchgrad::f64 {
+std::vector<GradcheckSuiteEntry> gradcheck_suite_entries();
+GradcheckSuiteSettings gradcheck_suite_settings();
+std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed);
+}  // namespace patchgrad::f64
+
+namespace patchgrad::f32 {
+std::vector<GradcheckSuiteEntry> gradcheck_suite_entries();
+GradcheckSuiteSettings gradcheck_suite_settings();
+std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed);
+}  // namespace patchgrad::f32
