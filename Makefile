@@ -10,7 +10,7 @@
 # Every library source is compiled twice: as float32 (training) and as float64 (gradient checks), each
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
-# Targets: all (default), test, sanitize, gradcheck, bench, clean, help.
+# Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
@@ -152,3 +152,21 @@ DATA_SRC ?=
 .PHONY: data
 data:
 	bash datasets/fetch_data.sh data $(DATA_SRC)
+
+# The main job (docs/training.md): the default recipe, the reference tiny ViT on CIFAR-10, into
+# runs/default. Fetches the data first when data/cifar-10-batches-bin is missing (`make data`, from
+# DATA_SRC when given). When runs/default/last.safetensors exists (a run stopped with Ctrl-C), it resumes
+# it; `rm -rf runs/default` starts afresh. Extra flags: make train TRAIN_ARGS="--epochs 20". Not part of
+# `make test`.
+TRAIN_OUT  ?= runs/default
+TRAIN_ARGS ?=
+.PHONY: train
+train: $(BIN)/patchgrad
+	@if [ ! -f data/cifar-10-batches-bin/test_batch.bin ]; then $(MAKE) data DATA_SRC=$(DATA_SRC); fi
+	@if [ -f $(TRAIN_OUT)/last.safetensors ]; then \
+	  echo "$(BIN)/patchgrad train --resume $(TRAIN_OUT)/last.safetensors $(TRAIN_ARGS)"; \
+	  $(BIN)/patchgrad train --resume $(TRAIN_OUT)/last.safetensors $(TRAIN_ARGS); \
+	else \
+	  echo "$(BIN)/patchgrad train --out $(TRAIN_OUT) $(TRAIN_ARGS)"; \
+	  $(BIN)/patchgrad train --out $(TRAIN_OUT) $(TRAIN_ARGS); \
+	fi

@@ -2,14 +2,15 @@
 // a function that builds, from an Rng seeded by the caller, the function to check and its inputs.
 //
 // Sizes are tiny on purpose: a check costs two forward passes per input element, and the whole catalogue
-// runs inside `make test`. Shapes are chosen so that every index is distinguishable (no square matrices
-// where a forgotten transpose would go unnoticed, broadcasting on a dimension of size 1 that is not the
-// last), and inputs stay away from kinks (relu at 0, log and sqrt near 0, max with ties).
+// runs inside `make test`. Operands mostly have distinct sizes (so a forgotten transpose cannot go
+// unnoticed), broadcasting stretches both missing and size-1 dimensions, and inputs stay away from kinks
+// (relu at 0, log and sqrt near 0). Inputs are drawn one statement or one declaration at a time, never
+// as two arguments of one call, whose order of evaluation C++ leaves open: the same seed gives the same
+// numbers with every compiler.
 #include "nn/gradcheck_suite.h"
 
 #include <functional>
 #include <memory>
-#include <stdexcept>
 #include <utility>
 
 #include "core/ops.h"
@@ -75,6 +76,7 @@ Problem binary(const Tensor& a, const Tensor& b, Binary op) {
 // A layer's (or model's) check: its input and every parameter. Parameters are moved off their init by
 // normal(0, 0.1^2), so no gradient is trivially zero (zero biases) and LayerNorm's weight is not exactly 1.
 // `forward` captures the module's shared_ptr, which keeps the module alive as long as the function.
+// Every layer here has dropout 0, so the Rng a forward takes (`unused` below) never draws.
 Problem layer(const Module& module, const std::string& input_name, const Tensor& x, Rng& rng, Unary forward) {
     Problem problem{[forward](const std::vector<Tensor>& in) { return forward(in[0]); }, {x}, {input_name}};
     for (auto& [name, parameter] : module.named_parameters()) {
@@ -83,8 +85,8 @@ Problem layer(const Module& module, const std::string& input_name, const Tensor&
         problem.inputs.push_back(p);  // the module's own tensor: gradcheck perturbs it in place
         problem.names.push_back(name);
     }
-    problem.inputs_text = input_name + " " + to_string(x.shape()) + " + " +
-                          std::to_string(problem.inputs.size() - 1) + " parameters";
+    problem.inputs_text =
+        input_name + " " + to_string(x.shape()) + " + " + std::to_string(problem.inputs.size() - 1) + " parameters";
     return problem;
 }
 
@@ -95,22 +97,23 @@ std::vector<Check> catalogue() {
         // elementwise (core/ops/elementwise.cpp)
         {"add_broadcast", "a (2, 3, 4) + b (3, 1): b broadcast over the batch and the last dim",
          [](Rng& rng) {
-             return binary(leaf({2, 3, 4}, rng), leaf({3, 1}, rng),
-                           [](const Tensor& a, const Tensor& b) { return a + b; });
+             Tensor a = leaf({2, 3, 4}, rng), b = leaf({3, 1}, rng);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return x + y; });
          }},
         {"sub", "a (2, 3) - b (3): b broadcast over rows",
          [](Rng& rng) {
-             return binary(leaf({2, 3}, rng), leaf({3}, rng), [](const Tensor& a, const Tensor& b) { return a - b; });
+             Tensor a = leaf({2, 3}, rng), b = leaf({3}, rng);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return x - y; });
          }},
         {"mul", "a (2, 3, 4) * b (4): the product rule with broadcasting",
          [](Rng& rng) {
-             return binary(leaf({2, 3, 4}, rng), leaf({4}, rng),
-                           [](const Tensor& a, const Tensor& b) { return a * b; });
+             Tensor a = leaf({2, 3, 4}, rng), b = leaf({4}, rng);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return x * y; });
          }},
         {"div", "a (2, 3) / b (2, 1), b in [0.5, 1.5): the quotient rule with broadcasting",
          [](Rng& rng) {
-             return binary(leaf({2, 3}, rng), leaf({2, 1}, rng, 0.5, 1.5),
-                           [](const Tensor& a, const Tensor& b) { return a / b; });
+             Tensor a = leaf({2, 3}, rng), b = leaf({2, 1}, rng, 0.5, 1.5);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return x / y; });
          }},
         {"pow", "x^2.5 of x (2, 3) in [0.5, 1.5)",
          [](Rng& rng) {
@@ -140,8 +143,8 @@ std::vector<Check> catalogue() {
         {"where", "where(condition (2, 3), a (2, 3), b (3)): gradient to a or b, element by element",
          [](Rng& rng) {
              const Tensor condition = constant({1, 0, 0, 1, 1, 0}, {2, 3});
-             return binary(leaf({2, 3}, rng), leaf({3}, rng),
-                           [condition](const Tensor& a, const Tensor& b) { return where(condition, a, b); });
+             Tensor a = leaf({2, 3}, rng), b = leaf({3}, rng);
+             return binary(a, b, [condition](const Tensor& x, const Tensor& y) { return where(condition, x, y); });
          }},
         // activations (core/ops/activation.cpp)
         {"relu", "max(x, 0) of x (2, 3), |x| >= 0.2 (away from the kink)",
@@ -188,15 +191,13 @@ std::vector<Check> catalogue() {
          }},
         {"concat", "a (2, 3) and b (2, 2) side by side along dim -1 -> (2, 5)",
          [](Rng& rng) {
-             return binary(leaf({2, 3}, rng), leaf({2, 2}, rng), [](const Tensor& a, const Tensor& b) {
-                 return concat({a, b}, -1);
-             });
+             Tensor a = leaf({2, 3}, rng), b = leaf({2, 2}, rng);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return concat({x, y}, -1); });
          }},
         {"stack", "a (2, 3) and b (2, 3) stacked along a new dim 1 -> (2, 2, 3)",
          [](Rng& rng) {
-             return binary(leaf({2, 3}, rng), leaf({2, 3}, rng), [](const Tensor& a, const Tensor& b) {
-                 return stack({a, b}, 1);
-             });
+             Tensor a = leaf({2, 3}, rng), b = leaf({2, 3}, rng);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return stack({x, y}, 1); });
          }},
         {"index_select", "rows 2, 0, 2 of x (3, 4): a repeated row accumulates its gradient",
          [](Rng& rng) {
@@ -218,8 +219,8 @@ std::vector<Check> catalogue() {
         // matrix products (core/ops/matmul.cpp)
         {"matmul", "a (2, 3, 4) @ b (4, 5) -> (2, 3, 5): b broadcast over the batch",
          [](Rng& rng) {
-             return binary(leaf({2, 3, 4}, rng), leaf({4, 5}, rng),
-                           [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
+             Tensor a = leaf({2, 3, 4}, rng), b = leaf({4, 5}, rng);
+             return binary(a, b, [](const Tensor& x, const Tensor& y) { return matmul(x, y); });
          }},
         {"linear", "the fused linear op: x (2, 3, 4) @ weight (5, 4)^T + bias (5)",
          [](Rng& rng) {

@@ -44,7 +44,7 @@ struct TrainingState {
     int64_t best_epoch = 0;       // 1-based; 0: none
     double loss_sum = 0;          // the epoch in progress: sum of batch loss * batch size
     int64_t correct = 0;          //   training predictions that were right
-    int64_t seen = 0;             //   images taken
+    int64_t seen = 0;             //   images trained on (skipped steps not counted)
     int64_t skipped = 0;          //   steps skipped for a non-finite loss or gradient (--skip-nonfinite)
     double seconds = 0;           // training and evaluation time so far, over all sessions
 };

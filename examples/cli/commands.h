@@ -53,7 +53,7 @@ struct TrainOptions {
     bool progress_interactive = false; // redraw it in place (stderr is a terminal)
     std::FILE* summary = nullptr;      // one line per epoch (stdout), nullptr: none
     // Hooks, for tests: they see (and may change) what the loop sees.
-    std::function<void(int64_t step, Batch& batch)> on_batch;                      // before the forward
+    std::function<void(int64_t step, Batch& batch, ImageClassifier& model)> on_batch;  // before the forward
     std::function<void(int64_t step, ImageClassifier& model)> on_gradients;        // after the backward
     std::function<void(const StepInfo& info)> after_step;                         // after the update
     std::function<void(const EpochMetrics& metrics)> after_epoch;                 // after the checkpoints

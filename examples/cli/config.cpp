@@ -1,5 +1,6 @@
 #include "examples/cli/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <thread>
@@ -304,7 +305,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--optimizer", &f.optimizer, "the optimizer", {"sgd", "adam", "adamw"});
     args.option("--lr", &f.lr, "peak learning rate", 0, 100);
     args.option("--min-lr", &f.min_lr, "the cosine's final learning rate", 0, 100);
-    args.option("--warmup-epochs", &f.warmup_epochs, "linear warmup, in epochs (MNIST: 1)", 0, 100000);
+    args.option("--warmup-epochs", &f.warmup_epochs, "linear warmup, in epochs (MNIST: 1; at most epochs/5 unless given)",
+                0, 100000);
     args.option("--weight-decay", &f.weight_decay, "weight decay (not on biases, norms, embeddings)", 0, 100);
     args.option("--momentum", &f.momentum, "SGD's momentum", 0, 0.999999);
     args.option("--label-smoothing", &f.label_smoothing, "label smoothing", 0, 0.999999);
@@ -374,6 +376,9 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
         }
         c.mlp_ratio = static_cast<double>(c.mlp_dim) / static_cast<double>(c.dim > 0 ? c.dim : 1);
     }
+    // The warmup, when not given, is at most a fifth of the run: `--epochs 1` still gets its cosine.
+    if (resume.empty() && !args.given("--warmup-epochs"))
+        c.warmup_epochs = std::min(c.warmup_epochs, static_cast<double>(c.epochs) / 5);
     if (!resume.empty()) {
         const std::string mismatch = resume_mismatch(saved, c);
         require(mismatch.empty(), "--resume " + resume + ": cannot change " + mismatch +

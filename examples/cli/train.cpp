@@ -95,6 +95,9 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
     return correct;
 }
 
+// "nan", "inf" or "-inf" (printf may say "-nan", whose sign means nothing).
+const char* nonfinite_name(double value) { return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"; }
+
 // The first parameter, in named_parameters() order, whose grad holds a NaN or an Inf.
 std::string first_nonfinite_grad(const ImageClassifier& model) {
     for (const auto& [name, p] : model.named_parameters()) {
@@ -102,7 +105,7 @@ std::string first_nonfinite_grad(const ImageClassifier& model) {
         if (!grad.defined()) continue;
         const Scalar* g = grad.data();
         for (int64_t j = 0; j < grad.numel(); ++j)
-            if (!std::isfinite(g[j])) return format_message("'", name, "' ", p.shape(), " (element ", j, " is ", g[j], ")");
+            if (!std::isfinite(g[j])) return format_message("'", name, "' ", p.shape(), " (element ", j, " is ", nonfinite_name(g[j]), ")");
     }
     return "(none found)";
 }
@@ -217,6 +220,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                          options.resume.c_str(), static_cast<long long>(state.epoch + 1),
                          static_cast<long long>(state.batch), static_cast<long long>(N),
                          static_cast<long long>(state.step));
+        if (state.epoch >= config.epochs)
+            std::fprintf(options.summary, "the run has completed its %lld epochs: nothing to do (--epochs N trains "
+                                          "further, the cosine stretched to the new end)\n",
+                         static_cast<long long>(state.epoch));
         std::fflush(options.summary);
     }
 
@@ -227,10 +234,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         state.seconds = seconds_before + seconds_since(session_start);
         save_checkpoint(path, saved_config, state, train_set.class_names, *model, optimizer.get());
     };
-    const auto interrupted = [&](int64_t batch) {
+    const auto interrupted = [&](int64_t epoch, int64_t batch) {  // epoch 1-based, batch its last one taken
         result.status = TrainStatus::interrupted;
         result.signal = stop_requested();
-        result.message = format_message("interrupted by ", signal_name(result.signal), " in epoch ", state.epoch + 1,
+        result.message = format_message("interrupted by ", signal_name(result.signal), " in epoch ", epoch,
                                         " after batch ", batch, "/", N, " (step ", state.step, "): saved ", last_path,
                                         "; continue with: patchgrad train --resume ", last_path);
         result.state = state;
@@ -254,24 +261,36 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         int64_t epoch_images = 0;  // trained in this session, for images/s
         for (int64_t k = state.batch; k < N; ++k) {
             Batch batch = loader.batch(k, data_rng);
-            if (options.on_batch) options.on_batch(state.step, batch);
+            if (options.on_batch) options.on_batch(state.step, batch, *model);
             const int64_t B = batch.labels.numel();
             const Scalar lr = lr_at(state.step);
             optimizer->set_lr(lr);
             optimizer->zero_grad();
 
-            Tensor logits = model->forward(batch.images, model_rng);                                // (B, K)
-            Tensor loss = cross_entropy(logits, batch.labels, static_cast<Scalar>(config.label_smoothing));  // ()
-            const double loss_value = loss.item();
+            Tensor logits, loss;  // (B, K), ()
             std::string fault;
-            if (!std::isfinite(loss_value)) {
-                fault = format_message("the loss is ", loss_value);
+            try {
+                logits = model->forward(batch.images, model_rng);
+                loss = cross_entropy(logits, batch.labels, static_cast<Scalar>(config.label_smoothing));
+            } catch (const std::invalid_argument& error) {
+                // Some ops refuse non-finite values outright (attention refuses a row of NaN scores rather
+                // than return NaN): that is the same fault, met earlier. Any other error is a bug: rethrown.
+                const std::string what = error.what();
+                if (what.find("NaN") == std::string::npos && what.find("finite") == std::string::npos) throw;
+                fault = "the forward pass met a non-finite value: " + what;
+            }
+            const double loss_value = fault.empty() ? static_cast<double>(loss.item()) : std::nan("");
+            if (!fault.empty()) {
+                // reported below
+            } else if (!std::isfinite(loss_value)) {
+                fault = format_message("the loss is ", nonfinite_name(loss_value));
             } else {
                 loss.backward();
                 if (options.on_gradients) options.on_gradients(state.step, *model);
                 const Scalar norm = clip_grad_norm(parameters, max_norm);
                 if (!std::isfinite(norm))
-                    fault = format_message("the gradient norm is ", norm, "; the first parameter with a non-finite ",
+                    fault = format_message("the gradient norm is ", nonfinite_name(norm),
+                                           "; the first parameter with a non-finite ",
                                            "gradient is ", first_nonfinite_grad(*model));
             }
             if (!fault.empty()) {
@@ -281,9 +300,11 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                 if (!config.skip_nonfinite) {
                     progress.finish();
                     result.status = TrainStatus::nonfinite;
-                    result.message = where + "; training stopped without saving (" +
-                                     (std::filesystem::exists(last_path) ? last_path : std::string("no checkpoint")) +
-                                     " is the last good state; --skip-nonfinite skips such steps instead)";
+                    result.message = where + "; training stopped, " +
+                                     (std::filesystem::exists(last_path)
+                                          ? last_path + " (untouched) is the last good checkpoint"
+                                          : std::string("before its first checkpoint")) +
+                                     " (--skip-nonfinite skips such steps instead)";
                     result.state = state;
                     return result;
                 }
@@ -296,8 +317,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                 optimizer->step();
                 state.loss_sum += loss_value * static_cast<double>(B);
                 state.correct += count_correct(logits, batch.labels);
+                state.seen += B;
             }
-            state.seen += B;
             epoch_images += B;
             ++state.step;
             state.batch = k + 1;
@@ -309,7 +330,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                                                            : static_cast<double>(test_loader.size()) / (3 * rate);
             const double images_left = static_cast<double>(total_steps - state.step) * static_cast<double>(loader.size()) /
                                        static_cast<double>(N);
-            const double trained = static_cast<double>(std::max<int64_t>(1, state.seen - state.skipped * B));
+            const double trained = static_cast<double>(std::max<int64_t>(1, state.seen));
             progress.update(epoch + 1, config.epochs, k + 1, N, state.loss_sum / trained,
                             static_cast<double>(state.correct) / trained, rate,
                             images_left / rate + evals_left * eval_estimate);
@@ -317,7 +338,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
             if (stop_requested()) {
                 progress.finish();
                 save(last_path);
-                return interrupted(k + 1);
+                return interrupted(epoch + 1, k + 1);
             }
         }
         progress.finish();
@@ -328,7 +349,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         const EvalResult test = evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
         if (test.interrupted) {
             save(last_path);  // batch == N: the epoch's training is done, its evaluation will run on resume
-            return interrupted(N);
+            return interrupted(epoch + 1, N);
         }
         eval_seconds = seconds_since(eval_start);
 
@@ -371,7 +392,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
             std::fflush(options.summary);
         }
         if (options.after_epoch) options.after_epoch(m);
-        if (stop_requested() && state.epoch < config.epochs) return interrupted(N);  // `last` is saved already
+        if (stop_requested() && state.epoch < config.epochs) return interrupted(epoch + 1, N);  // `last` is saved
     }
     result.state = state;
     return result;

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/atomic_file.h"
 #include "examples/cli/args.h"
@@ -53,17 +54,11 @@ void append_u32_be(std::vector<uint8_t>& bytes, uint32_t value) {
     for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<uint8_t>(value >> shift));
 }
 
-// A learnable image of class `label`: noise, plus a bright square in the cell of a 4 x 4 grid that the
-// label picks (C channels, side S).
+// A learnable image of class `label`: noise of mean 30 around a brightness of 20 * label (C channels,
+// side S). Every patch tells the class, as in real images it takes many patches to.
 std::vector<uint8_t> synthetic_image(int label, int64_t C, int64_t S, Rng& rng) {
     std::vector<uint8_t> pixels(C * S * S);
-    const int64_t cell = S / 4, cy = (label / 4) * cell, cx = (label % 4) * cell;
-    for (int64_t c = 0; c < C; ++c)
-        for (int64_t y = 0; y < S; ++y)
-            for (int64_t x = 0; x < S; ++x) {
-                const bool inside = y >= cy && y < cy + cell && x >= cx && x < cx + cell;
-                pixels[(c * S + y) * S + x] = static_cast<uint8_t>(rng.randint(100) + (inside ? 150 : 0));
-            }
+    for (uint8_t& p : pixels) p = static_cast<uint8_t>(20 * label + rng.randint(60));
     return pixels;
 }
 
@@ -126,7 +121,7 @@ TrainConfig tiny_config(const std::string& dataset, const std::string& data, con
     c.epochs = 2;
     c.warmup_epochs = 0.5;
     c.lr = 2e-3;
-    c.threads = 2;
+    c.threads = 1;  // results do not depend on it; one thread is fastest for so small a model on a busy machine
     c.seed = 7;
     c.eval_batch_size = 100;
     return c;
@@ -203,9 +198,10 @@ std::string usage_error(const std::vector<std::string>& words) {
 
 // ============================================= learning ================================================
 
-// A tiny ViT, a few hundred steps on a subset, no augmentation: the loss falls and the model classifies
-// its training subset far better than chance (10%). Measured on the real data: about 55% on CIFAR-10
-// and 95% on MNIST; the thresholds leave room for other seeds and machines.
+// A tiny ViT, 400 steps on 256 images, no augmentation: the loss falls and the model classifies its
+// training subset far better than chance (10%). Measured on the real data: 73% on CIFAR-10 and 84% on
+// MNIST (the running training accuracy of the last epoch); the threshold, 50%, leaves room for other
+// seeds and machines. About 2 seconds each.
 TEST_CASE("train: a tiny ViT learns a CIFAR-10 subset and an MNIST subset") {
     std::unique_ptr<SmallData> generated;
     std::string data = "data";
@@ -219,19 +215,19 @@ TEST_CASE("train: a tiny ViT learns a CIFAR-10 subset and an MNIST subset") {
         TrainConfig c = tiny_config(dataset, data, out.str());
         c.limit = 256;  // 8 batches of 32
         c.test_limit = 200;
-        c.epochs = 25;  // 200 steps
+        c.epochs = 50;  // 400 steps
         c.warmup_epochs = 1;
-        c.lr = 3e-3;
+        c.lr = 2e-3;
         c.weight_decay = 0;
         c.label_smoothing = 0;
         c.augment = false;
         const TrainResult result = train(c);
         REQUIRE(result.status == TrainStatus::completed);
-        REQUIRE(result.epochs.size() == 25);
+        REQUIRE(result.epochs.size() == 50);
         const double first = result.epochs.front().train_loss, last = result.epochs.back().train_loss;
         CHECK_MESSAGE(last < 0.8 * first, "train loss ", first, " -> ", last);
         const double accuracy = training_accuracy(out.file("last.safetensors"), 256);
-        CHECK_MESSAGE(accuracy >= (dataset == "cifar10" ? 0.4 : 0.7), dataset, " training accuracy ", accuracy);
+        CHECK_MESSAGE(accuracy >= 0.5, dataset, " training accuracy ", accuracy);
         CHECK(result.state.best_test_acc > 0.15);  // the test set, too, beats chance
     }
 }
@@ -282,6 +278,7 @@ TEST_CASE("train: stopping and resuming gives bit-identical weights, optimizer s
     r = train(c, options);
     REQUIRE(r.status == TrainStatus::interrupted);
     REQUIRE(r.epochs.size() == 1);
+    CHECK(contains(r.message, "in epoch 1 after batch 7/7 (step 7)"));
     CHECK(read_checkpoint(last).state.epoch == 1);
     CHECK(read_checkpoint(last).state.batch == 0);
     // session 4: the second epoch
@@ -365,14 +362,24 @@ TEST_CASE("train: a NaN loss stops the run; with skip_nonfinite the step is skip
     TempDir out;
     TrainConfig c = tiny_config("mnist", data.dir.str(), out.str());
     TrainOptions options;
-    options.on_batch = [](int64_t step, Batch& batch) {
-        if (step == 3) batch.images.data()[0] = std::nanf("");
+    // An infinite bias makes one logit +inf, and log-softmax then computes inf - inf = NaN.
+    options.on_batch = [](int64_t step, Batch&, ImageClassifier& model) {
+        if (step != 3) return;
+        for (auto& [name, p] : model.named_parameters())
+            if (name == "head.bias") p.data()[0] = std::numeric_limits<float>::infinity();
     };
     TrainResult r = train(c, options);
     REQUIRE(r.status == TrainStatus::nonfinite);
-    CHECK(contains(r.message, "step 3 (epoch 1, batch 4/7): the loss is nan"));
+    CHECK_MESSAGE(contains(r.message, "step 3 (epoch 1, batch 4/7): the loss is nan"), r.message);
     CHECK(!fs::exists(out.file("last.safetensors")));
 
+    // A NaN pixel: the attention refuses its NaN scores; skip_nonfinite skips that one step.
+    options.on_batch = [](int64_t step, Batch& batch, ImageClassifier&) {
+        if (step == 3) batch.images.data()[0] = std::nanf("");
+    };
+    r = train(c, options);
+    REQUIRE(r.status == TrainStatus::nonfinite);
+    CHECK(contains(r.message, "step 3 (epoch 1, batch 4/7): the forward pass met a non-finite value"));
     c.skip_nonfinite = true;
     r = train(c, options);
     REQUIRE(r.status == TrainStatus::completed);
@@ -506,6 +513,7 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(ratio.mlp_dim == 192);
     const TrainConfig custom = parse({"--epochs=3", "--no-augment", "--optimizer", "sgd", "--pos-embed", "sincos_2d"});
     CHECK(custom.epochs == 3);
+    CHECK(custom.warmup_epochs == doctest::Approx(0.6));  // the default 2, capped at a fifth of the run
     CHECK(!custom.augment);
     CHECK(custom.optimizer == "sgd");
     CHECK(custom.pos_embed == "sincos_2d");
