@@ -15,6 +15,7 @@
 #include "datasets/dataloader.h"
 #include "datasets/mnist.h"
 #include "tests/helpers.h"
+#include "tests/temp_files.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -22,36 +23,9 @@
 
 using namespace patchgrad;
 namespace fs = std::filesystem;
+using testing::TempDir, testing::write_bytes, testing::append_u32_be;
 
 namespace {
-
-// A fresh directory under the system's temporary directory, removed with everything in it at scope exit.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("patchgrad_test_datasets_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::string str() const { return path.string(); }
-};
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out.good());
-}
-
-void append_u32_be(std::vector<uint8_t>& bytes, uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<uint8_t>(value >> shift));
-}
 
 // An IDX image file: magic, count, rows, cols (big-endian int32), then the pixel bytes as given.
 std::vector<uint8_t> idx_images(uint32_t count, uint32_t rows, uint32_t cols, const std::vector<uint8_t>& pixels,

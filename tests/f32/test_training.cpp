@@ -20,39 +20,14 @@
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "tests/helpers.h"
+#include "tests/temp_files.h"
 
 using namespace patchgrad;
 using namespace patchgrad::cli;
 namespace fs = std::filesystem;
+using testing::TempDir, testing::write_bytes, testing::append_u32_be;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() /
-               ("patchgrad_test_training_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::string str() const { return path.string(); }
-};
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out.good());
-}
-
-void append_u32_be(std::vector<uint8_t>& bytes, uint32_t value) {
-    for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<uint8_t>(value >> shift));
-}
 
 // A learnable image of class `label`: noise of mean 30 around a brightness of 20 * label (C channels,
 // side S). Every patch tells the class, as in real images it takes many patches to.
