@@ -4,9 +4,16 @@
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
-static void check_new_name(const std::string& name, const char* what) {
+void Module::check_new_name(const std::string& name, const char* what) const {
     check(!name.empty() && name.find('.') == std::string::npos, "Module: ", what, " name '", name,
           "' must be non-empty and contain no '.' (dots join the names of nested modules)");
+    const auto taken = [&name](const auto& entries) {
+        for (const auto& entry : entries)
+            if (entry.first == name) return true;
+        return false;
+    };
+    check(!taken(parameters_) && !taken(buffers_) && !taken(children_), "Module: ", what, " name '", name,
+          "' is already registered in this module");
 }
 
 Tensor Module::register_parameter(const std::string& name, Tensor value) {

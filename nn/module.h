@@ -51,6 +51,7 @@ protected:
     void register_module(const std::string& name, Module& child);
 
 private:
+    void check_new_name(const std::string& name, const char* what) const;  // non-empty, no '.', not taken
     void collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const;
     std::vector<std::pair<std::string, Tensor>> parameters_;
     std::vector<std::pair<std::string, Tensor>> buffers_;

@@ -127,4 +127,10 @@ TEST_CASE("Module: registration errors name the offending name") {
     CHECK(contains(non_leaf, "leaf"));
     CHECK(contains(thrown_message([&] { m.register_parameter("u", Tensor()); }), "'u'"));
     CHECK(m.named_parameters().empty());  // nothing half-registered
+    // A name is registered once: a second "weight" would make two state_dict entries of the same name.
+    m.register_parameter("weight", Tensor::ones({1}));
+    const std::string twice = thrown_message([&] { m.register_parameter("weight", Tensor::ones({1})); });
+    CHECK(contains(twice, "'weight' is already registered"));
+    CHECK(contains(thrown_message([&] { m.register_module("weight", child); }), "already registered"));
+    CHECK(m.named_parameters().size() == 1);
 }
