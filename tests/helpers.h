@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "core/gradcheck.h"
 #include "core/ops.h"
 
@@ -50,6 +54,22 @@ inline void check_values(const Tensor& t, const Shape& shape, const std::vector<
     for (size_t i = 0; i < expected.size(); ++i)
         CHECK_MESSAGE(std::abs(t.data()[i] - expected[i]) <= tolerance, "element ", i, ": ", t.data()[i],
                       ", expected ", expected[i]);
+}
+
+// Runs `action` with OpenMP limited to `threads` threads, puts the previous limit back, and returns what
+// `action` returned: the tests that compare 1 thread with several use it. Without OpenMP it just runs.
+template <class Action>
+auto with_threads(int threads, Action action) {
+#ifdef _OPENMP
+    const int previous = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    auto result = action();
+    omp_set_num_threads(previous);
+    return result;
+#else
+    (void)threads;
+    return action();
+#endif
 }
 
 // Two tensors of the same shape whose elements agree within `tolerance`.

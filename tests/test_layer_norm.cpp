@@ -5,9 +5,6 @@
 #include <functional>
 #include <utility>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tests/helpers.h"
 
@@ -117,14 +114,7 @@ TEST_CASE("layer_norm: gradients are the same whatever the number of threads") {
     Tensor w = random_tensor({130}, 9);
     Tensor b = random_tensor({130}, 10);
     const auto [y_many, g_many] = value_and_grads(fused, {x, w, b}, 11);
-#ifdef _OPENMP
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-#endif
-    const auto [y_one, g_one] = value_and_grads(fused, {x, w, b}, 11);
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
+    const auto [y_one, g_one] = with_threads(1, [&] { return value_and_grads(fused, {x, w, b}, 11); });
     check_close(y_many, y_one, 0);
     for (size_t i = 0; i < 3; ++i) check_close(g_many[i], g_one[i], 0);
 }

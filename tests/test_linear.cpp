@@ -4,9 +4,6 @@
 #include <functional>
 #include <utility>
 #include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tests/helpers.h"
 
@@ -101,14 +98,7 @@ TEST_CASE("linear: bias gradient is the same whatever the number of threads") {
     Tensor weight = random_tensor({130, 8}, 9);  // 130 columns: two full blocks of 64 and a partial one
     Tensor bias = random_tensor({130}, 10);
     const auto [y_many, g_many] = value_and_grads(fused, {x, weight, bias}, 11);
-#ifdef _OPENMP
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-#endif
-    const auto [y_one, g_one] = value_and_grads(fused, {x, weight, bias}, 11);
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
+    const auto [y_one, g_one] = with_threads(1, [&] { return value_and_grads(fused, {x, weight, bias}, 11); });
     check_close(y_many, y_one, 0);
     for (size_t i = 0; i < 3; ++i) check_close(g_many[i], g_one[i], 0);
 }
