@@ -107,6 +107,11 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
 // If `weights` is not null it receives the attention probabilities (B, H, T, T) (for pictures).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
                                     Scalar scale, Tensor* weights = nullptr);
+// The same attention read straight from a packed projection, as a transformer block has it, without
+// the permutes: heads split from the last dimension, and the output's heads side by side.
+//   qkv (B, T, 3C) = [q | k | v] per token, C = heads * D   ->  (B, T, C)
+Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias, Scalar scale,
+                            Tensor* weights = nullptr);
 
 // ---- softmax (core/ops/softmax.cpp) ----------------------------------------------------------------------
 Tensor softmax(const Tensor& x, int64_t dim);        // e^x / sum e^x along dim; x -> x.shape

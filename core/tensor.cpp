@@ -1,5 +1,7 @@
 #include "tensor.h"
 
+#include "buffer_pool.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -12,13 +14,12 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 Storage::Storage(int64_t size_) : data(nullptr), size(size_) {
     check(size >= 0, "Storage: negative size ", size);
-    // aligned_alloc wants a size that is a multiple of the alignment; never ask for 0 bytes.
-    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(size, 1)) * sizeof(Scalar) + 63) / 64 * 64;
-    data = static_cast<Scalar*>(std::aligned_alloc(64, bytes));
-    if (!data) throw std::bad_alloc();
+    if (static_cast<uint64_t>(size) > SIZE_MAX / 4 / sizeof(Scalar)) throw std::bad_alloc();  // no machine has it
+    // From the pool of recycled buffers (core/buffer_pool.h): a training step's buffers come back every step.
+    data = static_cast<Scalar*>(storage_pool().allocate(static_cast<size_t>(size) * sizeof(Scalar)));
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() { storage_pool().release(data, static_cast<size_t>(size) * sizeof(Scalar)); }
 
 // ---- shape helpers ------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // scaled_dot_product_attention: softmax(q k^T * scale + bias) v, one fused kernel with a hand-written
-// backward.                                                                 docs/attention.md tells the story.
+// backward; and multi_head_attention, the same kernel reading the heads straight out of a packed (B, T, 3C)
+// projection.                                                               docs/attention.md tells the story.
 //
 // Legend:
 //   B   batch (for Swin: images * windows)        H   heads
@@ -27,13 +28,12 @@
 
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/ops/fast_math.h"
 #include "core/ops/op_helpers.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 namespace {
-
-constexpr const char* kOp = "scaled_dot_product_attention";
 
 // How bias, a shape that broadcasts to (B, H, T, T), is read: element (b, h, i, j) of the broadcast
 // bias sits at  b * sb + h * sh + i * si + j * sj,  with a stride of 0 along every dimension where bias
@@ -46,10 +46,11 @@ struct BiasLayout {
     bool broadcast = false;                // some dimension was stretched: dbias must be summed
 };
 
-BiasLayout bias_layout(const Tensor& bias, const Tensor& q) {
+// op, input_name, input_shape: for the error message ("scaled_dot_product_attention: ... of q (2, 4, 5, 8)")
+BiasLayout bias_layout(const Tensor& bias, int64_t B, int64_t H, int64_t T, const char* op, const char* input_name,
+                       const Shape& input_shape) {
     BiasLayout layout;
     if (!bias.defined()) return layout;
-    const int64_t B = q.size(0), H = q.size(1), T = q.size(2);
     const Shape scores{B, H, T, T};
     const Shape& shape = bias.shape();
     const int64_t rank = bias.dim();
@@ -58,8 +59,8 @@ BiasLayout bias_layout(const Tensor& bias, const Tensor& q) {
         const int64_t size = shape[rank - 1 - d], target = scores[3 - d];
         fits = size == target || size == 1;
     }
-    check(fits, kOp, ": bias ", shape, " does not broadcast to the scores' shape (B, H, T, T) = ", scores,
-          " of q ", q.shape(), " (each bias size must equal the scores' size or be 1, aligned on the right)");
+    check(fits, op, ": bias ", shape, " does not broadcast to the scores' shape (B, H, T, T) = ", scores, " of ",
+          input_name, " ", input_shape, " (each bias size must equal the scores' size or be 1, aligned on the right)");
     layout.defined = true;
     layout.shape4 = Shape(4 - rank, 1);
     layout.shape4.insert(layout.shape4.end(), shape.begin(), shape.end());
@@ -100,14 +101,16 @@ Scalar row_max(const Scalar* s, int64_t n) {
 }
 
 // ---- forward of one (b, h) pair ------------------------------------------------------------------------
-//   Q, K, V (T, D)   bias: the pair's bias (element (i, j) at i * si + j * sj), or null
-//   writes P (T, T), the probabilities, and O (T, D)
+//   Q, K, V (T, D), row t at Q + t * ld_in (ld_in = D when q, k, v are separate (B, H, T, D) tensors;
+//            3C when they are the heads of one packed (B, T, 3C) projection, see multi_head_attention)
+//   bias: the pair's bias (element (i, j) at i * si + j * sj), or null
+//   writes P (T, T), the probabilities, and O (T, D) with row stride ld_out
 // The two products are gemm calls; from inside the parallel region over pairs, gemm runs serially.
 // Returns -1, or the first row whose largest score is not finite (every score -inf, i.e. fully masked).
-int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, const Scalar* bias, int64_t si, int64_t sj,
-                     Scalar scale, int64_t T, int64_t D, Scalar* P, Scalar* O) {
+int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* bias, int64_t si,
+                     int64_t sj, Scalar scale, int64_t T, int64_t D, Scalar* P, Scalar* O, int64_t ld_out) {
     // S = Q @ K^T   (T,D) @ (D,T) -> (T,T), written where P goes; K^T is K read with swapped strides
-    gemm(T, T, D, {Q, D, 1}, {K, 1, D}, P, T, false);
+    gemm(T, T, D, {Q, ld_in, 1}, {K, 1, ld_in}, P, T, false);
     int64_t bad_row = -1;
     for (int64_t i = 0; i < T; ++i) {
         Scalar* s = P + i * T;  // (T): the scores of query i, then its probabilities, in place
@@ -119,16 +122,18 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, const Sc
             for (int64_t j = 0; j < T; ++j) s[j] *= scale;
         }
         // P[i, :] = softmax(S[i, :]) = e^(s - m) / sum e^(s - m), m the row maximum (as in softmax.cpp).
-        // A -inf score gives e^(-inf) = 0 exactly: a masked key gets probability exactly 0.
+        // A -inf score gives e^(-inf) = 0 exactly: a masked key gets probability exactly 0. fast_exp
+        // (fast_math.h) vectorises; the sum stays a separate loop, added in order j = 0, 1, ...
         const Scalar m = row_max(s, T);
         if (!std::isfinite(m) && bad_row < 0) bad_row = i;  // all -inf: 0/0 below; reported by the caller
+        for (int64_t j = 0; j < T; ++j) s[j] = fast_exp(s[j] - m);
         Scalar total = 0;
-        for (int64_t j = 0; j < T; ++j) total += s[j] = std::exp(s[j] - m);
+        for (int64_t j = 0; j < T; ++j) total += s[j];
         const Scalar inverse = 1 / total;
         for (int64_t j = 0; j < T; ++j) s[j] *= inverse;
     }
     // O = P @ V   (T,T) @ (T,D) -> (T,D)
-    gemm(T, D, T, {P, T, 1}, {V, D, 1}, O, D, false);
+    gemm(T, D, T, {P, T, 1}, {V, ld_in, 1}, O, ld_out, false);
     return bad_row;
 }
 
@@ -145,16 +150,17 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, const Sc
 //   dQ[i,d] = scale * sum_j dS[i,j] K[j,d]                  dQ = (dS scale) K     (T,T) (T,D) -> (T,D)
 //   dK[j,d] = scale * sum_i dS[i,j] Q[i,d]                  dK = (dS scale)^T Q   (T,T)^T (T,D) -> (T,D)
 //   dbias[i,j] = dS[i,j]                                    summed by the caller over broadcast dims
-//   dQ, dK, dV: the pair's gradient slices, accumulated (+=), or null when not wanted
+//   dQ, dK, dV: the pair's gradient slices (row stride ld_in, like Q, K, V), accumulated (+=), or null
+//   dO: row stride ld_out, like O
 //   dS: where dS (T, T) goes for dbias, or null; added into (dS_add: a full bias's gradient) or written
 //   work: scratch (T, T): dP, then dS * scale in place
-void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, const Scalar* P, const Scalar* dO,
-                   Scalar scale, int64_t T, int64_t D, Scalar* dQ, Scalar* dK, Scalar* dV, Scalar* dS, bool dS_add,
-                   Scalar* work) {
+void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* P,
+                   const Scalar* dO, int64_t ld_out, Scalar scale, int64_t T, int64_t D, Scalar* dQ, Scalar* dK,
+                   Scalar* dV, Scalar* dS, bool dS_add, Scalar* work) {
     // dV += P^T @ dO   (T,T)^T (T,D) -> (T,D)
-    if (dV) gemm(T, D, T, {P, 1, T}, {dO, D, 1}, dV, D, true);
+    if (dV) gemm(T, D, T, {P, 1, T}, {dO, ld_out, 1}, dV, ld_in, true);
     // dP = dO @ V^T   (T,D) @ (D,T) -> (T,T)
-    gemm(T, T, D, {dO, D, 1}, {V, 1, D}, work, T, false);
+    gemm(T, T, D, {dO, ld_out, 1}, {V, 1, ld_in}, work, T, false);
     for (int64_t i = 0; i < T; ++i) {
         const Scalar* p = P + i * T;  // (T)
         Scalar* w = work + i * T;     // (T): dP[i, :], then dS[i, :] * scale
@@ -171,9 +177,9 @@ void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, const Scal
         for (int64_t j = 0; j < T; ++j) w[j] = p[j] * (w[j] - dot) * scale;
     }
     // dQ += (dS scale) @ K     (T,T) @ (T,D) -> (T,D)
-    if (dQ) gemm(T, D, T, {work, T, 1}, {K, D, 1}, dQ, D, true);
+    if (dQ) gemm(T, D, T, {work, T, 1}, {K, ld_in, 1}, dQ, ld_in, true);
     // dK += (dS scale)^T @ Q   (T,T)^T @ (T,D) -> (T,D)
-    if (dK) gemm(T, D, T, {work, 1, T}, {Q, D, 1}, dK, D, true);
+    if (dK) gemm(T, D, T, {work, 1, T}, {Q, ld_in, 1}, dK, ld_in, true);
 }
 
 // dbias += dS summed over the dimensions bias was broadcast along.
@@ -200,6 +206,84 @@ void reduce_bias_grad(const Scalar* dS, Scalar* dbias, const BiasLayout& layout,
     }
 }
 
+// ---- the whole batch of pairs, for both ops --------------------------------------------------------------
+// Where the heads of q, k, v (and of out) sit in memory: element (b, h, t, d) of the (B, H, T, D) view
+// is at  b * batch + h * head + t * row + d  from the operand's first element.
+//   separate (B, H, T, D) tensors (scaled_dot_product_attention):  batch H*T*D, head T*D, row D
+//   one packed (B, T, 3C) projection (multi_head_attention):       batch T*3C,  head D,   row 3C
+//                                           (q, k and v start at element 0, C and 2C of it; C = H * D)
+//   its (B, T, C) output, heads side by side:                      batch T*C,   head D,   row C
+// The gemm calls take the row stride as their leading dimension, so the packed layout costs nothing:
+// no permute copies the heads out of the projection, or the output back into (B, T, C).
+struct HeadStrides {
+    int64_t batch, head, row;
+    int64_t offset(int64_t b, int64_t h) const { return b * batch + h * head; }
+};
+
+struct AttentionShape {
+    int64_t B, H, T, D;
+    HeadStrides in;   // q, k, v and their gradients
+    HeadStrides out;  // out and dout
+};
+
+// Forward of every pair. Each OpenMP iteration owns one pair: its rows of out and its (T, T) block of P.
+//   P: (B, H, T, T) probabilities, or null when they are not kept (a per-thread scratch instead)
+// Returns the first fully masked row as a flat index pair * T + i (the smallest over threads, so the
+// same row is reported whatever the thread count), or -1.
+int64_t attention_forward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v,
+                          const Scalar* bias, const BiasLayout& layout, Scalar scale, Scalar* P, Scalar* out) {
+    const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
+    int64_t first_bad = std::numeric_limits<int64_t>::max();
+#pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements) reduction(min : first_bad)
+    for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns out[b, h] and P[b, h]
+        const int64_t b = pair / H, h = pair % H, in = a.in.offset(b, h);
+        const Scalar* bias_pair = bias ? bias + b * layout.sb + h * layout.sh : nullptr;
+        Scalar* p = P ? P + pair * T * T : thread_scratch(T * T);
+        const int64_t bad = forward_pair(q + in, k + in, v + in, a.in.row, bias_pair, layout.si, layout.sj, scale, T,
+                                         a.D, p, out + a.out.offset(b, h), a.out.row);
+        if (bad >= 0) first_bad = std::min(first_bad, pair * T + bad);
+    }
+    return first_bad == std::numeric_limits<int64_t>::max() ? -1 : first_bad;
+}
+
+// The error for a fully masked row (see the ops' contracts below).
+void throw_fully_masked(const char* op, int64_t first_bad, const AttentionShape& a, const BiasLayout& layout,
+                        const char* input_name, const Shape& input_shape) {
+    const int64_t pair = first_bad / a.T, i = first_bad % a.T;
+    check(false, op, ": query ", i, " of batch ", pair / a.H, ", head ", pair % a.H, " has no finite score: ",
+          "every score in its row is -inf (the bias ", layout.shape4, " masks all ", a.T, " keys), or one is ",
+          "+inf or NaN; its softmax would be 0/0 = NaN. Leave every query at least one key, or mask with a ",
+          "large negative number such as -100 (as Swin does). ", input_name, " ", input_shape,
+          ", scores (B, H, T, T) = ", Shape{a.B, a.H, a.T, a.T});
+}
+
+// Backward of every pair (backward_pair has the derivation), then the bias's gradient.
+//   dq, dk, dv: where the gradients of q, k, v accumulate (laid out like q, k, v), or null
+//   bias: the bias tensor (its gradient is wanted when it requires grad), or undefined
+// Each OpenMP iteration owns one pair: its rows of dq, dk, dv and its (T, T) block of dS.
+void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v, const Scalar* P,
+                        const Scalar* dout, Scalar scale, Scalar* dq, Scalar* dk, Scalar* dv, const Tensor& bias,
+                        const BiasLayout& layout) {
+    const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
+    const bool want_bias = layout.defined && bias.requires_grad();
+    // Where dS goes: a broadcast bias needs every pair's dS to sum over pairs afterwards (one
+    // (B, H, T, T) scratch, reduced by reduce_bias_grad); a full (B, H, T, T) bias takes each pair's dS
+    // straight into its gradient slice; with no bias gradient wanted dS only lives in thread scratch.
+    Tensor dS_all = want_bias && layout.broadcast ? Tensor::empty({a.B, H, T, T}) : Tensor();
+    // grad_data() allocates on first use: called here, outside the parallel region.
+    Scalar* dbias_full = want_bias && !layout.broadcast ? bias.grad_data() : nullptr;
+    Scalar* ds_all = dS_all.defined() ? dS_all.data() : nullptr;
+#pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements)
+    for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns dq, dk, dv, dS at [b, h]
+        const int64_t b = pair / H, h = pair % H, in = a.in.offset(b, h);
+        Scalar* ds = ds_all ? ds_all + pair * T * T : dbias_full ? dbias_full + pair * T * T : nullptr;
+        backward_pair(q + in, k + in, v + in, a.in.row, P + pair * T * T, dout + a.out.offset(b, h), a.out.row, scale,
+                      T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr, ds,
+                      dbias_full != nullptr, thread_scratch(T * T));
+    }
+    if (ds_all) reduce_bias_grad(ds_all, bias.grad_data(), layout, a.B, H, T);
+}
+
 }  // namespace
 
 // scaled_dot_product_attention: out = softmax(q @ k^T * scale + bias, -1) @ v, per (b, h) pair, fused
@@ -215,74 +299,74 @@ void reduce_bias_grad(const Scalar* dS, Scalar* dbias, const BiasLayout& layout,
 //   Forward and backward per pair: forward_pair and backward_pair above, with the derivation.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
                                     Scalar scale, Tensor* weights) {
+    constexpr const char* kOp = "scaled_dot_product_attention";
     check_defined(q, kOp, "q");
     check_defined(k, kOp, "k");
     check_defined(v, kOp, "v");
     check(q.dim() == 4, kOp, ": q ", q.shape(), " must have 4 dimensions (B, H, T, D)");
     check(k.shape() == q.shape() && v.shape() == q.shape(), kOp, ": q ", q.shape(), ", k ", k.shape(), " and v ",
           v.shape(), " must have the same shape (B, H, T, D) (self-attention)");
-    const BiasLayout layout = bias_layout(bias, q);
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
-    const int64_t pairs = B * H;
+    const BiasLayout layout = bias_layout(bias, B, H, T, kOp, "q", q.shape());
+    const HeadStrides separate{H * T * D, T * D, D};
+    const AttentionShape a{B, H, T, D, separate, separate};
 
     const bool needs_grad = grad_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad() ||
                                                (bias.defined() && bias.requires_grad()));
     const bool keep_p = needs_grad || weights != nullptr;
     Tensor out = Tensor::empty(q.shape());
     Tensor P = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T)
-
-    const Scalar *qd = q.data(), *kd = k.data(), *vd = v.data();
-    const Scalar* bd = layout.defined ? bias.data() : nullptr;
-    Scalar* od = out.data();
-    Scalar* pd = keep_p ? P.data() : nullptr;
-    // The first fully masked row, as a flat index pair * T + i; the minimum over threads, so the same
-    // row is reported whatever the thread count (an exception must not leave an OpenMP region).
-    int64_t first_bad = std::numeric_limits<int64_t>::max();
-#pragma omp parallel for schedule(static) if (pairs * T * T * D >= kParallelElements) reduction(min : first_bad)
-    for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns out[b, h] and P[b, h]
-        const int64_t b = pair / H, h = pair % H;
-        const int64_t offset = pair * T * D;
-        const Scalar* bias_pair = bd ? bd + b * layout.sb + h * layout.sh : nullptr;
-        Scalar* p = keep_p ? pd + pair * T * T : thread_scratch(T * T);  // not kept: per-thread scratch
-        const int64_t bad = forward_pair(qd + offset, kd + offset, vd + offset, bias_pair, layout.si, layout.sj, scale,
-                                         T, D, p, od + offset);
-        if (bad >= 0) first_bad = std::min(first_bad, pair * T + bad);
-    }
-    if (first_bad != std::numeric_limits<int64_t>::max()) {
-        const int64_t pair = first_bad / T, i = first_bad % T;
-        check(false, kOp, ": query ", i, " of batch ", pair / H, ", head ", pair % H, " has no finite score: ",
-              "every score in its row is -inf (the bias ", layout.shape4, " masks all ", T, " keys), or one is ",
-              "+inf or NaN; its softmax would be 0/0 = NaN. Leave every query at least one key, or mask with a ",
-              "large negative number such as -100 (as Swin does). q ", q.shape(), ", scores (B, H, T, T) = ",
-              Shape{B, H, T, T});
-    }
+    const int64_t bad = attention_forward(a, q.data(), k.data(), v.data(), layout.defined ? bias.data() : nullptr,
+                                          layout, scale, keep_p ? P.data() : nullptr, out.data());
+    if (bad >= 0) throw_fully_masked(kOp, bad, a, layout, "q", q.shape());
     if (weights) *weights = P;  // a plain tensor: P is not part of the graph
 
-    // Backward: see backward_pair for the derivation. The closure keeps q, k, v, bias and P (not `out`).
-    out.set_backward(kOp, {q, k, v, bias}, [q, k, v, bias, P, layout, scale](const Tensor& dout) {
-        const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
-        const int64_t pairs = B * H;
-        const bool want_bias = layout.defined && bias.requires_grad();
-        // Where dS goes: a broadcast bias needs every pair's dS to sum over pairs afterwards (one
-        // (B, H, T, T) scratch, reduced by reduce_bias_grad); a full (B, H, T, T) bias takes each pair's dS
-        // straight into its gradient slice; with no bias gradient wanted dS only lives in thread scratch.
-        Tensor dS_all = want_bias && layout.broadcast ? Tensor::empty({B, H, T, T}) : Tensor();
-        // grad_data() allocates on first use: call it here, outside the parallel region.
-        Scalar* dq = q.requires_grad() ? q.grad_data() : nullptr;
-        Scalar* dk = k.requires_grad() ? k.grad_data() : nullptr;
-        Scalar* dv = v.requires_grad() ? v.grad_data() : nullptr;
-        Scalar* dbias_full = want_bias && !layout.broadcast ? bias.grad_data() : nullptr;
-        Scalar* ds_all = dS_all.defined() ? dS_all.data() : nullptr;
-        const Scalar *qd = q.data(), *kd = k.data(), *vd = v.data(), *pd = P.data(), *gd = dout.data();
-#pragma omp parallel for schedule(static) if (pairs * T * T * D >= kParallelElements)
-        for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns dq, dk, dv, dS at [b, h]
-            const int64_t offset = pair * T * D;
-            Scalar* ds = ds_all ? ds_all + pair * T * T : dbias_full ? dbias_full + pair * T * T : nullptr;
-            backward_pair(qd + offset, kd + offset, vd + offset, pd + pair * T * T, gd + offset, scale, T, D,
-                          dq ? dq + offset : nullptr, dk ? dk + offset : nullptr, dv ? dv + offset : nullptr, ds,
-                          dbias_full != nullptr, thread_scratch(T * T));
-        }
-        if (ds_all) reduce_bias_grad(ds_all, bias.grad_data(), layout, B, H, T);
+    // The closure keeps q, k, v, bias and P (not `out`).
+    out.set_backward(kOp, {q, k, v, bias}, [q, k, v, bias, P, a, layout, scale](const Tensor& dout) {
+        attention_backward(a, q.data(), k.data(), v.data(), P.data(), dout.data(), scale,
+                           q.requires_grad() ? q.grad_data() : nullptr, k.requires_grad() ? k.grad_data() : nullptr,
+                           v.requires_grad() ? v.grad_data() : nullptr, bias, layout);
+    });
+    return out;
+}
+
+// multi_head_attention: the attention of a transformer block, straight from the packed projection
+//   qkv (B, T, 3C): each token's [q | k | v], each C = H * D wide and made of H heads of D channels
+//   heads H, bias and scale as scaled_dot_product_attention
+//   -> out (B, T, C): each token's H head outputs side by side, ready for the output projection
+// It computes exactly what this composition does (tests/test_attention_op.cpp checks it, values and
+// gradients):
+//   q, k, v = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)       three (B, H, T, D)
+//   out = scaled_dot_product_attention(q, k, v, bias, scale).permute(0, 2, 1, 3).reshape(B, T, C)
+// but reads the heads where they lie and writes the output where it belongs (HeadStrides above), so the
+// two permutes and their copies, forward and backward, never happen. The backward fills dqkv
+// (B, T, 3C) the same way: each pair owns its head's D columns of the q, k and v parts.
+Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias, Scalar scale, Tensor* weights) {
+    constexpr const char* kOp = "multi_head_attention";
+    check_defined(qkv, kOp, "qkv");
+    check(qkv.dim() == 3, kOp, ": qkv ", qkv.shape(), " must have 3 dimensions (B, T, 3C)");
+    check(heads > 0 && qkv.size(2) % (3 * heads) == 0, kOp, ": qkv ", qkv.shape(), " has ", qkv.size(2),
+          " features, which is not 3 * heads * D for heads = ", heads);
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, H = heads, D = C / H;
+    const BiasLayout layout = bias_layout(bias, B, H, T, kOp, "qkv", qkv.shape());
+    const AttentionShape a{B, H, T, D, HeadStrides{T * 3 * C, D, 3 * C}, HeadStrides{T * C, D, C}};
+
+    const bool needs_grad = grad_enabled() && (qkv.requires_grad() || (bias.defined() && bias.requires_grad()));
+    const bool keep_p = needs_grad || weights != nullptr;
+    Tensor out = Tensor::empty({B, T, C});
+    Tensor P = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T)
+    const Scalar* x = qkv.data();
+    const int64_t bad = attention_forward(a, x, x + C, x + 2 * C, layout.defined ? bias.data() : nullptr, layout,
+                                          scale, keep_p ? P.data() : nullptr, out.data());
+    if (bad >= 0) throw_fully_masked(kOp, bad, a, layout, "qkv", qkv.shape());
+    if (weights) *weights = P;
+
+    out.set_backward(kOp, {qkv, bias}, [qkv, bias, P, a, layout, scale](const Tensor& dout) {
+        const Scalar* x = qkv.data();
+        const int64_t C = a.H * a.D;
+        Scalar* dx = qkv.requires_grad() ? qkv.grad_data() : nullptr;
+        attention_backward(a, x, x + C, x + 2 * C, P.data(), dout.data(), scale, dx, dx ? dx + C : nullptr,
+                           dx ? dx + 2 * C : nullptr, bias, layout);
     });
     return out;
 }
