@@ -161,6 +161,13 @@ Scalar* Tensor::grad_data() const {
     return self.grad.data();
 }
 
+Tensor::GradBuffer Tensor::grad_buffer() const {
+    TensorImpl& self = impl();
+    if (self.grad.defined()) return {self.grad.data(), true};
+    self.grad = empty(self.shape);
+    return {self.grad.data(), false};
+}
+
 void Tensor::set_backward(const char* op_name, std::vector<Tensor> inputs, BackwardFn backward_fn) {
     if (!grad_mode_enabled) return;
     const bool any = std::any_of(inputs.begin(), inputs.end(),

@@ -70,6 +70,7 @@ public:
     std::vector<Scalar> to_vector() const;
     Tensor clone() const;                        // a copy of the numbers, outside the graph
     std::string to_string() const;               // "tensor((2, 2), [1, 2, 3, 4])", at most 12 numbers
+    std::string to_dot() const;                  // the autograd graph as Graphviz DOT (core/graph_dot.cpp)
 
     // ---- autograd ---------------------------------------------------------------------------------
     bool requires_grad() const;
@@ -91,6 +92,14 @@ public:
     void set_backward(const char* op_name, std::vector<Tensor> inputs, BackwardFn backward_fn);
     // This tensor's gradient buffer, zero-filled on first use: backward closures add into it.
     Scalar* grad_data() const;  // const: a handle, like a shared_ptr, lets closures write through it
+    // The same buffer for a closure that writes EVERY element of the gradient: on first use it is created
+    // uninitialised and `accumulate` is false (write with =); afterwards `accumulate` is true (add with
+    // +=). A fresh gradient then costs one pass instead of a zero-fill plus a read-modify-write pass.
+    struct GradBuffer {
+        Scalar* data;
+        bool accumulate;
+    };
+    GradBuffer grad_buffer() const;
     const char* op_name() const;  // the op that made this tensor, or "leaf"
     // A new tensor over the same numbers with another shape of equal numel, outside the graph (reshape).
     Tensor share_storage(const Shape& shape) const;

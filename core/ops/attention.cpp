@@ -150,15 +150,16 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
 //   dQ[i,d] = scale * sum_j dS[i,j] K[j,d]                  dQ = (dS scale) K     (T,T) (T,D) -> (T,D)
 //   dK[j,d] = scale * sum_i dS[i,j] Q[i,d]                  dK = (dS scale)^T Q   (T,T)^T (T,D) -> (T,D)
 //   dbias[i,j] = dS[i,j]                                    summed by the caller over broadcast dims
-//   dQ, dK, dV: the pair's gradient slices (row stride ld_in, like Q, K, V), accumulated (+=), or null
+//   dQ, dK, dV: the pair's gradient slices (row stride ld_in, like Q, K, V), or null; added into when
+//               `accumulate`, else overwritten (a fresh gradient buffer, see Tensor::grad_buffer)
 //   dO: row stride ld_out, like O
 //   dS: where dS (T, T) goes for dbias, or null; added into (dS_add: a full bias's gradient) or written
 //   work: scratch (T, T): dP, then dS * scale in place
 void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* P,
                    const Scalar* dO, int64_t ld_out, Scalar scale, int64_t T, int64_t D, Scalar* dQ, Scalar* dK,
-                   Scalar* dV, Scalar* dS, bool dS_add, Scalar* work) {
+                   Scalar* dV, bool accumulate, Scalar* dS, bool dS_add, Scalar* work) {
     // dV += P^T @ dO   (T,T)^T (T,D) -> (T,D)
-    if (dV) gemm(T, D, T, {P, 1, T}, {dO, ld_out, 1}, dV, ld_in, true);
+    if (dV) gemm(T, D, T, {P, 1, T}, {dO, ld_out, 1}, dV, ld_in, accumulate);
     // dP = dO @ V^T   (T,D) @ (D,T) -> (T,T)
     gemm(T, T, D, {dO, ld_out, 1}, {V, 1, ld_in}, work, T, false);
     for (int64_t i = 0; i < T; ++i) {
@@ -177,9 +178,9 @@ void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld
         for (int64_t j = 0; j < T; ++j) w[j] = p[j] * (w[j] - dot) * scale;
     }
     // dQ += (dS scale) @ K     (T,T) @ (T,D) -> (T,D)
-    if (dQ) gemm(T, D, T, {work, T, 1}, {K, ld_in, 1}, dQ, ld_in, true);
+    if (dQ) gemm(T, D, T, {work, T, 1}, {K, ld_in, 1}, dQ, ld_in, accumulate);
     // dK += (dS scale)^T @ Q   (T,T)^T @ (T,D) -> (T,D)
-    if (dK) gemm(T, D, T, {work, 1, T}, {Q, ld_in, 1}, dK, ld_in, true);
+    if (dK) gemm(T, D, T, {work, 1, T}, {Q, ld_in, 1}, dK, ld_in, accumulate);
 }
 
 // dbias += dS summed over the dimensions bias was broadcast along.
@@ -258,12 +259,13 @@ void throw_fully_masked(const char* op, int64_t first_bad, const AttentionShape&
 }
 
 // Backward of every pair (backward_pair has the derivation), then the bias's gradient.
-//   dq, dk, dv: where the gradients of q, k, v accumulate (laid out like q, k, v), or null
+//   dq, dk, dv: the gradients of q, k, v (laid out like q, k, v), or null: added into, or overwritten
+//               when not `accumulate` (every element of each belongs to exactly one pair)
 //   bias: the bias tensor (its gradient is wanted when it requires grad), or undefined
 // Each OpenMP iteration owns one pair: its rows of dq, dk, dv and its (T, T) block of dS.
 void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v, const Scalar* P,
-                        const Scalar* dout, Scalar scale, Scalar* dq, Scalar* dk, Scalar* dv, const Tensor& bias,
-                        const BiasLayout& layout) {
+                        const Scalar* dout, Scalar scale, Scalar* dq, Scalar* dk, Scalar* dv, bool accumulate,
+                        const Tensor& bias, const BiasLayout& layout) {
     const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
     const bool want_bias = layout.defined && bias.requires_grad();
     // Where dS goes: a broadcast bias needs every pair's dS to sum over pairs afterwards (one
@@ -278,8 +280,8 @@ void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* 
         const int64_t b = pair / H, h = pair % H, in = a.in.offset(b, h);
         Scalar* ds = ds_all ? ds_all + pair * T * T : dbias_full ? dbias_full + pair * T * T : nullptr;
         backward_pair(q + in, k + in, v + in, a.in.row, P + pair * T * T, dout + a.out.offset(b, h), a.out.row, scale,
-                      T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr, ds,
-                      dbias_full != nullptr, thread_scratch(T * T));
+                      T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr, accumulate,
+                      ds, dbias_full != nullptr, thread_scratch(T * T));
     }
     if (ds_all) reduce_bias_grad(ds_all, bias.grad_data(), layout, a.B, H, T);
 }
@@ -325,7 +327,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     out.set_backward(kOp, {q, k, v, bias}, [q, k, v, bias, P, a, layout, scale](const Tensor& dout) {
         attention_backward(a, q.data(), k.data(), v.data(), P.data(), dout.data(), scale,
                            q.requires_grad() ? q.grad_data() : nullptr, k.requires_grad() ? k.grad_data() : nullptr,
-                           v.requires_grad() ? v.grad_data() : nullptr, bias, layout);
+                           v.requires_grad() ? v.grad_data() : nullptr, true, bias, layout);
     });
     return out;
 }
@@ -364,9 +366,11 @@ Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias
     out.set_backward(kOp, {qkv, bias}, [qkv, bias, P, a, layout, scale](const Tensor& dout) {
         const Scalar* x = qkv.data();
         const int64_t C = a.H * a.D;
-        Scalar* dx = qkv.requires_grad() ? qkv.grad_data() : nullptr;
+        // The pairs between them write every element of dqkv: a fresh gradient is overwritten.
+        const Tensor::GradBuffer dqkv = qkv.requires_grad() ? qkv.grad_buffer() : Tensor::GradBuffer{nullptr, true};
+        Scalar* dx = dqkv.data;
         attention_backward(a, x, x + C, x + 2 * C, P.data(), dout.data(), scale, dx, dx ? dx + C : nullptr,
-                           dx ? dx + 2 * C : nullptr, bias, layout);
+                           dx ? dx + 2 * C : nullptr, dqkv.accumulate, bias, layout);
     });
     return out;
 }

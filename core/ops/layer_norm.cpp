@@ -76,7 +76,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
         const Scalar* pm = mean.data();
         const Scalar* ps = rstd.data();
         if (x.requires_grad()) {
-            Scalar* dx = x.grad_data();
+            const Tensor::GradBuffer dx_buffer = x.grad_buffer();  // fresh: written, not added to
+            Scalar* dx = dx_buffer.data;
+            const bool accumulate = dx_buffer.accumulate;
 #pragma omp parallel for if (x.numel() >= kParallelElements)  // iteration r owns row r of dx
             for (int64_t r = 0; r < R; ++r) {
                 const Scalar* row = px + r * C;
@@ -92,7 +94,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
                 for (int64_t k = 0; k < C; ++k) {
                     const Scalar xhat = (row[k] - pm[r]) * ps[r];
                     const Scalar dxhat = grow[k] * pw[k];
-                    dx[r * C + k] += ps[r] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+                    const Scalar d = ps[r] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+                    dx[r * C + k] = accumulate ? dx[r * C + k] + d : d;
                 }
             }
         }

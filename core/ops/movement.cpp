@@ -164,11 +164,16 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     Tensor out = x.share_storage(target);
     out.set_backward("reshape", {x}, [x](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        Scalar* dx = x.grad_data();
+        const Tensor::GradBuffer dx = x.grad_buffer();  // a fresh gradient is a copy of dout
         const Scalar* g = dout.data();
         const int64_t n = x.numel();
-#pragma omp parallel for if (n >= kParallelElements)  // each j owns dx[j]
-        for (int64_t j = 0; j < n; ++j) dx[j] += g[j];
+        Scalar* d = dx.data;
+        if (dx.accumulate) {
+#pragma omp parallel for if (n >= kParallelElements)  // each j owns d[j]
+            for (int64_t j = 0; j < n; ++j) d[j] += g[j];
+        } else {
+            std::copy_n(g, n, d);
+        }
     });
     return out;
 }
@@ -206,7 +211,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     copy_through(x.data(), out.data(), out_shape, permuted_table(x.shape(), order), false);
     out.set_backward("permute", {x}, [x, out_shape, inverse](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        copy_through(dout.data(), x.grad_data(), x.shape(), permuted_table(out_shape, inverse), true);
+        const Tensor::GradBuffer dx = x.grad_buffer();  // every element is written: a fresh one is overwritten
+        copy_through(dout.data(), dx.data, x.shape(), permuted_table(out_shape, inverse), dx.accumulate);
     });
     return out;
 }

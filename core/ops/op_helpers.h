@@ -29,13 +29,19 @@ Tensor unary_op(const Tensor& x, const char* op_name, F f, DF df) {
     const Tensor saved_out = out.detach();
     out.set_backward(op_name, {x}, [x, saved_out, df](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        Scalar* dx = x.grad_data();
+        const Tensor::GradBuffer dx = x.grad_buffer();  // a fresh gradient is written, not added to
         const Scalar* xv = x.data();
         const Scalar* yv = saved_out.data();
         const Scalar* g = dout.data();
         const int64_t count = x.numel();
-#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns dx[i]
-        for (int64_t i = 0; i < count; ++i) dx[i] += g[i] * df(xv[i], yv[i]);
+        Scalar* d = dx.data;
+        if (dx.accumulate) {
+#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns d[i]
+            for (int64_t i = 0; i < count; ++i) d[i] += g[i] * df(xv[i], yv[i]);
+        } else {
+#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns d[i]
+            for (int64_t i = 0; i < count; ++i) d[i] = g[i] * df(xv[i], yv[i]);
+        }
     });
     return out;
 }

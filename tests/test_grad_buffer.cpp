@@ -1,0 +1,107 @@
+// Tensor::grad_buffer: closures that write every element of a gradient overwrite a fresh one (no zero
+// fill) and add into one that already holds something. For each op that uses it: the first gradient is
+// right even when its buffer is recycled memory full of NaN, and a second contribution adds up.
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tests/helpers.h"
+
+using namespace patchgrad;
+
+namespace {
+
+struct OpCase {
+    std::string name;
+    Shape input_shape;
+    std::function<Tensor(const Tensor&)> f;  // one input, any output
+};
+
+// Constants shared by the cases (fixed seeds, so every run sees the same numbers).
+const Tensor& weight() {
+    static const Tensor w = random_tensor({5, 6}, 101, false);
+    return w;
+}
+const Tensor& bias5() {
+    static const Tensor b = random_tensor({5}, 102, false);
+    return b;
+}
+
+std::vector<OpCase> op_cases() {
+    return {
+        {"linear", {2048, 6}, [](const Tensor& x) { return linear(x, weight(), bias5()); }},
+        {"gelu", {2048, 6}, [](const Tensor& x) { return gelu(x); }},
+        {"layer_norm", {2048, 6},
+         [](const Tensor& x) { return layer_norm(x, random_tensor({6}, 103, false), random_tensor({6}, 104, false), 1e-5); }},
+        {"reshape", {2048, 6}, [](const Tensor& x) { return reshape(x, {1024, 12}) * random_tensor({1024, 12}, 105, false); }},
+        {"permute", {16, 32, 24}, [](const Tensor& x) { return permute(x, {2, 0, 1}) * random_tensor({24, 16, 32}, 106, false); }},
+        {"add (same shape)", {2048, 6}, [](const Tensor& x) { return (x + random_tensor({2048, 6}, 107, false)) * x; }},
+        {"multi_head_attention", {64, 16, 12}, [](const Tensor& x) { return multi_head_attention(x, 2, Tensor(), 0.5); }},
+    };
+}
+
+// Leaves NaN-filled buffers of `numel` elements in the buffer pool (core/buffer_pool.h; the inputs are
+// big enough to be pooled), so the next gradient of that size starts out as NaN everywhere: only a
+// closure that writes every element can produce the right result.
+void poison_pool(int64_t numel) {
+    std::vector<Tensor> keep;
+    for (int i = 0; i < 4; ++i) keep.push_back(Tensor::full({numel}, std::numeric_limits<Scalar>::quiet_NaN()));
+}
+
+}  // namespace
+
+TEST_CASE("grad_buffer: a fresh buffer is uninitialised and overwritten; a second use accumulates") {
+    Tensor x = Tensor::zeros({3});
+    x.requires_grad_();
+    const Tensor::GradBuffer first = x.grad_buffer();
+    CHECK_FALSE(first.accumulate);
+    for (int i = 0; i < 3; ++i) first.data[i] = Scalar(i + 1);
+    const Tensor::GradBuffer second = x.grad_buffer();
+    CHECK(second.accumulate);
+    CHECK(second.data == first.data);
+    check_values(x.grad(), {3}, {1, 2, 3});
+}
+
+TEST_CASE("grad_buffer: every op that overwrites a fresh gradient writes all of it, and adds a second one") {
+    for (const OpCase& op : op_cases()) {
+        CAPTURE(op.name);
+        Tensor x = random_tensor(op.input_shape, 7, true, -1.5, 1.5);
+        const Tensor probe_shape_out = op.f(x.detach());
+        const Tensor probe = random_tensor(probe_shape_out.shape(), 8, false);
+
+        // Reference: the same gradient from a buffer that starts at zero (grad_data zero-fills) ...
+        x.zero_grad();
+        x.grad_data();  // creates a zero gradient: the op's closure now accumulates into it
+        sum(op.f(x) * probe).backward();
+        const Tensor reference = x.grad().clone();
+        REQUIRE(std::isfinite(reference.data()[0]));
+
+        // ... equals the gradient written into a fresh buffer made of recycled NaN-filled memory.
+        x.zero_grad();
+        poison_pool(x.numel());
+        sum(op.f(x) * probe).backward();
+        check_close(x.grad(), reference, 0);
+
+        // A second backward adds the same gradient again: twice the reference (up to rounding where the
+        // op itself adds two contributions, as (x + c) * x does).
+        sum(op.f(x) * probe).backward();
+        Tensor twice = reference.clone();
+        for (int64_t i = 0; i < twice.numel(); ++i) twice.data()[i] *= 2;
+        check_close(x.grad(), twice, 1e-12);
+    }
+}
+
+TEST_CASE("grad_buffer: an input used twice in one graph gets both contributions") {
+    for (const OpCase& op : op_cases()) {
+        CAPTURE(op.name);
+        Tensor x = random_tensor(op.input_shape, 9, true, -1.5, 1.5);
+        const Tensor probe = random_tensor(op.f(x.detach()).shape(), 10, false);
+        sum(op.f(x) * probe).backward();
+        const Tensor once = x.grad().clone();
+        x.zero_grad();
+        sum(op.f(x) * probe + op.f(x) * probe).backward();
+        for (int64_t i = 0; i < once.numel(); ++i) CHECK(x.grad().data()[i] == doctest::Approx(2 * once.data()[i]).epsilon(1e-12));
+    }
+}
