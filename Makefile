@@ -10,7 +10,8 @@
 # Every library source is compiled twice: as float32 (training) and as float64 (gradient checks), each
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
-# Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), clean, help.
+# Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), figures, reliability,
+# clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
@@ -129,6 +130,15 @@ sanitize:
 gradcheck: $(BIN)/patchgrad
 	$(BIN)/patchgrad gradcheck
 
+# The docs' pictures, docs/img/<topic>.svg, drawn by `patchgrad explain <topic>` from the real patch and
+# window functions (docs/figures.md). tests/f32/test_explain.cpp fails when one is out of date.
+FIGURES := patches windows shift-mask relative-index merge
+.PHONY: figures
+figures: $(BIN)/patchgrad
+	@mkdir -p docs/img
+	@for topic in $(FIGURES); do echo "$(BIN)/patchgrad explain $$topic --out docs/img/$$topic.svg"; \
+	  $(BIN)/patchgrad explain $$topic --out docs/img/$$topic.svg || exit 1; done
+
 # Benchmarks: patchgrad next to its peers in ../shared/bench (see tests/bench/).
 $(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)
 	@mkdir -p $(dir $@)
@@ -170,3 +180,10 @@ train: $(BIN)/patchgrad
 	  echo "$(BIN)/patchgrad train --out $(TRAIN_OUT) $(TRAIN_ARGS)"; \
 	  $(BIN)/patchgrad train --out $(TRAIN_OUT) $(TRAIN_ARGS); \
 	fi
+
+# Reliability (docs/reliability.md): SIGINT, SIGTERM, SIGKILL and a full disk against `patchgrad train`,
+# then a 30-epoch memory soak. Not part of `make test`; about a minute. Uses data/mnist when present.
+.PHONY: reliability
+reliability: $(BIN)/patchgrad
+	PATCHGRAD=$(BIN)/patchgrad bash tests/reliability/kill_and_disk.sh
+	PATCHGRAD=$(BIN)/patchgrad bash tests/reliability/soak.sh

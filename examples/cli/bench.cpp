@@ -1,9 +1,13 @@
 // patchgrad bench: the speed of one training step (forward + backward + AdamW) and of inference for the
 // reference tiny ViT or tiny Swin, on random input, printed in the key=value form of
-// ../shared/bench/torch_ref.py so the two can be compared side by side (tests/bench/compare_models.sh).
+// ../shared/bench/torch_ref.py so the two can be compared side by side (tests/bench/bench_all.sh, run by
+// `make bench`; docs/performance.md).
+//
+// With --layers it times instead each layer kind of one block (the ViT's, or the Swin's first stage),
+// forward and backward apart, one key=value line per layer as tests/bench/torch_layers.py prints them
+// (the layers and how they are timed: bench.h, bench_layers.cpp).
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -16,6 +20,7 @@
 
 #include "core/ops.h"
 #include "examples/cli/args.h"
+#include "examples/cli/bench.h"
 #include "examples/cli/commands.h"
 #include "nn/swin.h"
 #include "nn/vit.h"
@@ -29,9 +34,15 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
+// --layers: one line per layer kind of `model_name` at this batch (bench.h).
+void print_layer_times(const std::string& model_name, int64_t batch, int64_t threads, int64_t steps,
+                       int64_t warmup) {
+    Rng rng(0);
+    for (const LayerBench& layer : layer_benches(model_name, batch, rng)) {
+        const LayerTiming timing = time_layer(layer, steps, warmup);
+        std::printf("%s\n", layer_line(model_name, threads, batch, layer, timing).c_str());
+        std::fflush(stdout);
+    }
 }
 
 }  // namespace
@@ -39,20 +50,27 @@ double median(std::vector<double> values) {
 int run_bench(int argc, char** argv) {
     std::string model_name = "vit";
     int64_t batch = 128, threads = 2, steps = 12, warmup = 3;
+    bool layers = false;
     ArgParser args("patchgrad bench", "Times a training step (forward + backward + AdamW) and an inference pass of "
                                       "the reference tiny ViT or Swin\non random input, after a warm-up; prints the "
-                                      "median as images per second, and the peak memory.");
+                                      "median as images per second, and the peak memory. With --layers: the\nmedian forward and "
+                                      "backward milliseconds of each layer of one block, one line per layer.");
     args.option("--model", &model_name, "the reference model", {"vit", "swin"});
     args.option("--batch", &batch, "images per step", 1, 4096);
     args.option("--threads", &threads, "OpenMP threads", 1, 256);
     args.option("--steps", &steps, "timed steps", 1, 10000);
     args.option("--warmup", &warmup, "untimed steps first", 0, 10000);
+    args.flag("--layers", &layers, "time each layer of one block instead, forward and backward apart");
     if (!args.parse(argc, argv)) return 0;
 #ifdef _OPENMP
     omp_set_num_threads(static_cast<int>(threads));
 #else
     threads = 1;
 #endif
+    if (layers) {
+        print_layer_times(model_name, batch, threads, steps, warmup);
+        return 0;
+    }
 
     Rng rng(0);
     std::unique_ptr<ImageClassifier> model;

@@ -139,6 +139,15 @@ Checkpoint read_checkpoint(const std::string& path) {
     } catch (const std::exception& error) {
         throw std::runtime_error(path + ": metadata field 'config': " + error.what());
     }
+    // The config must not describe a model larger than the tensors stored: a corrupt "dim": 65536 would
+    // otherwise make model_from_checkpoint allocate gigabytes for a model the file cannot fill (found by
+    // the corruption sweep, tests/f32/test_corruption_sweep_cli.cpp). Refused before anything is built.
+    int64_t stored = 0;
+    for (const auto& [name, t] : file.tensors) stored += t.numel();
+    const int64_t described = ckpt.config.model == "vit" ? vit_config(ckpt.config).parameter_count()
+                                                         : swin_config(ckpt.config).parameter_count();
+    check_io(described <= stored, path, ": metadata field 'config' describes a model of ", described,
+             " parameters, but the file holds only ", stored, " numbers");
     const Json names = meta.json("class_names");
     check_io(names.is_array() && static_cast<int64_t>(names.size()) == ckpt.config.num_classes, path,
              ": metadata field 'class_names' must be an array of ", ckpt.config.num_classes, " names, got ",

@@ -22,6 +22,13 @@ int run_train(int argc, char** argv);    // train.cpp: train a model, with check
 int run_eval(int argc, char** argv);     // evaluate.cpp: test accuracy, per class, confusion matrix
 int run_predict(int argc, char** argv);  // predict.cpp: top-5 classes of an image or a test example
 int run_gradcheck(int argc, char** argv);  // gradcheck.cpp: backward passes against finite differences
+int run_attention(int argc, char** argv);  // attention.cpp: a PNG of what the model attends to in an image
+int run_graph(int argc, char** argv);      // graph.cpp: the autograd graph of a training step, as Graphviz DOT
+int run_export(int argc, char** argv);     // export.cpp: a checkpoint's weights alone, under timm's names
+int run_import(int argc, char** argv);     // export.cpp: weights (e.g. from PyTorch) into a checkpoint
+int run_explain(int argc, char** argv);    // explain.cpp: SVG pictures of patches, windows, shift, mask, merging
+int run_plot(int argc, char** argv);       // plot.cpp: a run's metrics.csv as an SVG of curves
+void write_metrics_plot(const std::string& run_dir);  // plot.cpp: RUN_DIR/metrics.csv -> RUN_DIR/metrics.svg
 
 // ---- the training loop (train.cpp) ---------------------------------------------------------------------
 
@@ -45,6 +52,7 @@ struct EpochMetrics {
     double images_per_s;  // training images per second in this epoch
     double seconds;       // the run's time so far, training and evaluation, over every session
     int64_t skipped;      // steps skipped for a non-finite loss or gradient (--skip-nonfinite)
+    double peak_rss_mb;   // the process's peak resident memory so far (getrusage), for leak checks
 };
 
 struct TrainOptions {

@@ -170,7 +170,9 @@ void validate(const TrainConfig& c) {
     require(std::isfinite(c.clip_grad) && c.clip_grad >= 0,
             "--clip-grad must be >= 0 (0: no clipping), got " + number(c.clip_grad));
     require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got " + number(c.dropout));
-    require(c.threads >= 1, "--threads must be 1 or more, got " + std::to_string(c.threads));
+    // The upper bounds are the flags' (parse_train_config): they matter for a config read from a file (a
+    // checkpoint, config.json), where a corrupt number must not ask for 2^40 threads or a model no memory holds.
+    require(c.threads >= 1 && c.threads <= 1024, "--threads must be in [1, 1024], got " + std::to_string(c.threads));
     require(c.seed >= 0, "--seed must be >= 0, got " + std::to_string(c.seed));
     require(c.limit >= 0, "--limit must be >= 0 (0: all), got " + std::to_string(c.limit));
     require(c.test_limit >= 0, "--test-limit must be >= 0 (0: all), got " + std::to_string(c.test_limit));
@@ -192,6 +194,10 @@ void validate(const TrainConfig& c) {
         require(c.dim >= 1 && c.depth >= 1 && c.heads >= 1 && c.mlp_dim >= 1,
                 "--dim, --depth, --heads and the MLP width must be 1 or more, got " + std::to_string(c.dim) + ", " +
                     std::to_string(c.depth) + ", " + std::to_string(c.heads) + ", " + std::to_string(c.mlp_dim));
+        require(c.dim <= 65536 && c.depth <= 1024 && c.heads <= 4096 && c.mlp_dim <= (1 << 20),
+                "--dim, --depth, --heads and the MLP width must be at most 65536, 1024, 4096 and 1048576, got " +
+                    std::to_string(c.dim) + ", " + std::to_string(c.depth) + ", " + std::to_string(c.heads) + ", " +
+                    std::to_string(c.mlp_dim));
         require(c.dim % c.heads == 0, "--heads " + std::to_string(c.heads) + " does not divide --dim " +
                                           std::to_string(c.dim) + " (each head gets dim / heads channels)");
         require(c.pos_embed != "sincos_2d" || c.dim % 4 == 0,
@@ -202,6 +208,9 @@ void validate(const TrainConfig& c) {
         require(c.embed_dim >= 1 && c.window >= 1 && c.mlp_ratio > 0,
                 "--embed-dim and --window must be 1 or more and --mlp-ratio > 0, got " + std::to_string(c.embed_dim) +
                     ", " + std::to_string(c.window) + ", " + number(c.mlp_ratio));
+        require(c.embed_dim <= 65536 && c.window <= 1024 && c.mlp_ratio <= 64,
+                "--embed-dim, --window and --mlp-ratio must be at most 65536, 1024 and 64, got " +
+                    std::to_string(c.embed_dim) + ", " + std::to_string(c.window) + ", " + number(c.mlp_ratio));
         require(!c.depths.empty() && c.depths.size() == c.swin_heads.size(),
                 "--depths and --swin-heads need one entry per stage, got " + std::to_string(c.depths.size()) +
                     " and " + std::to_string(c.swin_heads.size()));
@@ -210,9 +219,9 @@ void validate(const TrainConfig& c) {
             const std::string stage = "stage " + std::to_string(i) + " (" + std::to_string(grid) + "x" +
                                       std::to_string(grid) + " tokens, " + std::to_string(channels_here) +
                                       " channels)";
-            require(c.depths[i] >= 1 && c.swin_heads[i] >= 1, "--depths and --swin-heads must be 1 or more, "
-                                                              "got " + std::to_string(c.depths[i]) + " and " +
-                                                                  std::to_string(c.swin_heads[i]) + " for " + stage);
+            require(c.depths[i] >= 1 && c.swin_heads[i] >= 1 && c.depths[i] <= 1024 && c.swin_heads[i] <= 4096,
+                    "--depths and --swin-heads must be in [1, 1024] and [1, 4096], got " + std::to_string(c.depths[i]) +
+                        " and " + std::to_string(c.swin_heads[i]) + " for " + stage);
             require(channels_here % c.swin_heads[i] == 0, "--swin-heads " + std::to_string(c.swin_heads[i]) +
                                                               " does not divide the channels of " + stage);
             require(grid <= c.window || grid % c.window == 0,
@@ -365,6 +374,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
                                        (resume.empty() ? "--model" : "the checkpoint's model") + ")");
     require(!(args.given("--mlp-ratio") && args.given("--mlp-dim")),
             "--mlp-ratio and --mlp-dim both set the MLP width: give one of them");
+    require(!args.given("--momentum") || c.optimizer == "sgd",
+            "--momentum is SGD's, but the optimizer is " + c.optimizer + " (--optimizer sgd to use it)");
     // ViT: the width is stored as mlp_dim; --mlp-ratio sets it from the (possibly new) dim.
     if (c.model == "vit") {
         if (args.given("--mlp-ratio")) {

@@ -20,6 +20,7 @@
 #include "datasets/image_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
+#include "examples/cli/input_image.h"
 
 namespace patchgrad::cli {
 
@@ -59,42 +60,19 @@ int run_predict(int argc, char** argv) {
     const Checkpoint ckpt = read_checkpoint(checkpoint);
     TrainConfig config = ckpt.config;
     if (!data.empty()) config.data = data;
-    const int64_t S = config.image_size, C = config.channels, K = config.num_classes;
+    const int64_t K = config.num_classes;
 
     // The input as a one-image dataset, so it goes through the very normalisation the training used.
-    ImageDataset input;
-    input.count = 1;
-    input.channels = C;
-    input.height = input.width = S;
-    input.class_names = ckpt.class_names;
-    std::string described;
-    int64_t label = -1;
-    if (!images.empty()) {
-        const Image original = read_pnm(images[0]);
-        const Image ready = resize_bilinear(convert_channels(original, C), S, S);
-        input.pixels = ready.pixels;
-        input.labels = {0};
-        described = format_message(images[0], " (", original.width, "x", original.height,
-                                   original.channels == 3 ? " colour" : " grey", " -> ", S, "x", S,
-                                   C == 3 ? " colour" : " grey", ")");
-    } else {
-        const ImageDataset test_set = load_dataset(config, false);
-        check_io(index < test_set.count, "predict: --index ", index, " but the test set of ", config.dataset, " has ",
-                 test_set.count, " images (0..", test_set.count - 1, ")");
-        input.pixels.assign(test_set.image(index), test_set.image(index) + test_set.image_size());
-        label = test_set.labels[index];
-        input.labels = {static_cast<uint8_t>(label)};
-        described = format_message(config.dataset, " test image ", index);
-    }
-    const DataLoader loader(input, eval_loader_options(config));
+    const InputImage input = load_input_image(config, ckpt.class_names, images.empty() ? "" : images[0], index);
+    const std::string& described = input.described;
+    const int64_t label = input.label;
     Rng unused(0);
-    const Batch batch = loader.batch(0, unused);
 
     std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
     std::vector<double> probabilities(K);
     {
         NoGradGuard no_grad;
-        const Tensor p = softmax(model->forward(batch.images, unused), -1);  // (1, K)
+        const Tensor p = softmax(model->forward(normalized_input(input, config), unused), -1);  // (1, K)
         for (int64_t k = 0; k < K; ++k) probabilities[k] = p.data()[k];
     }
     std::vector<int64_t> order(K);

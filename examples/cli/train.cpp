@@ -17,8 +17,10 @@
 // batch index, and a resumed run replays the epoch's draws up to the batch where it stopped. Everything
 // else the loop needs (weights, optimizer state, step count) is in the checkpoint too, so a resumed run
 // computes the same numbers, bit for bit, as a run that never stopped.
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -110,7 +112,15 @@ std::string first_nonfinite_grad(const ImageClassifier& model) {
     return "(none found)";
 }
 
-constexpr const char* kMetricsHeader = "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds";
+constexpr const char* kMetricsHeader =
+    "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds,peak_rss_mb";
+
+// The process's peak resident set size so far, in MB (Linux reports ru_maxrss in KB).
+double peak_rss_mb() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024;
+}
 
 // metrics.csv's rows for the epochs up to `epochs` from an earlier session (a resumed run keeps them and
 // drops any later rows, which a resume from an older checkpoint will write again).
@@ -123,6 +133,7 @@ std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epoc
     while (std::getline(lines, line)) {
         if (line.empty()) continue;
         const int64_t epoch = std::atoll(line.c_str());
+        if (std::count(line.begin(), line.end(), ',') == 8) line += ",";  // a row from before peak_rss_mb
         if (epoch >= 1 && epoch <= epochs) rows.push_back(line);
     }
     return rows;
@@ -130,9 +141,9 @@ std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epoc
 
 std::string metrics_row(const EpochMetrics& m) {
     char row[256];
-    std::snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f", static_cast<long long>(m.epoch),
+    std::snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f,%.1f", static_cast<long long>(m.epoch),
                   static_cast<long long>(m.step), m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
-                  m.images_per_s, m.seconds);
+                  m.images_per_s, m.seconds, m.peak_rss_mb);
     return row;
 }
 
@@ -206,6 +217,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         write_file_atomically(metrics_path, text);
     };
     write_metrics();
+    bool plot_warned = false;  // a failed metrics.svg is reported once, not every epoch
 
     if (options.summary) {
         std::fprintf(options.summary,
@@ -378,8 +390,15 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         }
         save(last_path);
         m.seconds = state.seconds;
+        m.peak_rss_mb = peak_rss_mb();
         metrics_rows.push_back(metrics_row(m));
         write_metrics();
+        try {
+            write_metrics_plot(result.out);  // metrics.svg next to metrics.csv (plot.cpp)
+        } catch (const std::exception& error) {  // a picture is not worth stopping a run for
+            if (!plot_warned) std::fprintf(stderr, "patchgrad train: warning: metrics.svg not written: %s\n", error.what());
+            plot_warned = true;
+        }
         result.epochs.push_back(m);
         if (options.summary) {
             std::fprintf(options.summary,
@@ -412,6 +431,9 @@ int run_train(int argc, char** argv) {
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, &old_int);
     sigaction(SIGTERM, &action, &old_term);
+    // A file size limit (`ulimit -f`) must fail the write with EFBIG, which write_file_atomically reports
+    // and cleans up after, rather than kill the process with SIGXFSZ and leave a temporary file behind.
+    std::signal(SIGXFSZ, SIG_IGN);
     TrainResult result;
     try {
         result = train(config, options);
