@@ -1,6 +1,7 @@
 #include "atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,7 +31,28 @@ std::string directory_of(const std::string& path) {
                                             std::strerror(error), " (", path, " is unchanged)"));
 }
 
+// Is process `pid` gone? kill(pid, 0) sends no signal but checks that the process exists: ESRCH means no
+// such process. (EPERM means it exists but belongs to someone else: not gone.)
+bool process_is_gone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH; }
+
 }  // namespace
+
+int remove_stale_temporaries(const std::string& path) {
+    namespace fs = std::filesystem;
+    const std::string prefix = fs::path(path).filename().string() + ".tmp-";
+    std::error_code error;
+    fs::directory_iterator entries(directory_of(path), error);
+    if (error) return 0;  // no folder yet: nothing to clean
+    int removed = 0;
+    for (const fs::directory_entry& entry : entries) {
+        const std::string name = entry.path().filename().string();
+        if (name.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string digits = name.substr(prefix.size());
+        if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+        if (process_is_gone(std::stol(digits)) && fs::remove(entry.path(), error)) ++removed;
+    }
+    return removed;
+}
 
 void write_file_atomically(const std::string& path, std::string_view bytes, WriteFault fault) {
     const std::string temporary = path + ".tmp-" + std::to_string(::getpid());

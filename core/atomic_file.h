@@ -29,6 +29,12 @@ enum class WriteFault { none, create, write, sync, close, rename, sync_directory
 
 void write_file_atomically(const std::string& path, std::string_view bytes, WriteFault fault = WriteFault::none);
 
+// A process killed with SIGKILL in the middle of write_file_atomically cannot remove its temporary file:
+// PATH.tmp-<pid> stays behind (PATH itself is intact). This removes every such file next to `path` whose
+// process is gone, and returns how many it removed. A temporary of a process still alive (another run
+// saving right now) is left alone. train() calls it for its checkpoints when a run starts or resumes.
+int remove_stale_temporaries(const std::string& path);
+
 // The whole contents of the file at `path`. Throws std::runtime_error naming the path and strerror.
 std::string read_file(const std::string& path);
 

@@ -393,3 +393,27 @@ TEST_CASE("write_file_atomically: a real short write under a file size limit (ul
     CHECK(read_file(path) == "old contents");
     CHECK(dir.names() == std::vector<std::string>{"model.safetensors"});
 }
+
+TEST_CASE("remove_stale_temporaries: removes the temporary files of dead processes, keeps the living's") {
+    TempDir dir;
+    const std::string path = dir.file("last.safetensors");
+    write_file_atomically(path, "checkpoint");
+    // A process that has exited: a child that returns at once, reaped, so its pid is free.
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    REQUIRE(child > 0);
+    ::waitpid(child, nullptr, 0);
+    const std::string dead = path + ".tmp-" + std::to_string(child);
+    const std::string alive = path + ".tmp-" + std::to_string(::getpid());  // this process: alive
+    write_file_atomically(dead, "half a checkpoint");
+    write_file_atomically(alive, "being written");
+    write_file_atomically(path + ".tmp-notapid", "not ours");
+    write_file_atomically(dir.file("other.safetensors.tmp-1"), "another file's");
+
+    CHECK(remove_stale_temporaries(path) == 1);
+    CHECK_FALSE(std::filesystem::exists(dead));
+    CHECK(std::filesystem::exists(alive));
+    CHECK(std::filesystem::exists(path + ".tmp-notapid"));
+    CHECK(read_file(path) == "checkpoint");
+    CHECK(remove_stale_temporaries(dir.file("missing/last.safetensors")) == 0);  // no folder: nothing to do
+}

@@ -209,6 +209,10 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     std::filesystem::create_directories(result.out);
     const std::string last_path = result.out + "/last.safetensors", best_path = result.out + "/best.safetensors";
     const std::string metrics_path = result.out + "/metrics.csv";
+    // Temporary files of an earlier run that was killed (SIGKILL) mid-save: its checkpoints are intact,
+    // the half-written copies are litter (core/atomic_file.h).
+    for (const std::string& path : {last_path, best_path, metrics_path, result.out + "/config.json"})
+        remove_stale_temporaries(path);
     write_file_atomically(result.out + "/config.json", to_json(saved_config).dump(2) + "\n");
     std::vector<std::string> metrics_rows = kept_metrics_rows(metrics_path, options.resume.empty() ? 0 : state.epoch);
     const auto write_metrics = [&] {

@@ -67,7 +67,7 @@ for ((i = 0; i < 20; i++)); do
     wait $pid 2> /dev/null
     kills=$((kills + 1))
     # Only last.safetensors and best.safetensors may carry the checkpoint suffix; an interrupted write
-    # leaves NAME.tmp-PID, which nothing reads.
+    # leaves NAME.tmp-PID, which nothing reads and the next start of the run removes.
     for file in "$run"/*.safetensors; do
         [ -e "$file" ] || continue
         case $(basename "$file") in
@@ -100,6 +100,8 @@ wait $pid
 code=$?
 check "SIGKILL x$kills: the killed run resumes, completes an epoch and stops on SIGINT (exit code $code)" \
     test $code -eq 130 -a -n "$(grep "^epoch [0-9]*/100000 " "$run.final.out")"
+check "SIGKILL x$kills: the resumed run removed the temporary files of killed saves" \
+    [ -z "$(find "$run" -name '*.tmp-*')" ]
 
 # ---- (c) a full disk while saving ------------------------------------------------------------------------
 run=$WORK/disk
