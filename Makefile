@@ -139,13 +139,14 @@ figures: $(BIN)/patchgrad
 	@for topic in $(FIGURES); do echo "$(BIN)/patchgrad explain $$topic --out docs/img/$$topic.svg"; \
 	  $(BIN)/patchgrad explain $$topic --out docs/img/$$topic.svg || exit 1; done
 
-# Benchmarks: patchgrad next to its peers in ../shared/bench (see tests/bench/).
+# Benchmarks: patchgrad next to its peers in ../shared/bench, one table (tests/bench/bench_all.sh: matmul,
+# per-layer and whole-model figures). Knobs: QUICK=1 (a smoke run), REPS, THREADS, SHARED.
 $(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
-bench: $(BIN)/bench_matmul
-	BENCH_MATMUL=$(BIN)/bench_matmul bash tests/bench/compare_matmul.sh
+bench: $(BIN)/bench_matmul $(BIN)/patchgrad
+	BENCH_MATMUL=$(BIN)/bench_matmul PATCHGRAD=$(BIN)/patchgrad bash tests/bench/bench_all.sh
 
 clean:
 	rm -rf build

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# bench_all.sh: patchgrad next to its peers, OpenBLAS and PyTorch 1.13 CPU, in one table (`make bench`;
+# docs/performance.md, "How to measure").
+#
+# usage: make bench            or   bash tests/bench/bench_all.sh   (after building the two programs)
+#   env: SHARED=../shared      the folder holding bench/sgemm_ref.sh and bench/torch_ref.py (relative to
+#                              the repository root)
+#        THREADS="1 2"         thread counts for matmul and models; the layers run on the last of them
+#        REPS=3                back-to-back pairs per figure (QUICK=1 makes it 1)
+#        QUICK=1               a smoke run: a few matmul shapes, 1-3 timed steps, REPS=1; numbers are rough
+#        PATCHGRAD=build/patchgrad  BENCH_MATMUL=build/bench_matmul  TORCH_PYTHON=/usr/bin/python3
+#
+# What is measured, and how. Every figure is the median over REPS repetitions, each repetition running
+# patchgrad and then its peer back to back on the same shapes (the machine is shared and noisy: a ratio
+# taken in one run means more than an absolute figure). Ratio > 1 means patchgrad is ahead.
+#   matmul  GFLOP/s of C = A @ B (nn), A^T @ B (tn), A @ B^T (nt) at square and tiny-ViT shapes:
+#           build/bench_matmul vs $SHARED/bench/sgemm_ref.sh (OpenBLAS cblas_sgemm), on each of THREADS.
+#           ratio = patchgrad / OpenBLAS. batch512 (attention's 512 small products) has no peer.
+#   layers  milliseconds of the forward and of the backward of each layer of one block at batch 128:
+#           `patchgrad bench --layers` vs tests/bench/torch_layers.py (same shapes; what is timed is
+#           written at the top of both). ratio = PyTorch time / patchgrad time.
+#   models  training step (forward + backward + AdamW) and inference images/s, and peak RSS, of the
+#           reference tiny ViT and Swin at batch 128 on random input: `patchgrad bench` on each of THREADS
+#           vs $SHARED/bench/torch_ref.py (torchvision's own models) on each of THREADS, of which the best
+#           is kept (the fastest for img/s; for RSS the setting that trained fastest). ratio = patchgrad /
+#           PyTorch for img/s, PyTorch / patchgrad for RSS. Also patchgrad's 1 -> 2 thread speed-up.
+# PyTorch runs as $SHARED/bench/torch_ref.sh runs it: torch.set_num_threads(T), OPENBLAS_NUM_THREADS=1.
+# A missing peer (no SHARED folder, no python3-torch) leaves its column at "-" and says so; exit 0.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+shared_arg=${SHARED:-../shared}
+shared=$(cd "$root" && cd "$shared_arg" 2>/dev/null && pwd) || shared=""
+threads_list=${THREADS:-"1 2"}
+quick=${QUICK:-0}
+if [ "$quick" = 1 ]; then reps=${REPS:-1}; else reps=${REPS:-3}; fi
+patchgrad=${PATCHGRAD:-$root/build/patchgrad}
+bench_matmul=${BENCH_MATMUL:-$root/build/bench_matmul}
+torch_python=${TORCH_PYTHON:-/usr/bin/python3}
+batch=128
+layer_threads=${threads_list##* }
+if [ "$quick" = 1 ]; then
+  model_steps=(--steps 2 --warmup 1) layer_steps=(--steps 3 --warmup 1)
+else
+  model_steps=(--steps 12 --warmup 3) layer_steps=(--steps 12 --warmup 3)
+fi
+for program in "$patchgrad" "$bench_matmul"; do
+  [ -x "$program" ] || { echo "bench_all.sh: $program is missing; run 'make bench', which builds it" >&2; exit 1; }
+done
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# ---- the peers: which are here --------------------------------------------------------------------------
+have_openblas=0 have_torch=0 have_torch_models=0
+openblas_note="OpenBLAS missing: no bench/sgemm_ref.sh in SHARED=$shared_arg"
+torch_note="PyTorch missing: $torch_python cannot import torch (Debian: apt-get install python3-torch)"
+torch_models_note="$torch_note"
+if [ -n "$shared" ] && [ -f "$shared/bench/sgemm_ref.sh" ]; then
+  have_openblas=1 openblas_note="OpenBLAS cblas_sgemm ($shared/bench/sgemm_ref.sh)"
+fi
+if torch_version=$("$torch_python" -c 'import torch; print(torch.__version__)' 2>/dev/null); then
+  have_torch=1 torch_note="PyTorch $torch_version CPU ($torch_python)"
+  if [ -z "$shared" ] || [ ! -f "$shared/bench/torch_ref.py" ]; then
+    torch_models_note="PyTorch models missing: no bench/torch_ref.py in SHARED=$shared_arg"
+  elif ! "$torch_python" -c 'import torchvision' >/dev/null 2>&1; then
+    torch_models_note="PyTorch models missing: $torch_python cannot import torchvision"
+  else
+    have_torch_models=1 torch_models_note="$torch_note, torchvision's models ($shared/bench/torch_ref.py)"
+  fi
+fi
+
+# ---- small helpers --------------------------------------------------------------------------------------
+# The value of KEY in key=value lines on stdin, one per line.
+field() { { grep -o "\(^\| \)$1=[^ ]*" || true; } | sed 's/.*=//'; }
+# The median of the numbers on stdin ("-" when there are none).
+median() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# a / b to two decimals, "-" when either is missing or b is 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# PyTorch as torch_ref.sh runs it: its own threads, OpenBLAS's kept at 1.
+run_torch() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$torch_python" "$@"; }
+
+row_format='%-7s %-34s %3s %-8s %10s %10s %7s  %s\n'
+row() { printf "$row_format" "$@" | sed 's/ *$//'; }
+section_title() { echo; echo "-- $*"; }
+
+# ---- (a) matmul -----------------------------------------------------------------------------------------
+matmul_section() {
+  local shapes=(
+    "nn 256 256 256" "nn 512 512 512" "nn 1024 1024 1024"
+    "nn 8320 384 128" "nn 8320 256 128" "nn 8320 128 256" "nn 65 65 32"
+    "tn 8320 384 128" "tn 8320 256 128" "tn 8320 128 256"
+    "nt 8320 384 128" "nt 8320 256 128" "nt 8320 128 256"
+    "batch512 65 65 32" "batch512 65 32 65"
+  )
+  [ "$quick" = 1 ] && shapes=("nn 512 512 512" "nn 8320 384 128" "tn 8320 384 128" "nt 8320 384 128" "batch512 65 65 32")
+  section_title "matmul: patchgrad gemm vs ${openblas_note}; GFLOP/s, ratio = patchgrad / OpenBLAS"
+  local threads shape kind M N K r ours peer o p
+  for threads in $threads_list; do
+    for shape in "${shapes[@]}"; do
+      read -r kind M N K <<<"$shape"
+      ours=() peer=()
+      for ((r = 0; r < reps; r++)); do
+        ours+=("$("$bench_matmul" "$threads" "$kind" "$M" "$N" "$K" | awk '{ print $5 }')")
+        if [ $have_openblas = 1 ] && [[ $kind != batch* ]]; then
+          peer+=("$(bash "$shared/bench/sgemm_ref.sh" "$threads" "$M" "$N" "$K" | awk '{ print $4 }')")
+        fi
+      done
+      o=$(printf '%s\n' "${ours[@]}" | median)
+      p=$( ((${#peer[@]})) && printf '%s\n' "${peer[@]}" | median || echo "-")
+      row matmul "$kind ${M}x${N}x${K}" "$threads" GFLOP/s "$o" "$p" "$(ratio "$o" "$p")" ""
+    done
+  done
+}
+
+# ---- (b) per-layer forward and backward ----------------------------------------------------------------
+layers_section() {
+  local threads=$layer_threads model r layer pass o p shapes peer_shapes
+  section_title "layers: one block at batch $batch, $threads threads, patchgrad vs ${torch_note};" \
+    "ms, ratio = PyTorch / patchgrad"
+  for model in vit swin; do
+    local ours=$tmp/layers_$model.patchgrad peer=$tmp/layers_$model.torch
+    : >"$ours"
+    : >"$peer"
+    for ((r = 0; r < reps; r++)); do
+      "$patchgrad" bench --model "$model" --layers --batch "$batch" --threads "$threads" "${layer_steps[@]}" >>"$ours"
+      if [ $have_torch = 1 ]; then
+        run_torch "$root/tests/bench/torch_layers.py" --model "$model" --batch "$batch" --threads "$threads" \
+          "${layer_steps[@]}" >>"$peer"
+      fi
+    done
+    for layer in $(field layer <"$ours" | awk '!seen[$0]++'); do  # in the order patchgrad printed them
+      shapes=$(grep " layer=$layer " "$ours" | head -n 1 | awk '{ print $5, $6 }')
+      peer_shapes=$(grep " layer=$layer " "$peer" | head -n 1 | awk '{ print $5, $6 }' || true)
+      if [ -n "$peer_shapes" ] && [ "$peer_shapes" != "$shapes" ]; then
+        echo "bench_all.sh: $model $layer: patchgrad has $shapes but PyTorch $peer_shapes" >&2
+      fi
+      for pass in fwd bwd; do
+        o=$(grep " layer=$layer " "$ours" | field "${pass}_ms" | median)
+        p=$( { grep " layer=$layer " "$peer" || true; } | field "${pass}_ms" | median)
+        row layers "$model $layer $pass" "$threads" ms "$o" "$p" "$(ratio "$p" "$o")" \
+          "$([ $pass = fwd ] && echo "$shapes")"
+      done
+    done
+  done
+}
+
+# ---- (c) whole models ----------------------------------------------------------------------------------
+# The median of KEY over the lines of FILE whose threads=T.
+model_median() { { grep " threads=$3 " "$1" || true; } | field "$2" | median; }
+
+models_section() {
+  section_title "models: batch $batch, patchgrad vs ${torch_models_note};" \
+    "img/s ratio = patchgrad / PyTorch best, RSS ratio = PyTorch / patchgrad"
+  local model r t metric o p best_t first_t last_t candidate note
+  first_t=${threads_list%% *} last_t=$layer_threads
+  for model in vit swin; do
+    local ours=$tmp/models_$model.patchgrad peer=$tmp/models_$model.torch
+    : >"$ours"
+    : >"$peer"
+    for ((r = 0; r < reps; r++)); do
+      for t in $threads_list; do
+        "$patchgrad" bench --model "$model" --batch "$batch" --threads "$t" "${model_steps[@]}" >>"$ours"
+        if [ $have_torch_models = 1 ]; then
+          run_torch "$shared/bench/torch_ref.py" --model "$model" --batch "$batch" --threads "$t" \
+            "${model_steps[@]}" >>"$peer"
+        fi
+      done
+    done
+    # PyTorch's best setting: the thread count with the fastest training step.
+    best_t=-
+    for t in $threads_list; do
+      p=$(model_median "$peer" train_img_s "$t")
+      [ "$p" = - ] && continue
+      if [ "$best_t" = - ] || awk -v a="$p" -v b="$(model_median "$peer" train_img_s "$best_t")" 'BEGIN { exit !(a > b) }'; then
+        best_t=$t
+      fi
+    done
+    for metric in train_img_s infer_img_s; do
+      p=-
+      for t in $threads_list; do  # the best of PyTorch's settings for this figure
+        candidate=$(model_median "$peer" "$metric" "$t")
+        if [ "$candidate" != - ] && { [ "$p" = - ] || awk -v a="$candidate" -v b="$p" 'BEGIN { exit !(a > b) }'; }; then
+          p=$candidate note="PyTorch best: threads=$t"
+        fi
+      done
+      [ "$p" = - ] && note=""
+      for t in $threads_list; do
+        o=$(model_median "$ours" "$metric" "$t")
+        row models "$model ${metric%_img_s}" "$t" img/s "$o" "$p" "$(ratio "$o" "$p")" "$note"
+      done
+      if [ "$first_t" != "$last_t" ]; then
+        o=$(ratio "$(model_median "$ours" "$metric" "$last_t")" "$(model_median "$ours" "$metric" "$first_t")")
+        p=$(ratio "$(model_median "$peer" "$metric" "$last_t")" "$(model_median "$peer" "$metric" "$first_t")")
+        row models "$model ${metric%_img_s} speed-up $first_t->$last_t threads" - x "$o" "$p" - \
+          "$([ "$p" != - ] && echo "peer: PyTorch's own")"
+      fi
+    done
+    p=-
+    [ "$best_t" != - ] && p=$(model_median "$peer" peak_rss_mb "$best_t")
+    for t in $threads_list; do
+      o=$(model_median "$ours" peak_rss_mb "$t")
+      row models "$model peak RSS" "$t" MB "$o" "$p" "$(ratio "$p" "$o")" \
+        "$([ "$best_t" != - ] && echo "PyTorch at threads=$best_t")"
+    done
+  done
+}
+
+# ---- the table ------------------------------------------------------------------------------------------
+echo "patchgrad vs its peers: medians of $reps back-to-back run(s) each$([ "$quick" = 1 ] && echo ", QUICK (rough)")," \
+  "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
+echo "ratio > 1: patchgrad ahead (faster, or less memory); '-': no peer figure"
+printf '%s\n' "$openblas_note" "$torch_note" "$torch_models_note" | grep missing | sort -u || true
+echo
+row section item thr unit patchgrad peer ratio note
+matmul_section
+layers_section
+models_section
