@@ -251,13 +251,18 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
                 const int64_t s = item / chunks, chunk = item % chunks;
                 const int64_t i = s * MR, mr = std::min(MR, M - i);
                 const int64_t p_end = std::min(panels, (chunk + 1) * panels_per_chunk);
-                // A's strip, rows [i, i + MR), columns [pc, pc + kc). Packing it costs a strided copy of the
-                // strip; it pays when the strip meets many B panels (its MR rows, possibly 4 KiB apart, would
-                // otherwise fight over the same L1 sets) but not when it meets one to three (attention's
-                // small products, where packing was a third of the time). A full strip of a row-major A is
-                // then read in place, each of its rows front to back. Same arithmetic either way.
+                // A's strip, rows [i, i + MR), columns [pc, pc + kc). The micro-kernel reads one column of
+                // it per k: MR numbers, one from each row. A full strip of a row-major A can be read where it
+                // lies: its MR rows stream front to back, and the strip (MR * kc numbers) stays in L1 while
+                // it meets every B panel. Except when its rows are a multiple of 4 KiB apart (K = 1024
+                // floats, say): then all MR rows map to the same few L1 sets and evict each other, and a
+                // packed copy, (kc, MR) contiguous, is faster. Packing is a strided copy of the strip; for
+                // the tiny ViT's forward products, reading in place measured 7 to 18% faster (2 threads,
+                // e.g. 8320 x 128 x 256: 250 -> 297 GFLOP/s; docs/matmul.md). Same arithmetic either way.
                 MatrixView a{A.data + i * A.row_stride + pc * A.col_stride, A.row_stride, A.col_stride};
-                const bool in_place = A.col_stride == 1 && mr == MR && p_end - chunk * panels_per_chunk <= 3;
+                const bool rows_alias_in_l1 = (A.row_stride * int64_t(sizeof(Scalar))) % 4096 == 0;
+                const bool in_place = A.col_stride == 1 && mr == MR &&
+                                      (!rows_alias_in_l1 || p_end - chunk * panels_per_chunk <= 3);
                 if (!in_place) {
                     pack_panel<MR>(a_pack, a.data, kc, mr, A.col_stride, A.row_stride);
                     a = {a_pack, 1, MR};
