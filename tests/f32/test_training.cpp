@@ -475,8 +475,11 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(mnist.channels == 1);
     CHECK(mnist.patch == 4);
     CHECK(mnist.dim == 64);
-    CHECK(mnist.epochs == 5);
+    CHECK(mnist.epochs == 7);
     CHECK(mnist.warmup_epochs == 1);
+    CHECK(mnist.batch_size == 64);
+    CHECK(mnist.lr == doctest::Approx(1.5e-3));
+    CHECK(parse({"--dataset", "mnist", "--batch-size", "32"}).batch_size == 32);  // a flag still wins
 
     const TrainConfig swin = parse({"--model", "swin"});
     CHECK(swin.patch == 2);
