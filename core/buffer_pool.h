@@ -3,10 +3,12 @@
 //                                                                           numbers live" tells the story.
 //
 // A training step allocates the same few hundred buffers in the same sizes every time: the activations
-// of the forward, the gradients of the backward. Asking the C library for each afresh costs more than
-// the call: a large block (above glibc's mmap threshold, ~128 KiB to 32 MiB) comes straight from the
+// of the forward, the gradients of the backward. Asking the C library for each afresh can cost more than
+// the call: a large block (above glibc's mmap threshold, ~128 KiB to 32 MiB) may come straight from the
 // kernel as untouched pages, and the first write to each 4 KiB page is a page fault that zeroes it.
-// Measured on the tiny ViT, that was about a tenth of a training step (docs/performance.md).
+// (glibc raises that threshold after a few frees, so in a training loop's steady state the pool measured
+// no faster than malloc, docs/performance.md; what it guarantees is that the steady state does no
+// allocator work at all.)
 //
 // So Storage (core/tensor.h) takes its buffers from here and gives them back here. A freed buffer waits
 // in a list for its exact byte size; the next request of that size gets it back, already mapped and
