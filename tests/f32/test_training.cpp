@@ -461,7 +461,7 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     const TrainConfig cifar = parse({});
     CHECK(cifar.model == "vit");
     CHECK(cifar.dataset == "cifar10");
-    CHECK(cifar.epochs == 15);
+    CHECK(cifar.epochs == 21);
     CHECK(cifar.batch_size == 128);
     CHECK(cifar.lr == 1e-3);
     CHECK(cifar.weight_decay == 0.05);
