@@ -106,6 +106,8 @@ SwinBlock::SwinBlock(int64_t dim, int64_t heads, int64_t H, int64_t W, int64_t w
           " grid is not divisible by the window size ", window_size_);
     check(shift_ >= 0 && shift_ < window_size_, "SwinBlock: shift ", shift_, " must be in [0, ", window_size_, ")");
     if (shift_ > 0) mask_ = shifted_window_mask(H, W, window_size_, shift_);
+    to_windows_ = window_token_order(H, W, window_size_, shift_);
+    from_windows_ = inverse_order(to_windows_);
     register_module("norm1", norm1);
     register_module("attn", attn);
     register_module("norm2", norm2);
@@ -115,14 +117,16 @@ SwinBlock::SwinBlock(int64_t dim, int64_t heads, int64_t H, int64_t W, int64_t w
 Tensor SwinBlock::forward(const Tensor& x, Rng& rng, Tensor* attention) const {
     const int64_t B = x.size(0), C = x.size(2), M = window_size_;
     check(x.dim() == 3 && x.size(1) == H_ * W_, "SwinBlock: expected tokens (B, ", H_ * W_, ", C), got ", x.shape());
-    Tensor grid = reshape(norm1.forward(x), {B, H_, W_, C});                  // (B, H, W, C)
-    if (shift_ > 0) grid = cyclic_shift(grid, shift_);                          // rolled by (-s, -s)
-    Tensor windows = window_partition(grid, M);                                  // (B*nW, N, C)
-    windows = attn.forward(windows, rng, mask_, attention);                      // (B*nW, N, C)
-    grid = window_reverse(windows, M, H_, W_);                                   // (B, H, W, C)
-    if (shift_ > 0) grid = reverse_cyclic_shift(grid, shift_);                   // rolled back
-    Tensor h = x + reshape(grid, {B, H_ * W_, C});                               // (B, H*W, C)
-    return h + mlp.forward(norm2.forward(h), rng);                               // (B, H*W, C)
+    const int64_t N = M * M, nW = H_ * W_ / N;
+    // cyclic_shift (rolled by (-s, -s)) then window_partition: both reorder tokens, so they are done as
+    // one gather in the order window_token_order computed from them (nn/window.h); one copy, not two.
+    Tensor tokens = norm1.forward(x);                                                   // (B, H*W, C)
+    Tensor windows = reshape(index_select(tokens, 1, to_windows_), {B * nW, N, C});    // (B*nW, N, C)
+    windows = attn.forward(windows, rng, mask_, attention);                             // (B*nW, N, C)
+    // window_reverse then reverse_cyclic_shift: the inverse gather.
+    tokens = index_select(reshape(windows, {B, nW * N, C}), 1, from_windows_);        // (B, H*W, C)
+    Tensor h = x + tokens;                                                              // (B, H*W, C)
+    return h + mlp.forward(norm2.forward(h), rng);                                      // (B, H*W, C)
 }
 
 // ---- patch merging ----------------------------------------------------------------------------------------

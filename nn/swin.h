@@ -81,6 +81,8 @@ public:
 private:
     int64_t H_, W_, window_size_, shift_;
     Tensor mask_;  // (nW, N, N): 0 or -100; undefined without a shift
+    std::vector<int64_t> to_windows_;    // (H*W): shift + partition as one token order (window_token_order)
+    std::vector<int64_t> from_windows_;  // (H*W): its inverse, reverse + shift back
 };
 
 // Patch merging: each 2x2 block of neighbours -> one token of 4C channels -> LayerNorm -> Linear to 2C.

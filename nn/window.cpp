@@ -8,6 +8,7 @@
 // the tokens row-major inside each window.
 #include "nn/window.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,32 @@ Tensor patch_merging_gather(const Tensor& x, int64_t H, int64_t W) {
     Tensor grid = reshape(x, {B, H / 2, 2, W / 2, 2, C});    // (b, i, dy, j, dx, c)
     Tensor blocks = permute(grid, {0, 1, 3, 4, 2, 5});       // (b, i, j, dx, dy, c)
     return reshape(blocks, {B, (H / 2) * (W / 2), 4 * C});   // (B, H/2 * W/2, 4C)
+}
+
+// window_token_order: the grid indices 0 .. H*W-1, as a (1, H, W, 1) tensor, go through the real
+//   cyclic_shift and window_partition; where each index lands is the order. (Scalar holds whole numbers
+//   exactly up to 2^24 in float, far beyond any grid here; checked.)
+std::vector<int64_t> window_token_order(int64_t H, int64_t W, int64_t M, int64_t shift) {
+    check(H * W <= (int64_t(1) << 24), "window_token_order: a ", H, "x", W, " grid is too large to index");
+    NoGradGuard no_grad;
+    Tensor grid = Tensor::arange(H * W);
+    grid = reshape(grid, {1, H, W, 1});
+    if (shift > 0) grid = cyclic_shift(grid, shift);
+    const Tensor windows = window_partition(grid, M);  // (nW, N, 1): the grid index of each position
+    std::vector<int64_t> order(static_cast<size_t>(H * W));
+    for (int64_t k = 0; k < H * W; ++k) order[k] = static_cast<int64_t>(std::llround(windows.data()[k]));
+    return order;
+}
+
+std::vector<int64_t> inverse_order(const std::vector<int64_t>& order) {
+    const int64_t n = static_cast<int64_t>(order.size());
+    std::vector<int64_t> inverse(order.size(), -1);
+    for (int64_t k = 0; k < n; ++k) {
+        check(order[k] >= 0 && order[k] < n && inverse[order[k]] < 0, "inverse_order: entry ", k, " = ",
+              order[k], " is out of range or repeated: not a permutation of 0 .. ", n - 1);
+        inverse[order[k]] = k;
+    }
+    return inverse;
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -18,6 +18,7 @@
 // index_select), so gradients flow through it with no backward of its own. The index and the mask are
 // constants (whole numbers and 0 / -100, no gradient), built by plain loops.
 #include <cstdint>
+#include <vector>
 
 #include "core/ops.h"
 
@@ -53,6 +54,17 @@ Tensor shifted_window_mask(int64_t H, int64_t W, int64_t M, int64_t shift);
 // x[b][(r + shift) mod H][(c + shift) mod W]. reverse_cyclic_shift rolls by (+shift, +shift), undoing it.
 Tensor cyclic_shift(const Tensor& x, int64_t shift);
 Tensor reverse_cyclic_shift(const Tensor& x, int64_t shift);
+
+// window_token_order: the cyclic shift and the window partition in one, as a permutation of the tokens.
+//   -> order (H * W): order[k] is the row-major grid index r * W + c of the token that
+//   window_partition(cyclic_shift(grid, shift), M) puts at flat position k = w * N + t (window w, token t).
+//   Both steps only reorder tokens, so together they are one reordering: a block gathers its windows with
+//   index_select(tokens (B, H*W, C), 1, order), one copy instead of two, and scatters them back with the
+//   inverse order (inverse_order). shift 0: the plain partition. Computed by running cyclic_shift and
+//   window_partition on the grid indices themselves, so it cannot disagree with them.
+std::vector<int64_t> window_token_order(int64_t H, int64_t W, int64_t M, int64_t shift);
+// inverse[order[k]] = k: the permutation that undoes `order` (order must be a permutation of 0 .. n-1).
+std::vector<int64_t> inverse_order(const std::vector<int64_t>& order);
 
 // patch_merging_gather: each 2 x 2 block of neighbours becomes one token with 4C channels.
 //   x (B, H * W, C) -> (B, H/2 * W/2, 4C), channels in timm's order [x0, x1, x2, x3] with (rows first)

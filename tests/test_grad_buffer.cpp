@@ -38,6 +38,12 @@ std::vector<OpCase> op_cases() {
         {"reshape", {2048, 6}, [](const Tensor& x) { return reshape(x, {1024, 12}) * random_tensor({1024, 12}, 105, false); }},
         {"permute", {16, 32, 24}, [](const Tensor& x) { return permute(x, {2, 0, 1}) * random_tensor({24, 16, 32}, 106, false); }},
         {"add (same shape)", {2048, 6}, [](const Tensor& x) { return (x + random_tensor({2048, 6}, 107, false)) * x; }},
+        {"index_select (a permutation)", {64, 256},
+         [](const Tensor& x) {
+             std::vector<int64_t> reversed(256);
+             for (int64_t j = 0; j < 256; ++j) reversed[j] = 255 - j;
+             return index_select(x, 1, reversed) * random_tensor({64, 256}, 108, false);
+         }},
         {"multi_head_attention", {64, 16, 12}, [](const Tensor& x) { return multi_head_attention(x, 2, Tensor(), 0.5); }},
     };
 }

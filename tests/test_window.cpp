@@ -3,6 +3,7 @@
 // Values by hand, brute-force index arithmetic, gradient checks, bad shapes that must be named; and the
 // key claim of the shifted-window mask: after softmax, tokens from different regions do not see each other.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -182,6 +183,44 @@ TEST_CASE("cyclic_shift and reverse_cyclic_shift: gradient checks and bad shapes
 }
 
 // ---- relative_position_index and relative_position_bias -------------------------------------------------
+
+TEST_CASE("window_token_order: one gather equals cyclic_shift then window_partition, values and gradients") {
+    // H x W grid, window M, shift s: square and not, with and without a shift
+    for (const auto& [H, W, M, shift] : {std::array<int64_t, 4>{8, 8, 4, 2}, {8, 8, 4, 0}, {4, 8, 2, 1}, {6, 6, 3, 1}}) {
+        CAPTURE(H);
+        CAPTURE(W);
+        CAPTURE(M);
+        CAPTURE(shift);
+        const int64_t B = 2, C = 3, N = M * M, nW = H * W / N;
+        const std::vector<int64_t> order = window_token_order(H, W, M, shift);
+        Tensor x = random_tensor({B, H, W, C}, 71);
+        const Tensor probe = random_tensor({B * nW, N, C}, 72, false);
+
+        Tensor two_steps = window_partition(shift > 0 ? cyclic_shift(x, shift) : x, M);   // (B*nW, N, C)
+        sum(two_steps * probe).backward();
+        const Tensor grad_two_steps = x.grad().clone();
+        x.zero_grad();
+        Tensor one_gather = reshape(index_select(reshape(x, {B, H * W, C}), 1, order), {B * nW, N, C});
+        sum(one_gather * probe).backward();
+        check_close(one_gather, two_steps, 0);  // the same numbers moved to the same places: exact
+        check_close(x.grad(), grad_two_steps, 0);
+
+        // and the inverse order undoes it: window_reverse then reverse_cyclic_shift
+        const Tensor back = index_select(reshape(one_gather, {B, nW * N, C}), 1, inverse_order(order));
+        check_close(reshape(back, {B, H, W, C}), x, 0);
+    }
+    // by hand, H = W = 4, M = 2, no shift: window 0 holds grid tokens 0, 1, 4, 5; window 1 holds 2, 3, 6, 7
+    const std::vector<int64_t> plain = window_token_order(4, 4, 2, 0);
+    CHECK(std::vector<int64_t>(plain.begin(), plain.begin() + 8) == std::vector<int64_t>{0, 1, 4, 5, 2, 3, 6, 7});
+    // shift 1: the window grid starts at token (1, 1) = 5
+    CHECK(window_token_order(4, 4, 2, 1)[0] == 5);
+}
+
+TEST_CASE("inverse_order: undoes a permutation, refuses what is not one") {
+    CHECK(inverse_order({2, 0, 1}) == std::vector<int64_t>{1, 2, 0});
+    CHECK(contains(thrown_message([] { inverse_order({0, 2, 2}); }), "entry 2 = 2 is out of range or repeated"));
+    CHECK(contains(thrown_message([] { inverse_order({0, 3, 1}); }), "not a permutation of 0 .. 2"));
+}
 
 TEST_CASE("relative_position_index: M = 2 worked out by hand") {
     // Tokens 0 = (0, 0), 1 = (0, 1), 2 = (1, 0), 3 = (1, 1); 2M - 1 = 3;

@@ -347,6 +347,9 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 //   x (.., n, ..), indices (m), each in 0 .. n-1 -> (.., m, ..)
 //   An index may repeat: x[o, k, i] is then read several times, and its gradient is the sum of all
 //   those reads:  dx[o, indices[j], i] += dout[o, j, i]   for every j.
+//   When the indices are a permutation of 0 .. n-1 (each read exactly once: Swin's window order,
+//   nn/window.h), every element of dx is written exactly once, so a fresh gradient is overwritten
+//   rather than zero-filled first (Tensor::grad_buffer).
 Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& indices) {
     const int64_t d = normalize(dim, x.dim(), x.shape(), "index_select");
     const int64_t n = x.shape()[d];
@@ -364,9 +367,18 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
     for (int64_t o = 0; o < outer; ++o)
         for (int64_t j = 0; j < m; ++j)
             std::copy_n(in + (o * n + indices[j]) * inner, inner, o_data + (o * m + j) * inner);
-    out.set_backward("index_select", {x}, [x, indices, outer, n, m, inner](const Tensor& dout) {
+    // Is every index read exactly once (a permutation)? Then the backward writes each row of dx once.
+    bool permutation = m == n;
+    std::vector<char> seen(static_cast<size_t>(n), 0);
+    for (int64_t j = 0; permutation && j < m; ++j) {
+        permutation = !seen[indices[j]];
+        seen[indices[j]] = 1;
+    }
+    out.set_backward("index_select", {x}, [x, indices, outer, n, m, inner, permutation](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        Scalar* dx = x.grad_data();
+        const Tensor::GradBuffer buffer = permutation ? x.grad_buffer() : Tensor::GradBuffer{x.grad_data(), true};
+        Scalar* dx = buffer.data;
+        const bool accumulate = buffer.accumulate;
         const Scalar* g = dout.data();
         // Repeated indices add into the same row, in the order j = 0, 1, ..; rows o never collide.
 #pragma omp parallel for if (dout.numel() >= kParallelElements)  // each o owns dx[o, :, :]
@@ -374,7 +386,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
             for (int64_t j = 0; j < m; ++j) {
                 Scalar* dx_row = dx + (o * n + indices[j]) * inner;             // (inner)
                 const Scalar* g_row = g + (o * m + j) * inner;                  // (inner)
-                for (int64_t i = 0; i < inner; ++i) dx_row[i] += g_row[i];
+                if (accumulate) {
+                    for (int64_t i = 0; i < inner; ++i) dx_row[i] += g_row[i];
+                } else {
+                    std::copy_n(g_row, inner, dx_row);
+                }
             }
         }
     });
