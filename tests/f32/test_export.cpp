@@ -14,35 +14,15 @@
 #include "examples/cli/commands.h"
 #include "examples/cli/seeing_inside.h"
 #include "tests/helpers.h"
+#include "tests/run_command.h"
 #include "tests/temp_files.h"
 
 using namespace patchgrad;
 using namespace patchgrad::cli;
 using testing::TempDir;
+using testing::run_command;
 
 namespace {
-
-// Runs a command's function with these words as its argv ("patchgrad", "attention", ...), its stdout
-// (what it wrote, the prediction) sent to /dev/null so the test output stays readable.
-int run_command(int (*command)(int, char**), std::vector<std::string> words) {
-    struct QuietStdout {
-        int saved;
-        QuietStdout() : saved(dup(1)) {
-            std::fflush(stdout);
-            const int null = open("/dev/null", O_WRONLY);
-            dup2(null, 1);
-            close(null);
-        }
-        ~QuietStdout() {
-            std::fflush(stdout);
-            dup2(saved, 1);
-            close(saved);
-        }
-    } quiet;
-    std::vector<char*> argv;
-    for (std::string& word : words) argv.push_back(word.data());
-    return command(static_cast<int>(argv.size()), argv.data());
-}
 
 // A checkpoint of `config`'s model with seeded random weights and an optimizer state, as train saves one.
 void save_tiny_checkpoint(const std::string& path, const TrainConfig& config) {
