@@ -153,6 +153,10 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 // never leave the registers until the tile is done. NVEC = 1 serves the last, narrow panel of C.
 template <int NVEC>
 void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t ldc, bool add) {
+    // Ask for C's tile now, for writing, so that its cache lines arrive while the products run: a cold C
+    // (a fresh output, larger than L2) would otherwise stall the stores at the end of the tile.
+    for (int64_t i = 0; i < MR; ++i)
+        for (int v = 0; v < NVEC; ++v) __builtin_prefetch(c + i * ldc + v * W, 1);
     Vec acc[MR][NVEC] = {};
     for (int64_t k = 0; k < kc; ++k) {
         Vec b_row[NVEC];

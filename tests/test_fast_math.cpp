@@ -51,9 +51,25 @@ TEST_CASE("fast_erf: within 5e-7 of erf everywhere, odd, and 1 far out; erf(0.5)
     CHECK(worst < 5e-7);  // measured 4.5e-7, near x = 0 (see fast_math.h)
 }
 
+TEST_CASE("fast_erf_with_exp: GELU's shared exponential, e^(-v^2/2) for erf(v / sqrt 2), within 5e-7") {
+    // GELU's backward passes e^(-v^2/2), computed from v, where fast_erf would compute e^(-x^2) from
+    // x = v / sqrt 2: the two exponentials differ by a rounding or two, and the result must not drift.
+    const float inv_sqrt2 = 0.70710678f;
+    double worst = 0;
+    for (double v = -11.0; v <= 11.0; v += 0.0001) {
+        const float vf = static_cast<float>(v);
+        const float e = fast_exp(-0.5f * vf * vf);
+        const float x = vf * inv_sqrt2;
+        worst = std::max(worst, std::fabs(fast_erf_with_exp(x, e) - std::erf(static_cast<double>(x))));
+    }
+    CHECK(worst < 5e-7);
+    CHECK(fast_erf_with_exp(0.5f, fast_exp(-0.25f)) == fast_erf(0.5f));  // the same formula, the same bits
+}
+
 TEST_CASE("fast_exp and fast_erf in double are the C library's functions, bit for bit") {
     for (double x : {-50.0, -3.3, -0.1, 0.0, 0.7, 2.5, 40.0}) {
         CHECK(fast_exp(x) == std::exp(x));
         CHECK(fast_erf(x) == std::erf(x));
+        CHECK(fast_erf_with_exp(x, 0.0) == std::erf(x));  // the given exponential is not used
     }
 }

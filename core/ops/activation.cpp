@@ -45,8 +45,10 @@ Tensor gelu(const Tensor& x) {
     return unary_op(
         x, "gelu", [inv_sqrt2](Scalar v) { return Scalar(0.5) * v * (1 + fast_erf(v * inv_sqrt2)); },
         [inv_sqrt2, inv_sqrt_2pi](Scalar v, Scalar) {
-            const Scalar cdf = Scalar(0.5) * (1 + fast_erf(v * inv_sqrt2));
-            const Scalar pdf = inv_sqrt_2pi * fast_exp(Scalar(-0.5) * v * v);
+            // one exponential for both terms: e^(-v^2/2) is phi's and also erf(v / sqrt 2)'s e^(-(v/sqrt 2)^2)
+            const Scalar e = fast_exp(Scalar(-0.5) * v * v);
+            const Scalar cdf = Scalar(0.5) * (1 + fast_erf_with_exp(v * inv_sqrt2, e));
+            const Scalar pdf = inv_sqrt_2pi * e;
             return cdf + v * pdf;
         });
 }

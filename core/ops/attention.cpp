@@ -123,13 +123,11 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
         }
         // P[i, :] = softmax(S[i, :]) = e^(s - m) / sum e^(s - m), m the row maximum (as in softmax.cpp).
         // A -inf score gives e^(-inf) = 0 exactly: a masked key gets probability exactly 0. fast_exp
-        // (fast_math.h) vectorises; the sum stays a separate loop, added in order j = 0, 1, ...
+        // (fast_math.h) vectorises; the sum is a separate loop, in lanes (lane_sum, op_helpers.h).
         const Scalar m = row_max(s, T);
         if (!std::isfinite(m) && bad_row < 0) bad_row = i;  // all -inf: 0/0 below; reported by the caller
         for (int64_t j = 0; j < T; ++j) s[j] = fast_exp(s[j] - m);
-        Scalar total = 0;
-        for (int64_t j = 0; j < T; ++j) total += s[j];
-        const Scalar inverse = 1 / total;
+        const Scalar inverse = 1 / lane_sum(T, [s](int64_t j) { return s[j]; });
         for (int64_t j = 0; j < T; ++j) s[j] *= inverse;
     }
     // O = P @ V   (T,T) @ (T,D) -> (T,D)
@@ -166,8 +164,7 @@ void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld
         const Scalar* p = P + i * T;  // (T)
         Scalar* w = work + i * T;     // (T): dP[i, :], then dS[i, :] * scale
         // dS[i, :] = P[i, :] * (dP[i, :] - dot(dP[i, :], P[i, :]))
-        Scalar dot = 0;
-        for (int64_t j = 0; j < T; ++j) dot += w[j] * p[j];
+        const Scalar dot = lane_sum(T, [w, p](int64_t j) { return w[j] * p[j]; });
         if (dS && dS_add) {
             Scalar* ds = dS + i * T;
             for (int64_t j = 0; j < T; ++j) ds[j] += p[j] * (w[j] - dot);

@@ -64,17 +64,21 @@ inline double fast_exp(double x) { return std::exp(x); }
 // with an absolute error below 1.5e-7 everywhere; erf is odd, so erf(-x) = -erf(x). Computed in float,
 // 1 - poly * e^(-x^2) cancels near x = 0 (both terms near 1), and the error measures 4.5e-7 at worst
 // (tests/test_fast_math.cpp): a few float rounding units of 1 + erf(x / sqrt 2), which is what GELU uses.
-inline float fast_erf(float x) {
+// fast_erf_with_exp(x, e) takes e = e^(-x^2) from the caller: GELU's backward needs that exponential for
+// its density term as well, and computes it once for both.
+inline float fast_erf_with_exp(float x, float exp_minus_x2) {
     constexpr float p = 0.3275911f;
     constexpr float a1 = 0.254829592f, a2 = -0.284496736f, a3 = 1.421413741f, a4 = -1.453152027f,
                     a5 = 1.061405429f;
     const float ax = std::fabs(x);
     const float t = 1.0f / (1.0f + p * ax);
     const float poly = ((((a5 * t + a4) * t + a3) * t + a2) * t + a1) * t;
-    const float erf_ax = 1.0f - poly * fast_exp(-ax * ax);
+    const float erf_ax = 1.0f - poly * exp_minus_x2;
     return std::copysign(erf_ax, x);
 }
+inline float fast_erf(float x) { return fast_erf_with_exp(x, fast_exp(-x * x)); }
 
+inline double fast_erf_with_exp(double x, double) { return std::erf(x); }
 inline double fast_erf(double x) { return std::erf(x); }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

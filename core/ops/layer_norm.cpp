@@ -6,6 +6,7 @@
 // the one normalised). Row r is the contiguous run x[r*C .. r*C + C).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
@@ -58,11 +59,9 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
 #pragma omp parallel for if (x.numel() >= kParallelElements)  // iteration r owns row r of out, mean[r], rstd[r]
     for (int64_t r = 0; r < R; ++r) {
         const Scalar* row = px + r * C;
-        Scalar total = 0;
-        for (int64_t k = 0; k < C; ++k) total += row[k];
-        const Scalar m = total / C;
-        Scalar squares = 0;  // two passes (mean first), not E[x^2] - E[x]^2, which cancels badly
-        for (int64_t k = 0; k < C; ++k) squares += (row[k] - m) * (row[k] - m);
+        const Scalar m = lane_sum(C, [row](int64_t k) { return row[k]; }) / C;
+        // two passes (mean first), not E[x^2] - E[x]^2, which cancels badly
+        const Scalar squares = lane_sum(C, [row, m](int64_t k) { return (row[k] - m) * (row[k] - m); });
         const Scalar s = 1 / std::sqrt(squares / C + eps);
         for (int64_t k = 0; k < C; ++k) po[r * C + k] = (row[k] - m) * s * pw[k] + pb[k];
         pm[r] = m;
@@ -75,48 +74,59 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
         const Scalar* g = dout.data();  // (R, C)
         const Scalar* pm = mean.data();
         const Scalar* ps = rstd.data();
-        if (x.requires_grad()) {
-            const Tensor::GradBuffer dx_buffer = x.grad_buffer();  // fresh: written, not added to
-            Scalar* dx = dx_buffer.data;
-            const bool accumulate = dx_buffer.accumulate;
-#pragma omp parallel for if (x.numel() >= kParallelElements)  // iteration r owns row r of dx
-            for (int64_t r = 0; r < R; ++r) {
+        Tensor::GradBuffer dx_buffer{nullptr, false};
+        if (x.requires_grad()) dx_buffer = x.grad_buffer();  // fresh: written, not added to
+        Scalar* dx = dx_buffer.data;
+        const bool accumulate = dx_buffer.accumulate;
+        const bool param_grads = weight.requires_grad() || bias.requires_grad();
+
+        // One pass over the rows does both jobs: dx, row by row, and dweight and dbias, which sum over
+        // rows. The rows are cut into fixed chunks of kChunkRows; each chunk sums its rows in order into
+        // its own partial (chunk_sums: dweight's C numbers, then dbias's), and the partials are added
+        // afterwards in chunk order. Threads take whole chunks, so every sum has the same order (and the
+        // same rounding) whatever the number of threads, and each row of dout and x is read once.
+        constexpr int64_t kChunkRows = 64;
+        const int64_t chunks = (R + kChunkRows - 1) / kChunkRows;
+        std::vector<Scalar> chunk_sums(param_grads ? size_t(chunks * 2 * C) : 0, Scalar(0));  // (chunks, 2C)
+        Scalar* partial = chunk_sums.data();
+#pragma omp parallel for if (x.numel() >= kParallelElements)  // iteration owns its chunk's rows of dx and partial
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+            for (int64_t r = chunk * kChunkRows; r < std::min(R, (chunk + 1) * kChunkRows); ++r) {
                 const Scalar* row = px + r * C;
                 const Scalar* grow = g + r * C;
-                Scalar sum_dxhat = 0, sum_dxhat_xhat = 0;
-                for (int64_t k = 0; k < C; ++k) {
-                    const Scalar xhat = (row[k] - pm[r]) * ps[r];
-                    const Scalar dxhat = grow[k] * pw[k];
-                    sum_dxhat += dxhat;
-                    sum_dxhat_xhat += dxhat * xhat;
+                const Scalar m = pm[r], s = ps[r];
+                if (dx) {
+                    const Scalar mean_dxhat = lane_sum(C, [grow, pw](int64_t k) { return grow[k] * pw[k]; }) / C;
+                    const Scalar mean_dxhat_xhat =
+                        lane_sum(C, [grow, pw, row, m, s](int64_t k) { return grow[k] * pw[k] * ((row[k] - m) * s); }) /
+                        C;
+                    Scalar* dx_row = dx + r * C;
+                    for (int64_t k = 0; k < C; ++k) {
+                        const Scalar xhat = (row[k] - m) * s;
+                        const Scalar dxhat = grow[k] * pw[k];
+                        const Scalar d = s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
+                        dx_row[k] = accumulate ? dx_row[k] + d : d;
+                    }
                 }
-                const Scalar mean_dxhat = sum_dxhat / C, mean_dxhat_xhat = sum_dxhat_xhat / C;
-                for (int64_t k = 0; k < C; ++k) {
-                    const Scalar xhat = (row[k] - pm[r]) * ps[r];
-                    const Scalar dxhat = grow[k] * pw[k];
-                    const Scalar d = ps[r] * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-                    dx[r * C + k] = accumulate ? dx[r * C + k] + d : d;
-                }
-            }
-        }
-        if (weight.requires_grad() || bias.requires_grad()) {
-            // Sums over rows. Threads split the channels into blocks: iteration `block` owns dweight and
-            // dbias at [block, block + kColumns) and walks the rows in order 0, 1, .., R-1, so every sum has
-            // the same order whatever the number of threads.
-            constexpr int64_t kColumns = 64;
-            Scalar* dw = weight.requires_grad() ? weight.grad_data() : nullptr;
-            Scalar* db = bias.requires_grad() ? bias.grad_data() : nullptr;
-#pragma omp parallel for if (x.numel() >= kParallelElements)  // iteration owns dw, db at [block, block+kColumns)
-            for (int64_t block = 0; block < C; block += kColumns) {
-                const int64_t end = std::min(block + kColumns, C);
-                for (int64_t r = 0; r < R; ++r) {
-                    for (int64_t k = block; k < end; ++k) {
-                        const Scalar gk = g[r * C + k];
-                        if (dw) dw[k] += gk * (px[r * C + k] - pm[r]) * ps[r];
-                        if (db) db[k] += gk;
+                if (param_grads) {
+                    Scalar* dw_part = partial + chunk * 2 * C;  // (C)
+                    Scalar* db_part = dw_part + C;              // (C)
+                    for (int64_t k = 0; k < C; ++k) {
+                        dw_part[k] += grow[k] * ((row[k] - m) * s);
+                        db_part[k] += grow[k];
                     }
                 }
             }
+        }
+        if (weight.requires_grad()) {  // dweight_k += sum over chunks, in chunk order
+            Scalar* dw = weight.grad_data();
+            for (int64_t chunk = 0; chunk < chunks; ++chunk)
+                for (int64_t k = 0; k < C; ++k) dw[k] += partial[chunk * 2 * C + k];
+        }
+        if (bias.requires_grad()) {  // dbias_k likewise
+            Scalar* db = bias.grad_data();
+            for (int64_t chunk = 0; chunk < chunks; ++chunk)
+                for (int64_t k = 0; k < C; ++k) db[k] += partial[chunk * 2 * C + C + k];
         }
     });
     return out;
