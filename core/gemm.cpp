@@ -137,11 +137,12 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 }
 
 // ---- The micro-kernel ---------------------------------------------------------------------------------
-// c (MR, NVEC * W) = (add ? c : 0) + a (MR, kc) @ b (kc, NVEC * W)
+// c (MR, NVEC * W) = ((add ? c : 0) + a (MR, kc) @ b (kc, NVEC * W)) + bias (NVEC * W, the same for every row)
 //   a: A's strip: the packed panel {a_pack, 1, MR}, or A itself (see gemm_thread)
 //                                                    (one column of A per k: MR scalars to broadcast)
 //   b: packed B panel, b[k * NR + j] = B(k, j)      (one row of B per k: NVEC vectors to load)
 //   c: row-major with leading dimension ldc
+//   bias: the tile's columns of gemm's row_bias, or null (only on the last K block)
 //
 //                 b row k:  [ vector 0 | vector 1 ]           NR = 2 * W columns
 //   a column k:  a0  ->     acc[0][0]   acc[0][1]             acc[i][v] += broadcast(a_i) * b_v
@@ -152,7 +153,7 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 // Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the 24 accumulators
 // never leave the registers until the tile is done. NVEC = 1 serves the last, narrow panel of C.
 template <int NVEC>
-void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t ldc, bool add) {
+void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t ldc, bool add, const Scalar* bias) {
     // Ask for C's tile now, for writing, so that its cache lines arrive while the products run: a cold C
     // (a fresh output, larger than L2) would otherwise stall the stores at the end of the tile.
     for (int64_t i = 0; i < MR; ++i)
@@ -175,26 +176,36 @@ void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t 
             for (int v = 0; v < NVEC; ++v) {
                 Vec old;
                 std::memcpy(&old, c + i * ldc + v * W, sizeof(Vec));
-                old += acc[i][v];
-                std::memcpy(c + i * ldc + v * W, &old, sizeof(Vec));
+                acc[i][v] = old + acc[i][v];
             }
-    } else {
+    }
+    if (bias) {
+        Vec bias_row[NVEC];
+        for (int v = 0; v < NVEC; ++v) std::memcpy(&bias_row[v], bias + v * W, sizeof(Vec));
 #pragma GCC unroll 16
         for (int64_t i = 0; i < MR; ++i)
-            for (int v = 0; v < NVEC; ++v) std::memcpy(c + i * ldc + v * W, &acc[i][v], sizeof(Vec));
+            for (int v = 0; v < NVEC; ++v) acc[i][v] += bias_row[v];
     }
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < MR; ++i)
+        for (int v = 0; v < NVEC; ++v) std::memcpy(c + i * ldc + v * W, &acc[i][v], sizeof(Vec));
 }
 
-// C tile (mr, nr) = (add ? C : 0) + a panel @ b panel, for any mr <= MR, nr <= NR. A full tile goes straight
-// to C; an edge tile is computed whole into a local tile (the padding is zeros) and its valid part copied,
-// with the same additions as the straight path, so edge and interior elements round alike.
-void compute_tile(int64_t kc, MatrixView a, const Scalar* b, Scalar* C, int64_t ldc, int64_t mr, int64_t nr, bool add) {
-    if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, C, ldc, add);
+// C tile (mr, nr) = ((add ? C : 0) + a panel @ b panel) + bias, for any mr <= MR, nr <= NR (bias: the tile's
+// nr columns of row_bias, or null). A full tile goes straight to C; an edge tile is computed whole into a
+// local tile (the padding is zeros) and its valid part copied, with the same additions as the straight
+// path, so edge and interior elements round alike.
+void compute_tile(int64_t kc, MatrixView a, const Scalar* b, Scalar* C, int64_t ldc, int64_t mr, int64_t nr, bool add,
+                  const Scalar* bias) {
+    if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, C, ldc, add, bias);
     alignas(64) Scalar tile[MR * NR];  // (MR, NR), leading dimension NR
-    if (nr <= W) micro_kernel<1>(kc, a, b, tile, NR, false);
-    else micro_kernel<NV>(kc, a, b, tile, NR, false);
+    if (nr <= W) micro_kernel<1>(kc, a, b, tile, NR, false, nullptr);
+    else micro_kernel<NV>(kc, a, b, tile, NR, false, nullptr);
     for (int64_t i = 0; i < mr; ++i)
-        for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = add ? C[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+        for (int64_t j = 0; j < nr; ++j) {
+            const Scalar sum = add ? C[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+            C[i * ldc + j] = bias ? sum + bias[j] : sum;
+        }
 }
 
 // ---- The blocked product ------------------------------------------------------------------------------
@@ -217,10 +228,10 @@ void barrier(int T) {
 #endif
 }
 
-// Thread t's part of C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N), on a team of T threads that
-// all run this function together and share b_pack, the packed B block (kc, nc).
+// Thread t's part of C (M, N) = ((accumulate ? C : 0) + A (M, K) @ B (K, N)) + row_bias, on a team of T
+// threads that all run this function together and share b_pack, the packed B block (kc, nc).
 void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
-                 bool accumulate, Scalar* b_pack, int t, int T) {
+                 bool accumulate, const Scalar* row_bias, Scalar* b_pack, int t, int T) {
     alignas(64) Scalar a_pack[KC * MR];  // this thread's packed A strip, (kc, MR)
     const int64_t kc_max = kc_for(K), nc_max = nc_for(N);
     const int64_t strips = ceil_div(M, MR);
@@ -239,6 +250,7 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
         for (int64_t pc = 0; pc < K; pc += kc_max) {
             const int64_t kc = std::min(kc_max, K - pc);
             const bool add = accumulate || pc > 0;  // the first K block overwrites C unless accumulating
+            const bool last_block = pc + kc == K;   // the bias goes in once, after the whole sum
 
             // This thread packs panels [first, last) of the B block: b_pack[p * kc * NR, (p + 1) * kc * NR).
             const Share my_panels = share(panels, t, T);
@@ -273,7 +285,8 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
                 }
                 for (int64_t p = chunk * panels_per_chunk; p < p_end; ++p) {
                     const int64_t j = jc + p * NR;
-                    compute_tile(kc, a, b_pack + p * kc * NR, C + i * ldc + j, ldc, mr, std::min(NR, N - j), add);
+                    const Scalar* bias = row_bias && last_block ? row_bias + j : nullptr;
+                    compute_tile(kc, a, b_pack + p * kc * NR, C + i * ldc + j, ldc, mr, std::min(NR, N - j), add, bias);
                 }
             }
             barrier(T);  // nobody repacks B while another thread still reads it
@@ -281,21 +294,25 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
     }
 }
 
-// C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N) on `threads` threads (1: serially, no OpenMP).
+// C (M, N) = ((accumulate ? C : 0) + A (M, K) @ B (K, N)) + row_bias on `threads` threads (1: serially,
+// no OpenMP).
 void gemm_blocked(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
-                  bool accumulate, int threads) {
+                  bool accumulate, const Scalar* row_bias, int threads) {
     if (M == 0 || N == 0) return;
-    if (K == 0) {  // an empty sum: C = C + 0 or C = 0
-        if (!accumulate)
-            for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, Scalar(0));
+    if (K == 0) {  // an empty sum: C = C + 0 or C = 0, then the bias
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+                const Scalar sum = accumulate ? C[i * ldc + j] : Scalar(0);
+                C[i * ldc + j] = row_bias ? sum + row_bias[j] : sum;
+            }
         return;
     }
     // The calling thread's buffer, shared by the team: (kc, nc) as nc / NR panels of (kc, NR).
     Scalar* b_pack = b_scratch.get(size_t(kc_for(K) * nc_for(N)));
-    if (threads <= 1) return gemm_thread(M, N, K, A, B, C, ldc, accumulate, b_pack, 0, 1);
+    if (threads <= 1) return gemm_thread(M, N, K, A, B, C, ldc, accumulate, row_bias, b_pack, 0, 1);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
-    gemm_thread(M, N, K, A, B, C, ldc, accumulate, b_pack, omp_get_thread_num(), omp_get_num_threads());
+    gemm_thread(M, N, K, A, B, C, ldc, accumulate, row_bias, b_pack, omp_get_thread_num(), omp_get_num_threads());
 #endif
 }
 
@@ -306,10 +323,11 @@ void check_sizes(const char* name, int64_t M, int64_t N, int64_t K, int64_t ldc)
 
 }  // namespace
 
-void gemm(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate) {
+void gemm(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate,
+          const Scalar* row_bias) {
     check_sizes("gemm", M, N, K, ldc);
     const double flops = 2.0 * double(M) * double(N) * double(K);
-    gemm_blocked(M, N, K, A, B, C, ldc, accumulate, flops < kParallelFlops ? 1 : max_threads());
+    gemm_blocked(M, N, K, A, B, C, ldc, accumulate, row_bias, flops < kParallelFlops ? 1 : max_threads());
 }
 
 void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, MatrixView A, int64_t a_batch_stride,
@@ -346,19 +364,21 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, MatrixView A, 
 #endif
     for (int64_t b = 0; b < batch; ++b)
         gemm_blocked(M, N, K, operand(A, a_batch_stride, b), operand(B, b_batch_stride, b), C + b * c_batch_stride,
-                     ldc, accumulate, 1);
+                     ldc, accumulate, nullptr, 1);
 }
 
-// The textbook loop: C(i, j) = (accumulate ? C(i, j) : 0) + sum_k A(i, k) B(k, j), summed k = 0, 1, ...
+// The textbook loop: C(i, j) = ((accumulate ? C(i, j) : 0) + sum_k A(i, k) B(k, j)) + row_bias[j], summed
+// k = 0, 1, ...
 void gemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
-                    bool accumulate) {
+                    bool accumulate, const Scalar* row_bias) {
     check_sizes("gemm_reference", M, N, K, ldc);
     for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {
             Scalar sum = 0;
             for (int64_t k = 0; k < K; ++k)
                 sum += A.data[i * A.row_stride + k * A.col_stride] * B.data[k * B.row_stride + j * B.col_stride];
-            C[i * ldc + j] = accumulate ? C[i * ldc + j] + sum : sum;
+            const Scalar total = accumulate ? C[i * ldc + j] + sum : sum;
+            C[i * ldc + j] = row_bias ? total + row_bias[j] : total;
         }
 }
 

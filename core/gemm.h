@@ -28,7 +28,11 @@ struct MatrixView {
 
 // C (M,N), row-major with leading dimension ldc:  C = (accumulate ? C : 0) + A (M,K) @ B (K,N)
 // Runs on all OpenMP threads, or serially when called from inside a parallel region.
-void gemm(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate);
+// row_bias (N), when given, is added to every row after the sum: C(i, j) = (... + sum_k A B) + row_bias[j],
+// the bias of a linear layer, added as each tile of C is stored instead of in a second pass over C (the
+// same additions in the same order, so the same bits as gemm followed by a bias loop).
+void gemm(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate,
+          const Scalar* row_bias = nullptr);
 
 // `batch` independent products; operand i starts at data + i * stride (a stride of 0 broadcasts the operand).
 //   C_i (M, N) = (accumulate ? C_i : 0) + A_i (M, K) @ B_i (K, N),   C_i = C + i * c_batch_stride
@@ -40,6 +44,7 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K,
                   Scalar* C, int64_t ldc, int64_t c_batch_stride, bool accumulate);
 
 // The textbook triple loop, the reference the tests hold the fast kernel against.
-void gemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate);
+void gemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate,
+                    const Scalar* row_bias = nullptr);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -204,15 +204,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Shape out_shape = x.shape();
     out_shape.back() = OC;
     Tensor out = Tensor::empty(out_shape);                                   // (R, OC)
-    // out (R,OC) = x (R,C) @ weight^T (C,OC);  weight^T(c,o) = weight[o*C + c]: row stride 1, col stride C
-    gemm(R, OC, C, as_matrix(x.data(), C), as_transposed(weight.data(), C), out.data(), OC, false);
-    if (has_bias) {
-        Scalar* po = out.data();
-        const Scalar* pb = bias.data();
-#pragma omp parallel for if (R * OC >= kParallelElements)  // iteration r owns row r of out
-        for (int64_t r = 0; r < R; ++r)
-            for (int64_t o = 0; o < OC; ++o) po[r * OC + o] += pb[o];
-    }
+    // out (R,OC) = x (R,C) @ weight^T (C,OC) + bias;  weight^T(c,o) = weight[o*C + c]: row stride 1, col
+    // stride C. gemm adds the bias to each row as it stores a tile (row_bias), saving a pass over out.
+    gemm(R, OC, C, as_matrix(x.data(), C), as_transposed(weight.data(), C), out.data(), OC, false,
+         has_bias ? bias.data() : nullptr);
     std::vector<Tensor> inputs = {x, weight};
     if (has_bias) inputs.push_back(bias);
     out.set_backward("linear", std::move(inputs), [x, weight, bias, R, C, OC](const Tensor& dout) {
@@ -226,20 +221,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
             const Tensor::GradBuffer dweight = weight.grad_buffer();
             gemm(OC, C, R, as_transposed(g, OC), as_matrix(x.data(), C), dweight.data, C, dweight.accumulate);
         }
-        if (bias.defined() && bias.requires_grad()) {
-            // dbias[o] += sum_r dout[r,o]. Threads split the columns into blocks: iteration `block` owns
-            // dbias[block .. block+kColumns) and walks the rows in order 0, 1, .., R-1, so every sum has
-            // the same order (and the same rounding) whatever the number of threads, and rows are read
-            // along memory, kColumns contiguous numbers at a time.
-            constexpr int64_t kColumns = 64;
-            Scalar* db = bias.grad_data();
-#pragma omp parallel for if (R * OC >= kParallelElements)  // iteration owns db[block .. block+kColumns)
-            for (int64_t block = 0; block < OC; block += kColumns) {
-                const int64_t end = std::min(block + kColumns, OC);
-                for (int64_t r = 0; r < R; ++r)
-                    for (int64_t o = block; o < end; ++o) db[o] += g[r * OC + o];
-            }
-        }
+        if (bias.defined() && bias.requires_grad())  // dbias[o] += sum_r dout[r,o]
+            add_column_sums(g, R, OC, bias.grad_data());
     });
     return out;
 }

@@ -1,5 +1,8 @@
 #pragma once
 // Helpers shared by the op files in core/ops/.
+#include <algorithm>
+#include <vector>
+
 #include "core/ops.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
@@ -25,6 +28,25 @@ inline Scalar lane_sum(int64_t n, Term term) {
     for (int64_t width = kSumLanes / 2; width > 0; width /= 2)
         for (int64_t l = 0; l < width; ++l) lanes[l] += lanes[l + width];
     return lanes[0];
+}
+
+// out[c] += sum over r of x[r * C + c], for x (R, C) row-major: the gradient of a bias added to every row.
+// The rows are cut into fixed chunks of kChunkRows; each chunk sums its rows in order into its own partial
+// row, and the partials are then added in chunk order. Threads take whole chunks and read whole rows, so
+// memory is read once, front to back, and every sum has the same order whatever the number of threads.
+inline void add_column_sums(const Scalar* x, int64_t R, int64_t C, Scalar* out) {
+    constexpr int64_t kChunkRows = 64;
+    const int64_t chunks = (R + kChunkRows - 1) / kChunkRows;
+    std::vector<Scalar> partials(size_t(chunks * C), Scalar(0));  // (chunks, C)
+    Scalar* partial = partials.data();
+#pragma omp parallel for if (R * C >= kParallelElements)  // iteration owns partial row `chunk`
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        Scalar* sums = partial + chunk * C;
+        for (int64_t r = chunk * kChunkRows; r < std::min(R, (chunk + 1) * kChunkRows); ++r)
+            for (int64_t c = 0; c < C; ++c) sums[c] += x[r * C + c];
+    }
+    for (int64_t chunk = 0; chunk < chunks; ++chunk)
+        for (int64_t c = 0; c < C; ++c) out[c] += partial[chunk * C + c];
 }
 
 inline void check_defined(const Tensor& t, const char* op_name, const char* which) {
