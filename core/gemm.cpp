@@ -63,6 +63,9 @@ constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles: the tile is 128 bytes
 constexpr int64_t KC = 1536 / sizeof(Scalar);  // 384 floats / 192 doubles
 constexpr int64_t NC = 640;                    // a multiple of NR in both flavours
 
+// B is read in place, without packing, when C has at most this many strips of MR rows (see gemm_thread).
+constexpr int64_t kMaxStripsForBInPlace = 32;
+
 // Products smaller than this many flops run on one thread: waking a second thread costs microseconds.
 constexpr double kParallelFlops = 1 << 20;
 
@@ -140,7 +143,8 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 // c (MR, NVEC * W) = ((add ? c : 0) + a (MR, kc) @ b (kc, NVEC * W)) + bias (NVEC * W, the same for every row)
 //   a: A's strip: the packed panel {a_pack, 1, MR}, or A itself (see gemm_thread)
 //                                                    (one column of A per k: MR scalars to broadcast)
-//   b: packed B panel, b[k * NR + j] = B(k, j)      (one row of B per k: NVEC vectors to load)
+//   b: B's panel, b[k * ldb + j] = B(k, j): packed (ldb = NR), or B itself (see gemm_thread)
+//                                                    (one row of B per k: NVEC vectors to load)
 //   c: row-major with leading dimension ldc
 //   bias: the tile's columns of gemm's row_bias, or null (only on the last K block)
 //
@@ -153,7 +157,8 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 // Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the 24 accumulators
 // never leave the registers until the tile is done. NVEC = 1 serves the last, narrow panel of C.
 template <int NVEC>
-void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t ldc, bool add, const Scalar* bias) {
+void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* c, int64_t ldc, bool add,
+                  const Scalar* bias) {
     // Ask for C's tile now, for writing, so that its cache lines arrive while the products run: a cold C
     // (a fresh output, larger than L2) would otherwise stall the stores at the end of the tile.
     for (int64_t i = 0; i < MR; ++i)
@@ -161,7 +166,7 @@ void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t 
     Vec acc[MR][NVEC] = {};
     for (int64_t k = 0; k < kc; ++k) {
         Vec b_row[NVEC];
-        for (int v = 0; v < NVEC; ++v) std::memcpy(&b_row[v], b + k * NR + v * W, sizeof(Vec));
+        for (int v = 0; v < NVEC; ++v) std::memcpy(&b_row[v], b + k * ldb + v * W, sizeof(Vec));
         for (int64_t i = 0; i < MR; ++i) {
             // broadcast a(i, k) to all lanes (x - 0 is exactly x, even for x = -0)
             Vec a_i = a.data[i * a.row_stride + k * a.col_stride] - Vec{};
@@ -195,12 +200,12 @@ void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, Scalar* c, int64_t 
 // nr columns of row_bias, or null). A full tile goes straight to C; an edge tile is computed whole into a
 // local tile (the padding is zeros) and its valid part copied, with the same additions as the straight
 // path, so edge and interior elements round alike.
-void compute_tile(int64_t kc, MatrixView a, const Scalar* b, Scalar* C, int64_t ldc, int64_t mr, int64_t nr, bool add,
-                  const Scalar* bias) {
-    if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, C, ldc, add, bias);
+void compute_tile(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* C, int64_t ldc, int64_t mr,
+                  int64_t nr, bool add, const Scalar* bias) {
+    if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, ldb, C, ldc, add, bias);
     alignas(64) Scalar tile[MR * NR];  // (MR, NR), leading dimension NR
-    if (nr <= W) micro_kernel<1>(kc, a, b, tile, NR, false, nullptr);
-    else micro_kernel<NV>(kc, a, b, tile, NR, false, nullptr);
+    if (nr <= W) micro_kernel<1>(kc, a, b, ldb, tile, NR, false, nullptr);
+    else micro_kernel<NV>(kc, a, b, ldb, tile, NR, false, nullptr);
     for (int64_t i = 0; i < mr; ++i)
         for (int64_t j = 0; j < nr; ++j) {
             const Scalar sum = add ? C[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
@@ -247,19 +252,35 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
         const int64_t panels_per_chunk = ceil_div(panels, chunks);
         chunks = ceil_div(panels, panels_per_chunk);
 
+        // B read in place: when B's rows are contiguous (col_stride 1) and every panel is a full NR wide,
+        // the micro-kernel can read row k of a panel straight from B, NR numbers at B(k, j). The (kc, nc)
+        // block then needs no copy, and with no shared copy the threads never wait for each other: no
+        // barriers at all. Copying a block costs kc * nc loads and stores, paid once for all `strips`
+        // strips that use it, so it is worth skipping for small products with few strips: attention's
+        // (T, T) @ (T, D) per head, one K block (inference +3 to 4% for the ViT). A weight's gradient,
+        // dW = dout^T x with K = B * T, also has few strips, and alone it ran 8 to 19% faster with x read
+        // in place, but the whole training step ran 5% slower, so many K blocks keep the packed copy
+        // (docs/matmul.md). Packing also stays for transposed or strided B, a narrow last panel (it needs
+        // zero padding), and rows a multiple of 4 KiB apart (they would evict each other from the same
+        // cache sets).
+        const bool b_in_place = strips <= kMaxStripsForBInPlace && K <= KC && B.col_stride == 1 && N % NR == 0 &&
+                                (B.row_stride * int64_t(sizeof(Scalar))) % 4096 != 0;
+
         for (int64_t pc = 0; pc < K; pc += kc_max) {
             const int64_t kc = std::min(kc_max, K - pc);
             const bool add = accumulate || pc > 0;  // the first K block overwrites C unless accumulating
             const bool last_block = pc + kc == K;   // the bias goes in once, after the whole sum
 
             // This thread packs panels [first, last) of the B block: b_pack[p * kc * NR, (p + 1) * kc * NR).
-            const Share my_panels = share(panels, t, T);
-            for (int64_t p = my_panels.first; p < my_panels.last; ++p) {
-                const int64_t j = jc + p * NR;
-                pack_panel<NR>(b_pack + p * kc * NR, B.data + pc * B.row_stride + j * B.col_stride, kc,
-                               std::min(NR, N - j), B.row_stride, B.col_stride);
+            if (!b_in_place) {
+                const Share my_panels = share(panels, t, T);
+                for (int64_t p = my_panels.first; p < my_panels.last; ++p) {
+                    const int64_t j = jc + p * NR;
+                    pack_panel<NR>(b_pack + p * kc * NR, B.data + pc * B.row_stride + j * B.col_stride, kc,
+                                   std::min(NR, N - j), B.row_stride, B.col_stride);
+                }
+                barrier(T);  // the whole B block is packed before anyone reads it
             }
-            barrier(T);  // the whole B block is packed before anyone reads it
 
             // This thread owns the C tiles of items [first, last): rows [s * MR, s * MR + MR) x its chunk.
             const Share my_items = share(strips * chunks, t, T);
@@ -286,10 +307,12 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
                 for (int64_t p = chunk * panels_per_chunk; p < p_end; ++p) {
                     const int64_t j = jc + p * NR;
                     const Scalar* bias = row_bias && last_block ? row_bias + j : nullptr;
-                    compute_tile(kc, a, b_pack + p * kc * NR, C + i * ldc + j, ldc, mr, std::min(NR, N - j), add, bias);
+                    const Scalar* b = b_in_place ? B.data + pc * B.row_stride + j : b_pack + p * kc * NR;
+                    const int64_t ldb = b_in_place ? B.row_stride : NR;
+                    compute_tile(kc, a, b, ldb, C + i * ldc + j, ldc, mr, std::min(NR, N - j), add, bias);
                 }
             }
-            barrier(T);  // nobody repacks B while another thread still reads it
+            if (!b_in_place) barrier(T);  // nobody repacks B while another thread still reads it
         }
     }
 }

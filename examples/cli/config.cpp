@@ -118,7 +118,7 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     if (grey) {  // 60,000 small images: more, smaller steps fit the 5-minute budget (docs/results.md)
         c.image_size = 28;
         c.channels = 1;
-        c.epochs = 7;
+        c.epochs = 9;
         c.warmup_epochs = 1;
         c.batch_size = 64;
         c.lr = 1.5e-3;
@@ -311,7 +311,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--model", &f.model, "the architecture", {"vit", "swin"});
     args.option("--dataset", &f.dataset, "the dataset", {"cifar10", "mnist", "fashion-mnist"});
     args.option("--data", &f.data, "the folder `make data` fills");
-    args.option("--epochs", &f.epochs, "passes over the training set (MNIST, Fashion-MNIST: 7)", 1, 100000);
+    args.option("--epochs", &f.epochs, "passes over the training set (MNIST, Fashion-MNIST: 9)", 1, 100000);
     args.option("--batch-size", &f.batch_size, "images per step (MNIST, Fashion-MNIST: 64)", 1, 65536);
     args.option("--optimizer", &f.optimizer, "the optimizer", {"sgd", "adam", "adamw"});
     args.option("--lr", &f.lr, "peak learning rate (MNIST, Fashion-MNIST: 0.0015)", 0, 100);

@@ -34,7 +34,7 @@ struct TrainConfig {
     std::string data = "data";        // the folder `make data` fills: data/cifar-10-batches-bin, data/mnist, ...
 
     // ---- the recipe ------------------------------------------------------------------------------------
-    int64_t epochs = 21;              // passes over the training set (7 for MNIST and Fashion-MNIST)
+    int64_t epochs = 21;              // passes over the training set (9 for MNIST and Fashion-MNIST)
     int64_t batch_size = 128;         // images per optimizer step
     std::string optimizer = "adamw";  // "sgd", "adam" or "adamw"
     double lr = 1e-3;                 // the peak learning rate, reached at the end of the warmup

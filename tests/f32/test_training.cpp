@@ -475,7 +475,7 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(mnist.channels == 1);
     CHECK(mnist.patch == 4);
     CHECK(mnist.dim == 64);
-    CHECK(mnist.epochs == 7);
+    CHECK(mnist.epochs == 9);
     CHECK(mnist.warmup_epochs == 1);
     CHECK(mnist.batch_size == 64);
     CHECK(mnist.lr == doctest::Approx(1.5e-3));
