@@ -1,4 +1,4 @@
-// gemm.cpp: C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N), fast.        docs/matmul.md explains it.
+// gemm.cpp: C (M, N) = (accumulate ? C : 0) + A (M, K) @ B (K, N) (+ a bias row), fast.  docs/matmul.md
 //
 // Dimension legend: M rows of A and C, N columns of B and C, K the summed dimension.
 //   MR x NR   the register tile of C one micro-kernel call computes (13 x 32 floats with AVX-512)
@@ -13,6 +13,8 @@
 //         pack A[strip, pc:pc+kc] into one MR-wide panel  pack_panel<MR>    (kc, MR): stays in L1
 //         for each NR-wide panel of the packed B block                      (kc, NR): streams from L2
 //           C tile (MR, NR) += A panel @ B panel           micro_kernel      26 accumulators in registers
+//           (+ the bias row, on the last K block)
+// Either operand is read where it lies instead of packed when that measured faster (gemm_thread says when).
 //
 // Determinism: every C element is  (((C or 0) + dot over block 0 of K) + dot over block 1) + ...,
 // each dot summed k = 0, 1, 2, ... in one register lane. The K blocks depend only on K (kc_for), never on

@@ -45,4 +45,26 @@ inline void append_u32_be(std::vector<uint8_t>& bytes, uint32_t value) {
     for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<uint8_t>(value >> shift));
 }
 
+// An IDX image file (MNIST's format): magic, count, rows, cols (big-endian int32), then the pixel bytes as
+// given. The counts are written as given, so a test can make them disagree with the pixels.
+inline std::vector<uint8_t> idx_images(uint32_t count, uint32_t rows, uint32_t cols, const std::vector<uint8_t>& pixels,
+                                       uint32_t magic = 0x803) {
+    std::vector<uint8_t> bytes;
+    append_u32_be(bytes, magic);
+    append_u32_be(bytes, count);
+    append_u32_be(bytes, rows);
+    append_u32_be(bytes, cols);
+    bytes.insert(bytes.end(), pixels.begin(), pixels.end());
+    return bytes;
+}
+
+// An IDX label file: magic, count (big-endian int32), then one byte per label.
+inline std::vector<uint8_t> idx_labels(uint32_t count, const std::vector<uint8_t>& labels, uint32_t magic = 0x801) {
+    std::vector<uint8_t> bytes;
+    append_u32_be(bytes, magic);
+    append_u32_be(bytes, count);
+    bytes.insert(bytes.end(), labels.begin(), labels.end());
+    return bytes;
+}
+
 }  // namespace patchgrad::testing

@@ -19,7 +19,7 @@
 #include "tests/temp_files.h"
 
 using namespace patchgrad;
-using testing::TempDir, testing::append_u32_be;
+using testing::TempDir;
 
 namespace {
 
@@ -32,22 +32,16 @@ void write_text(const std::string& path, const std::string& bytes) {
 std::string as_text(const std::vector<uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
 
 // An IDX image file of `count` images of rows x cols, and its label file, pixels and labels random.
-std::string idx_images(int64_t count, int64_t rows, int64_t cols, Rng& rng) {
-    std::vector<uint8_t> bytes;
-    append_u32_be(bytes, 0x803);
-    append_u32_be(bytes, static_cast<uint32_t>(count));
-    append_u32_be(bytes, static_cast<uint32_t>(rows));
-    append_u32_be(bytes, static_cast<uint32_t>(cols));
-    for (int64_t i = 0; i < count * rows * cols; ++i) bytes.push_back(static_cast<uint8_t>(rng.randint(256)));
-    return as_text(bytes);
+std::string random_idx_images(int64_t count, int64_t rows, int64_t cols, Rng& rng) {
+    std::vector<uint8_t> pixels;
+    for (int64_t i = 0; i < count * rows * cols; ++i) pixels.push_back(static_cast<uint8_t>(rng.randint(256)));
+    return as_text(testing::idx_images(uint32_t(count), uint32_t(rows), uint32_t(cols), pixels));
 }
 
-std::string idx_labels(int64_t count, Rng& rng) {
-    std::vector<uint8_t> bytes;
-    append_u32_be(bytes, 0x801);
-    append_u32_be(bytes, static_cast<uint32_t>(count));
-    for (int64_t i = 0; i < count; ++i) bytes.push_back(static_cast<uint8_t>(rng.randint(10)));
-    return as_text(bytes);
+std::string random_idx_labels(int64_t count, Rng& rng) {
+    std::vector<uint8_t> labels;
+    for (int64_t i = 0; i < count; ++i) labels.push_back(static_cast<uint8_t>(rng.randint(10)));
+    return as_text(testing::idx_labels(uint32_t(count), labels));
 }
 
 // The big-endian 32-bit word at `offset`, as IDX stores sizes.
@@ -69,8 +63,8 @@ TEST_CASE("corruption sweep: IDX images and labels") {
     TempDir dir;
     Rng rng(101);
     const std::string path = dir.file("images-idx3-ubyte"), labels_path = dir.file("labels-idx1-ubyte");
-    const std::string images = idx_images(3, 5, 4, rng);  // 16 + 60 bytes
-    const std::string labels = idx_labels(7, rng);        // 8 + 7 bytes
+    const std::string images = random_idx_images(3, 5, 4, rng);  // 16 + 60 bytes
+    const std::string labels = random_idx_labels(7, rng);        // 8 + 7 bytes
 
     SweepCounts counts;
     const auto read_images = [&](const std::string& bytes) {

@@ -23,29 +23,9 @@
 
 using namespace patchgrad;
 namespace fs = std::filesystem;
-using testing::TempDir, testing::write_bytes, testing::append_u32_be;
+using testing::TempDir, testing::write_bytes, testing::idx_images, testing::idx_labels;
 
 namespace {
-
-// An IDX image file: magic, count, rows, cols (big-endian int32), then the pixel bytes as given.
-std::vector<uint8_t> idx_images(uint32_t count, uint32_t rows, uint32_t cols, const std::vector<uint8_t>& pixels,
-                                uint32_t magic = 0x803) {
-    std::vector<uint8_t> bytes;
-    append_u32_be(bytes, magic);
-    append_u32_be(bytes, count);
-    append_u32_be(bytes, rows);
-    append_u32_be(bytes, cols);
-    bytes.insert(bytes.end(), pixels.begin(), pixels.end());
-    return bytes;
-}
-
-std::vector<uint8_t> idx_labels(uint32_t count, const std::vector<uint8_t>& labels, uint32_t magic = 0x801) {
-    std::vector<uint8_t> bytes;
-    append_u32_be(bytes, magic);
-    append_u32_be(bytes, count);
-    bytes.insert(bytes.end(), labels.begin(), labels.end());
-    return bytes;
-}
 
 // Pixels 0, 1, 2, ... (mod 256) starting at `start`: every byte distinct and predictable.
 std::vector<uint8_t> counting(int64_t n, int start = 0) {

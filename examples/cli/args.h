@@ -45,6 +45,7 @@ public:
     bool parse(int argc, char** argv, int first = 2);
     bool given(const std::string& name) const { return given_.count(name) > 0; }
     std::string help() const;
+    const std::string& command() const { return command_; }  // "patchgrad predict", for messages
 
 private:
     struct Option {

@@ -279,32 +279,27 @@ AttentionPicture render_attention(const ImageClassifier& model, const TrainConfi
 // ---- the command ------------------------------------------------------------------------------------------
 
 int run_attention(int argc, char** argv) {
-    std::string checkpoint, data, out = "attention.png";
-    std::vector<std::string> images;
-    int64_t index = -1, block = -1, threads = 2;
+    InputFlags input_flags;
+    std::string out = "attention.png";
+    int64_t block = -1, threads = 2;
     ArgParser args("patchgrad attention", "A picture of what a checkpoint's model attends to in one image (binary PPM/PGM, "
                                           "or a test-set\nexample): ViT: each head's CLS attention in the last block and "
                                           "the attention rollout;\nSwin: one block's window attention with the window "
                                           "grid (docs/seeing_inside.md).");
-    args.option("--checkpoint", &checkpoint, "the checkpoint (best.safetensors or last.safetensors of a run)");
-    args.positionals("IMAGE", &images, "a binary PPM (P6) or PGM (P5) image", 1);
-    args.option("--index", &index, "test-set example N instead of an image", 0, int64_t{1} << 40);
-    args.option("--data", &data, "the data folder for --index (default: the checkpoint's)");
+    add_input_flags(args, input_flags);
     args.option("--out", &out, "the PNG file to write");
     args.option("--block", &block, "Swin: the block to show, counted over all stages (default: the first shifted "
                                    "block of stage 0)", 0, 1 << 20);
     args.option("--threads", &threads, "OpenMP threads", 1, 1024);
     if (!args.parse(argc, argv)) return 0;
-    if (checkpoint.empty()) throw UsageError("patchgrad attention: --checkpoint CKPT is required (see --help)");
-    if (images.empty() == !args.given("--index"))
-        throw UsageError("patchgrad attention: give either an IMAGE or --index N (see --help)");
+    check_input_flags(args, input_flags);
 #ifdef _OPENMP
     omp_set_num_threads(static_cast<int>(threads));
 #endif
 
-    const Checkpoint ckpt = read_checkpoint(checkpoint);
+    const Checkpoint ckpt = read_checkpoint(input_flags.checkpoint);
     TrainConfig config = ckpt.config;
-    if (!data.empty()) config.data = data;
+    if (!input_flags.data.empty()) config.data = input_flags.data;
     if (args.given("--block")) {
         int64_t blocks = 0;
         for (int64_t depth : config.depths) blocks += depth;
@@ -313,7 +308,7 @@ int run_attention(int argc, char** argv) {
             throw UsageError(format_message("patchgrad attention: --block ", block, " but the model has ", blocks,
                                             " blocks (0..", blocks - 1, ")"));
     }
-    const InputImage input = load_input_image(config, ckpt.class_names, images.empty() ? "" : images[0], index);
+    const InputImage input = load_input_image(config, ckpt.class_names, input_flags.image(), input_flags.index);
     const std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
     const AttentionPicture picture =
         render_attention(*model, config, normalized_input(input, config), input.dataset.pixels, block);

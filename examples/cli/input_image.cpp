@@ -5,6 +5,20 @@
 
 namespace patchgrad::cli {
 
+void add_input_flags(ArgParser& args, InputFlags& flags) {
+    args.option("--checkpoint", &flags.checkpoint, "the checkpoint (best.safetensors or last.safetensors of a run)");
+    args.positionals("IMAGE", &flags.images, "a binary PPM (P6) or PGM (P5) image", 1);
+    args.option("--index", &flags.index, "test-set example N instead of an image", 0, int64_t{1} << 40);
+    args.option("--data", &flags.data, "the data folder for --index (default: the checkpoint's)");
+}
+
+void check_input_flags(const ArgParser& args, const InputFlags& flags) {
+    if (flags.checkpoint.empty())
+        throw UsageError(args.command() + ": --checkpoint CKPT is required (see --help)");
+    if (flags.images.empty() == !args.given("--index"))
+        throw UsageError(args.command() + ": give either an IMAGE or --index N (see --help)");
+}
+
 InputImage load_input_image(const TrainConfig& config, const std::vector<std::string>& class_names,
                             const std::string& image_path, int64_t index) {
     const int64_t S = config.image_size, C = config.channels;

@@ -10,9 +10,24 @@
 #include <string>
 
 #include "datasets/dataset.h"
+#include "examples/cli/args.h"
 #include "examples/cli/config.h"
 
 namespace patchgrad::cli {
+
+// The flags that name the model and its input, the same in predict and attention.
+struct InputFlags {
+    std::string checkpoint;           // --checkpoint CKPT
+    std::vector<std::string> images;  // IMAGE (at most one)
+    int64_t index = -1;               // --index N: test-set example N instead of an image
+    std::string data;                 // --data DIR for --index (default: the checkpoint's)
+    std::string image() const { return images.empty() ? "" : images[0]; }  // "" with --index
+};
+// Declares --checkpoint, IMAGE, --index and --data on `args`.
+void add_input_flags(ArgParser& args, InputFlags& flags);
+// After parsing: throws UsageError (exit code 2) unless a checkpoint and exactly one of IMAGE and --index
+// were given.
+void check_input_flags(const ArgParser& args, const InputFlags& flags);
 
 struct InputImage {
     ImageDataset dataset;    // one image (C, S, S) as bytes, the model's channels and side; labels {label or 0}

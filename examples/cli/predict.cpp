@@ -36,34 +36,28 @@ double nine_digits(double value) {
 }  // namespace
 
 int run_predict(int argc, char** argv) {
-    std::string checkpoint, data;
-    std::vector<std::string> images;
-    int64_t index = -1, top = 5, threads = 2;
+    InputFlags input_flags;
+    int64_t top = 5, threads = 2;
     bool json = false;
     ArgParser args("patchgrad predict", "The most likely classes, with probabilities, for an image (binary PPM/PGM, "
                                         "any size) or a test-set\nexample, by a checkpoint's model.");
-    args.option("--checkpoint", &checkpoint, "the checkpoint (best.safetensors or last.safetensors of a run)");
-    args.positionals("IMAGE", &images, "a binary PPM (P6) or PGM (P5) image", 1);
-    args.option("--index", &index, "test-set example N instead of an image", 0, int64_t{1} << 40);
-    args.option("--data", &data, "the data folder for --index (default: the checkpoint's)");
+    add_input_flags(args, input_flags);
     args.option("--top", &top, "how many classes to list", 1, 1000);
     args.option("--threads", &threads, "OpenMP threads", 1, 1024);
     args.flag("--json", &json, "machine-readable output, with every class's probability");
     if (!args.parse(argc, argv)) return 0;
-    if (checkpoint.empty()) throw UsageError("patchgrad predict: --checkpoint CKPT is required (see --help)");
-    if (images.empty() == !args.given("--index"))
-        throw UsageError("patchgrad predict: give either an IMAGE or --index N (see --help)");
+    check_input_flags(args, input_flags);
 #ifdef _OPENMP
     omp_set_num_threads(static_cast<int>(threads));
 #endif
 
-    const Checkpoint ckpt = read_checkpoint(checkpoint);
+    const Checkpoint ckpt = read_checkpoint(input_flags.checkpoint);
     TrainConfig config = ckpt.config;
-    if (!data.empty()) config.data = data;
+    if (!input_flags.data.empty()) config.data = input_flags.data;
     const int64_t K = config.num_classes;
 
     // The input as a one-image dataset, so it goes through the very normalisation the training used.
-    const InputImage input = load_input_image(config, ckpt.class_names, images.empty() ? "" : images[0], index);
+    const InputImage input = load_input_image(config, ckpt.class_names, input_flags.image(), input_flags.index);
     const std::string& described = input.described;
     const int64_t label = input.label;
     Rng unused(0);
@@ -83,7 +77,8 @@ int run_predict(int argc, char** argv) {
     if (json) {
         Json out = Json::object(), ranked = Json::array(), all = Json::object();
         out.set("checkpoint", ckpt.path).set("input", described);
-        if (label >= 0) out.set("index", index).set("label", label).set("label_name", ckpt.class_names[label]);
+        if (label >= 0)
+            out.set("index", input_flags.index).set("label", label).set("label_name", ckpt.class_names[label]);
         for (int64_t i = 0; i < top; ++i) {
             Json entry = Json::object();
             entry.set("class", order[i]).set("name", ckpt.class_names[order[i]]);

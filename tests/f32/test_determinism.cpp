@@ -15,7 +15,7 @@
 
 using namespace patchgrad;
 using namespace patchgrad::cli;
-using testing::TempDir, testing::write_bytes, testing::append_u32_be;
+using testing::TempDir, testing::write_bytes, testing::idx_images, testing::idx_labels;
 
 namespace {
 
@@ -25,20 +25,14 @@ void write_mnist_like(const std::string& root, int64_t count) {
     Rng rng(3);
     std::filesystem::create_directories(root + "/mnist");
     for (const std::string prefix : {"train", "t10k"}) {
-        std::vector<uint8_t> images, labels;
-        append_u32_be(images, 0x803);
-        append_u32_be(images, static_cast<uint32_t>(count));
-        append_u32_be(images, 28);
-        append_u32_be(images, 28);
-        append_u32_be(labels, 0x801);
-        append_u32_be(labels, static_cast<uint32_t>(count));
+        std::vector<uint8_t> pixels, labels;
         for (int64_t i = 0; i < count; ++i) {
             const int label = static_cast<int>(rng.randint(10));
             labels.push_back(static_cast<uint8_t>(label));
-            for (int p = 0; p < 28 * 28; ++p) images.push_back(static_cast<uint8_t>(20 * label + rng.randint(60)));
+            for (int p = 0; p < 28 * 28; ++p) pixels.push_back(static_cast<uint8_t>(20 * label + rng.randint(60)));
         }
-        write_bytes(root + "/mnist/" + prefix + "-images-idx3-ubyte", images);
-        write_bytes(root + "/mnist/" + prefix + "-labels-idx1-ubyte", labels);
+        write_bytes(root + "/mnist/" + prefix + "-images-idx3-ubyte", idx_images(uint32_t(count), 28, 28, pixels));
+        write_bytes(root + "/mnist/" + prefix + "-labels-idx1-ubyte", idx_labels(uint32_t(count), labels));
     }
 }
 

@@ -25,7 +25,7 @@
 using namespace patchgrad;
 using namespace patchgrad::cli;
 namespace fs = std::filesystem;
-using testing::TempDir, testing::write_bytes, testing::append_u32_be;
+using testing::TempDir, testing::write_bytes, testing::idx_images, testing::idx_labels;
 
 namespace {
 
@@ -56,21 +56,15 @@ void write_synthetic_data(const std::string& root, int64_t per_batch, int64_t te
     for (int b = 1; b <= 5; ++b) cifar_file("data_batch_" + std::to_string(b) + ".bin", per_batch);
     cifar_file("test_batch.bin", test);
     const auto mnist_files = [&](const std::string& prefix, int64_t count) {
-        std::vector<uint8_t> images, labels;
-        append_u32_be(images, 0x803);
-        append_u32_be(images, static_cast<uint32_t>(count));
-        append_u32_be(images, 28);
-        append_u32_be(images, 28);
-        append_u32_be(labels, 0x801);
-        append_u32_be(labels, static_cast<uint32_t>(count));
+        std::vector<uint8_t> pixels, labels;
         for (int64_t i = 0; i < count; ++i) {
             const int label = static_cast<int>(rng.randint(10));
             labels.push_back(static_cast<uint8_t>(label));
             const std::vector<uint8_t> image = synthetic_image(label, 1, 28, rng);
-            images.insert(images.end(), image.begin(), image.end());
+            pixels.insert(pixels.end(), image.begin(), image.end());
         }
-        write_bytes(root + "/mnist/" + prefix + "-images-idx3-ubyte", images);
-        write_bytes(root + "/mnist/" + prefix + "-labels-idx1-ubyte", labels);
+        write_bytes(root + "/mnist/" + prefix + "-images-idx3-ubyte", idx_images(uint32_t(count), 28, 28, pixels));
+        write_bytes(root + "/mnist/" + prefix + "-labels-idx1-ubyte", idx_labels(uint32_t(count), labels));
     };
     mnist_files("train", 5 * per_batch);
     mnist_files("t10k", test);
