@@ -247,10 +247,13 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
         const int64_t nc = std::min(nc_max, N - jc);
         const int64_t panels = ceil_div(nc, NR);
         // The work items of this block: strips x chunks. Usually chunks = 1 and an item is one strip of MR
-        // rows across the whole block; when there are too few strips to keep every thread busy (M small),
-        // the block's columns are cut into chunks of whole panels as well.
+        // rows across the whole block. When there are too few strips to keep every thread busy (M small),
+        // or too few to share evenly (5 strips on 2 threads: 3 against 2, the Swin's 64 x 64 weight
+        // gradients), the block's columns are cut into chunks of whole panels as well, so that the items
+        // share out evenly. Items run strip by strip, so a thread packs each of its strips once.
         int64_t chunks = 1;
         if (strips < 2 * T) chunks = std::min(panels, ceil_div(2 * T, strips));
+        else if (strips % T != 0 && strips < 8 * T) chunks = std::min(panels, int64_t(T));
         const int64_t panels_per_chunk = ceil_div(panels, chunks);
         chunks = ceil_div(panels, panels_per_chunk);
 
@@ -286,6 +289,7 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
 
             // This thread owns the C tiles of items [first, last): rows [s * MR, s * MR + MR) x its chunk.
             const Share my_items = share(strips * chunks, t, T);
+            int64_t packed_strip = -1;  // the strip now in a_pack: consecutive chunks of a strip share it
             for (int64_t item = my_items.first; item < my_items.last; ++item) {
                 const int64_t s = item / chunks, chunk = item % chunks;
                 const int64_t i = s * MR, mr = std::min(MR, M - i);
@@ -303,7 +307,8 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
                 const bool in_place = A.col_stride == 1 && mr == MR &&
                                       (!rows_alias_in_l1 || p_end - chunk * panels_per_chunk <= 3);
                 if (!in_place) {
-                    pack_panel<MR>(a_pack, a.data, kc, mr, A.col_stride, A.row_stride);
+                    if (s != packed_strip) pack_panel<MR>(a_pack, a.data, kc, mr, A.col_stride, A.row_stride);
+                    packed_strip = s;
                     a = {a_pack, 1, MR};
                 }
                 for (int64_t p = chunk * panels_per_chunk; p < p_end; ++p) {

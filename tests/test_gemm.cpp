@@ -146,6 +146,8 @@ TEST_CASE("gemm: products big enough to run on several threads, odd strides") {
             check_gemm(5, 1500, 200, a, b, true);   // one row strip: the N block is cut into chunks
             check_gemm(130, 64, 200, a, b, false);  // few strips, one K block, full panels: a row-major B
                                                     // is read in place, with no packing and no barriers
+            check_gemm(64, 64, 900, a, b, true);    // 5 strips on 2 threads: cut into chunks of panels too,
+                                                    // each packed A strip reused by its two chunks
         }
 }
 
@@ -274,8 +276,10 @@ TEST_CASE("gemm: bit-identical results on 1 and 2 threads") {
         int64_t M, N, K;
     };
     // many strips; several K and N blocks; one strip with the N block cut into chunks; edge tiles everywhere
-    // and {130, 64, 200}: B read in place (few strips, one K block, full panels)
-    const Shape shapes[] = {{300, 200, 100}, {97, 1300, 800}, {5, 2000, 300}, {131, 67, 1000}, {130, 64, 200}};
+    // {130, 64, 200}: B read in place (few strips, one K block, full panels); {64, 64, 2000}: 5 strips,
+    // an odd number, so 2 threads also cut the columns into chunks
+    const Shape shapes[] = {{300, 200, 100}, {97, 1300, 800}, {5, 2000, 300}, {131, 67, 1000}, {130, 64, 200},
+                            {64, 64, 2000}};
     for (const Shape& s : shapes)
         for (Layout a : {Layout::RowMajor, Layout::Transposed})
             for (bool accumulate : {false, true}) {
