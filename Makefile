@@ -72,7 +72,7 @@ f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
 
 DOCTEST_HEADER := /usr/include/doctest/doctest.h
 
-.PHONY: all test sanitize bench data clean help gradcheck
+.PHONY: all test sanitize bench data clean help gradcheck exercise exercises
 all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
 
 $(OBJ)/f32/%.o: %.cpp
@@ -112,15 +112,30 @@ $(DOCTEST_HEADER):
 	  exit 1; \
 	fi
 
-TEST_OBJS := $(call f64_objs,$(TEST_SRCS_F64)) $(call f32_objs,$(TEST_SRCS_F32))
-$(TEST_OBJS): | $(DOCTEST_HEADER)
+# Graded exercises (docs/exercises.md): examples/exercises/NAME.cpp is the learner's file; its grader is
+# examples/exercises/grading/NAME.cpp; both build in float64 into the program $(BIN)/exercises/NAME. The
+# reference solutions, tests/exercises/solutions/*.cpp, are linked into the tests only.
+EXERCISES      := $(patsubst examples/exercises/%.cpp,%,$(wildcard examples/exercises/*.cpp))
+GRADING_OBJS   := $(call f64_objs,$(wildcard examples/exercises/grading/*.cpp))
+SOLUTION_OBJS  := $(call f64_objs,$(wildcard tests/exercises/solutions/*.cpp))
+EXERCISE_PROGS := $(patsubst %,$(BIN)/exercises/%,$(EXERCISES))
 
-$(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(LIB_F64) $(LIB_F32)
+# A skeleton's parameters are unused until the learner writes the body.
+$(OBJ)/f64/examples/exercises/%.o: CXXFLAGS += -Wno-unused-parameter
+$(BIN)/exercises/%: $(OBJ)/f64/examples/exercises/%.o $(GRADING_OBJS) $(LIB_F64)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
-test: all $(BIN)/tests
-	$(BIN)/tests
+TEST_OBJS := $(call f64_objs,$(TEST_SRCS_F64)) $(call f32_objs,$(TEST_SRCS_F32))
+$(TEST_OBJS): | $(DOCTEST_HEADER)
+
+$(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(GRADING_OBJS) $(SOLUTION_OBJS) $(LIB_F64) $(LIB_F32)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+# The tests run the untouched exercise programs too (each must say "not started"), from $(BIN)/exercises.
+test: all $(BIN)/tests $(EXERCISE_PROGS)
+	PATCHGRAD_EXERCISES=$(BIN)/exercises $(BIN)/tests
 	$(BIN)/examples/custom_op_f64 > /dev/null  # docs/gradcheck.md's example: the planted bug must be caught
 
 sanitize:
@@ -147,6 +162,24 @@ $(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)
 
 bench: $(BIN)/bench_matmul $(BIN)/patchgrad
 	BENCH_MATMUL=$(BIN)/bench_matmul PATCHGRAD=$(BIN)/patchgrad bash tests/bench/bench_all.sh
+
+# make exercise NAME=softmax_backward [SEED=123]: build the learner's file with its grader and grade it.
+# make exercises: every exercise with its status (passed, failing, not started, does not compile).
+exercise:
+	@if [ -z "$(NAME)" ] || [ ! -f examples/exercises/$(NAME).cpp ]; then \
+	  echo "make exercise: NAME must name a file of examples/exercises/, e.g. make exercise NAME=softmax_backward" \
+	       "(got '$(NAME)'); make exercises lists them" >&2; exit 2; fi
+	@$(MAKE) -s --no-print-directory $(BIN)/exercises/$(NAME)
+	@$(BIN)/exercises/$(NAME) $(if $(SEED),--seed $(SEED))
+
+exercises:
+	@for name in $(EXERCISES); do \
+	  if ! $(MAKE) -s --no-print-directory $(BIN)/exercises/$$name >/dev/null 2>&1; then \
+	    echo "-- $$name  DOES NOT COMPILE (make exercise NAME=$$name shows why)"; continue; fi; \
+	  about=$$($(BIN)/exercises/$$name --about); $(BIN)/exercises/$$name --quiet; \
+	  case $$? in 0) status="passed     ";; 3) status="not started";; *) status="FAILING    ";; esac; \
+	  echo "$$about" | sed "s/^\([0-9]*\) /\1  $$status  /"; \
+	done | sort -n
 
 clean:
 	rm -rf build

@@ -1,0 +1,14 @@
+// Every exercise, in the order of the course (docs/exercises.md).
+#include "examples/exercises/grading/exercises.h"
+
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+std::vector<ExerciseInfo> all_exercises() {
+    return {
+        softmax_backward_info,
+        layer_norm_backward_info,
+        gelu_backward_info,
+    };
+}
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

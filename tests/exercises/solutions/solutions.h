@@ -1,0 +1,31 @@
+#pragma once
+// The reference solutions of examples/exercises/*.cpp, one file each in this folder, kept apart from the
+// skeletons so that a learner reading an exercise does not see its answer. tests/test_exercises.cpp grades
+// them: every grader must pass its solution, and fail the untouched skeleton and planted mistakes.
+#include <string>
+#include <utility>
+
+#include "core/ops.h"
+#include "examples/exercises/grading/exercises.h"
+#include "nn/window.h"
+
+using namespace patchgrad;
+
+namespace solution {
+std::pair<Tensor, Tensor> broadcast_mul_backward(const Tensor& a, const Tensor& b, const Tensor& dout);
+std::pair<Tensor, Tensor> matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dout);
+Tensor softmax_backward(const Tensor& y, const Tensor& dy);
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, double smoothing);
+LayerNormGradients layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& dout, double eps);
+Tensor gelu_backward(const Tensor& x, const Tensor& dout);
+AttentionGradients attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& dout,
+                                      double scale);
+Tensor patch_embedding(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t patch);
+Tensor window_partition(const Tensor& x, int64_t M);
+Tensor window_reverse(const Tensor& windows, int64_t M, int64_t H, int64_t W);
+Tensor shifted_window_mask(int64_t H, int64_t W, int64_t M, int64_t shift);
+Tensor relative_position_index(int64_t M);
+bool adamw_decays(const std::string& name, const Tensor& param);
+void adamw_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, int64_t step,
+                const AdamWSettings& settings, bool decay);
+}  // namespace solution
