@@ -183,3 +183,48 @@ TEST_CASE("exercises: gelu_backward") {
         return dout * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du);
     }));
 }
+
+TEST_CASE("exercises: broadcast_mul_backward") {
+    auto with = [](BroadcastMulBackward f) { return [f](Grader& g) { grade_broadcast_mul_backward(f, g); }; };
+    check_solution_passes(broadcast_mul_backward_info, with(solution::broadcast_mul_backward));
+    check_mutant_fails(broadcast_mul_backward_info, "no sum over the stretched dimensions", with([](const Tensor& a, const Tensor& b, const Tensor& dout) {
+        return std::pair{dout * b, dout * a};
+    }));
+    check_mutant_fails(broadcast_mul_backward_info, "gradients swapped (da from a)", with([](const Tensor& a, const Tensor& b, const Tensor& dout) {
+        return std::pair{solution::reduce_to(dout * a, a.shape()), solution::reduce_to(dout * b, b.shape())};
+    }));
+    check_mutant_fails(broadcast_mul_backward_info, "mean instead of sum", with([](const Tensor& a, const Tensor& b, const Tensor& dout) {
+        auto [da, db] = solution::broadcast_mul_backward(a, b, dout);
+        const double a_share = static_cast<double>(a.numel()) / dout.numel(), b_share = static_cast<double>(b.numel()) / dout.numel();
+        return std::pair{da * a_share, db * b_share};
+    }));
+}
+
+TEST_CASE("exercises: matmul_backward") {
+    auto with = [](MatmulBackward f) { return [f](Grader& g) { grade_matmul_backward(f, g); }; };
+    check_solution_passes(matmul_backward_info, with(solution::matmul_backward));
+    check_mutant_fails(matmul_backward_info, "untransposed operands", with([](const Tensor& a, const Tensor& b, const Tensor& dout) {
+        // dout @ b and a @ dout only make sense for square shapes: the grader's first case is (1, 1)
+        return std::pair{solution::reduce_to(matmul(dout, transpose(b, -2, -1)), a.shape()),
+                         solution::reduce_to(matmul(transpose(a, -2, -1), dout), b.shape()) * -1.0};
+    }));
+    check_mutant_fails(matmul_backward_info, "batch not summed for a shared operand", with([](const Tensor& a, const Tensor& b, const Tensor& dout) {
+        const Tensor db = matmul(transpose(a, -2, -1), dout);
+        const Tensor last = db.dim() > b.dim() ? reshape(slice(reshape(db, {-1, b.size(-2), b.size(-1)}), 0, 0, 1), b.shape()) : db;
+        return std::pair{solution::matmul_backward(a, b, dout).first, solution::reduce_to(last, b.shape())};
+    }));
+}
+
+TEST_CASE("exercises: cross_entropy_backward") {
+    auto with = [](CrossEntropyBackward f) { return [f](Grader& g) { grade_cross_entropy_backward(f, g); }; };
+    check_solution_passes(cross_entropy_backward_info, with(solution::cross_entropy_backward));
+    check_mutant_fails(cross_entropy_backward_info, "no mean over rows", with([](const Tensor& logits, const Tensor& t, double s) {
+        return solution::cross_entropy_backward(logits, t, s) * static_cast<double>(logits.size(0));
+    }));
+    check_mutant_fails(cross_entropy_backward_info, "smoothing ignored", with([](const Tensor& logits, const Tensor& t, double) {
+        return solution::cross_entropy_backward(logits, t, 0);
+    }));
+    check_mutant_fails(cross_entropy_backward_info, "target minus prediction", with([](const Tensor& logits, const Tensor& t, double s) {
+        return solution::cross_entropy_backward(logits, t, s) * -1.0;
+    }));
+}

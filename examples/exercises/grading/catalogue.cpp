@@ -5,7 +5,10 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 std::vector<ExerciseInfo> all_exercises() {
     return {
+        broadcast_mul_backward_info,
+        matmul_backward_info,
         softmax_backward_info,
+        cross_entropy_backward_info,
         layer_norm_backward_info,
         gelu_backward_info,
     };

@@ -12,6 +12,7 @@
 using namespace patchgrad;
 
 namespace solution {
+Tensor reduce_to(Tensor grad, const Shape& shape);  // the sum over broadcast dimensions, shared by two solutions
 std::pair<Tensor, Tensor> broadcast_mul_backward(const Tensor& a, const Tensor& b, const Tensor& dout);
 std::pair<Tensor, Tensor> matmul_backward(const Tensor& a, const Tensor& b, const Tensor& dout);
 Tensor softmax_backward(const Tensor& y, const Tensor& dy);
