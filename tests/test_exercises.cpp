@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -227,4 +229,33 @@ TEST_CASE("exercises: cross_entropy_backward") {
     check_mutant_fails(cross_entropy_backward_info, "target minus prediction", with([](const Tensor& logits, const Tensor& t, double s) {
         return solution::cross_entropy_backward(logits, t, s) * -1.0;
     }));
+}
+
+// The text of a file, for the docs checks below (the tests run from the repository root).
+static std::string file_text(const std::string& path) {
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot read ", path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("exercises: docs/exercises.md quotes real grades, and every exercise is listed there and in its chapter") {
+    const std::string doc = file_text("docs/exercises.md");
+    auto wrong_sum_axis = [](Grader& g) {
+        grade_softmax_backward([](const Tensor& y, const Tensor& dy) { return y * dy - y * sum(dy * y, 0, true); }, g);
+    };
+    std::string failing, passing;
+    grade(softmax_backward_info, 2026, wrong_sum_axis, &failing);
+    grade(softmax_backward_info, 2026, [](Grader& g) { grade_softmax_backward(solution::softmax_backward, g); }, &passing);
+    CHECK_MESSAGE(contains(doc, failing), "docs/exercises.md should quote this failing grade:\n", failing);
+    CHECK_MESSAGE(contains(doc, passing), "docs/exercises.md should quote this passing grade:\n", passing);
+
+    for (const ExerciseInfo& info : all_exercises()) {
+        const std::string command = std::string("make exercise NAME=") + info.name;
+        CHECK_MESSAGE(contains(doc, "| " + std::to_string(info.number) + " | `" + info.name + "` |"),
+                      "docs/exercises.md's table lacks exercise ", info.number, " ", info.name);
+        const std::string chapter = std::string(info.chapter).substr(0, std::string(info.chapter).find(','));
+        CHECK_MESSAGE(contains(file_text(chapter), command), chapter, " should end with its exercise: ", command);
+        CHECK_MESSAGE(contains(file_text(std::string("examples/exercises/") + info.name + ".cpp"), command),
+                      "the skeleton's first line names its command");
+    }
 }

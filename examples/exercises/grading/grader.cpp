@@ -161,8 +161,9 @@ GradeReport Grader::run(const std::function<void(Grader&)>& cases) {
         report.status = GradeStatus::Failed;
         report.cases_passed = cases_started_ - 1;
         report.failure = failure_;
+        const int passed = cases_started_ - 1;
         out_ << "FAIL  " << info_.name << ", case " << cases_started_ << " (" << case_ << "), the smallest that fails; "
-             << cases_started_ - 1 << " smaller cases passed\n"
+             << passed << (passed == 1 ? " smaller case" : " smaller cases") << " passed\n"
              << "    " << failure_ << "\n"
              << "    hint: " << info_.rule << "   (" << info_.chapter << ")\n"
              << "    rerun these inputs: " << rerun << "\n";
