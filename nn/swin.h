@@ -15,7 +15,7 @@
 //     -> head                                                 (B, K)
 //
 // The window geometry (partition, cyclic shift, mask, relative position index, merging) is in
-// nn/window.h; docs/swin.md and docs/swin_windows.md explain it.
+// nn/window.h; docs/models.md and docs/swin_windows.md explain it.
 #include <vector>
 
 #include "nn/attention.h"
@@ -44,7 +44,7 @@ struct SwinConfig {
     // Throws std::invalid_argument naming the field and the value when the numbers cannot make a Swin:
     // every stage's grid must be divisible by its window (or fit inside one) and even before merging.
     void validate() const;
-    int64_t parameter_count() const;  // from the formula (docs/swin.md), not from a built model
+    int64_t parameter_count() const;  // from the formula (docs/models.md), not from a built model
 };
 
 // Window attention: multi-head self-attention inside each M x M window, plus a learned bias per head for

@@ -14,7 +14,7 @@
 //     -> pool: the CLS token, or the mean over tokens   (B, D)
 //     -> head                             (B, K)        logits
 //
-// docs/vit.md walks through it; tests/test_models.cpp checks it against PyTorch.
+// docs/models.md walks through it; tests/test_models.cpp checks it against PyTorch.
 #include <string>
 
 #include "nn/attention.h"
@@ -46,7 +46,7 @@ struct ViTConfig {
 
     // Throws std::invalid_argument naming the field and the value when the numbers cannot make a ViT.
     void validate() const;
-    // The number of parameters, counted from the formula (docs/vit.md), not from a built model.
+    // The number of parameters, counted from the formula (docs/models.md), not from a built model.
     int64_t parameter_count() const;
 };
 
