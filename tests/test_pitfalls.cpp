@@ -137,6 +137,54 @@ TEST_CASE("pitfall (b): cyclic_shift is a 2D roll; a roll of the flattened seque
     CHECK(roll(reshape(grid, {1, 16, 1}), {-5}, {1}).data()[3] == 8);
 }
 
+TEST_CASE("pitfall (b): the drawing's shift by one position of the sequence is not the 2D roll by M/2") {
+    // The tutorials draw the cyclic shift as the row of tokens moved along by one place. Taken literally,
+    // that is roll(sequence, +-1): compare the windows it makes with Swin's roll by M/2 over (H, W).
+    const int64_t H = 8, W = 8, M = 4, s = M / 2, N = M * M, nW = (H / M) * (W / M);
+    const Tensor grid = iota({1, H, W, 1});  // token (r, c) holds its index r*W + c
+    const auto old_window = [&](int64_t index) { return (index / W / M) * (W / M) + index % W / M; };
+    // For each window of a rolled grid, how many of its N tokens come from each window of the unshifted one.
+    const auto origins = [&](const Tensor& rolled) {
+        const Tensor windows = window_partition(rolled, M);  // (nW, N, 1)
+        std::vector<std::vector<int64_t>> count(nW, std::vector<int64_t>(nW, 0));
+        for (int64_t w = 0; w < nW; ++w)
+            for (int64_t t = 0; t < N; ++t) ++count[w][old_window(int64_t(windows.data()[w * N + t]))];
+        return count;
+    };
+    // Of the W pairs of image neighbours (3, c) and (4, c), one above the other across the horizontal window
+    // border, how many share a window of the rolled grid (and may attend to each other).
+    const auto vertical_pairs_together = [&](const Tensor& rolled) {
+        const Tensor windows = window_partition(rolled, M);
+        std::vector<int64_t> window_of(H * W);
+        for (int64_t k = 0; k < nW * N; ++k) window_of[int64_t(windows.data()[k])] = k / N;
+        int64_t together = 0;
+        for (int64_t c = 0; c < W; ++c) together += window_of[3 * W + c] == window_of[4 * W + c];
+        return together;
+    };
+    CHECK(vertical_pairs_together(grid) == 0);  // unshifted: the border separates all of them
+
+    // Swin's shift: every new window straddles four old ones, (M/2)^2 = 4 tokens from each, and the
+    // horizontal border is crossed by all 8 pairs.
+    const Tensor swin = cyclic_shift(grid, s);
+    for (const std::vector<int64_t>& count : origins(swin))
+        CHECK(count == std::vector<int64_t>{4, 4, 4, 4});
+    CHECK(vertical_pairs_together(swin) == W);
+
+    // The drawing, in either direction: each window keeps 12 of its 16 tokens from one old window (the
+    // windows slid one column), and only 1 of the 8 pairs across the horizontal border meets, by the
+    // wrap-around from one row's end to the next row's start.
+    for (const int64_t step : {-1, 1}) {
+        CAPTURE(step);
+        const Tensor drawn = reshape(roll(reshape(grid, {1, H * W, 1}), {step}, {1}), {1, H, W, 1});
+        for (const std::vector<int64_t>& count : origins(drawn))
+            CHECK(*std::max_element(count.begin(), count.end()) == 12);
+        CHECK(vertical_pairs_together(drawn) == 1);
+        // By hand, step -1: position (0, 0) holds token 1; Swin's shift puts token (2, 2) = 18 there.
+        if (step == -1) CHECK(drawn.data()[0] == 1);
+    }
+    CHECK(swin.data()[0] == 18);
+}
+
 // ---- (c) softmax at the end of the model, then cross_entropy ------------------------------------------
 
 TEST_CASE("pitfall (c): softmax then cross_entropy: a different loss, vanishing gradients, a floor above 0") {
@@ -156,9 +204,10 @@ TEST_CASE("pitfall (c): softmax then cross_entropy: a different loss, vanishing 
     CHECK(max_abs_difference(right_grad, wrong_grad) > 0.05);
     CHECK(norm(wrong_grad) < 0.2 * norm(right_grad));  // measured: 0.064 against 0.490
 
-    // Confidently wrong (target logit -10, another class +10): the right gradient is (p - onehot)/N, of
-    // length ~sqrt(2)/N; the tutorial's passes through a saturated softmax, whose Jacobian entries p_j p_k
-    // are ~e^-10 = 4.5e-5 (the other classes' probability): the model cannot learn its way out.
+    // Confidently wrong (target logit -10, another class +10): the right gradient is (p - onehot)/N, each
+    // row of length ~sqrt(2)/N, all N rows together sqrt(N * 2/N^2) = sqrt(2N)/N; the tutorial's passes
+    // through a saturated softmax, whose Jacobian entries p_j p_k are ~e^-10 = 4.5e-5 (the other classes'
+    // probability): the model cannot learn its way out.
     Tensor confident = Tensor::zeros({N, K});
     for (int64_t n = 0; n < N; ++n) {
         const int64_t t = int64_t(targets.data()[n]);
