@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "tests/exercises/solutions/solutions.h"
+#include "optim/clip.h"
 #include "tests/helpers.h"
 
 namespace {
@@ -78,7 +79,7 @@ TEST_CASE("exercises: every untouched skeleton is graded 'not started', with the
 TEST_CASE("exercises: the catalogue lists each exercise once, numbered in course order") {
     const std::vector<ExerciseInfo> exercises = all_exercises();
     for (size_t i = 0; i < exercises.size(); ++i) {
-        if (i > 0) CHECK_MESSAGE(exercises[i - 1].number < exercises[i].number, exercises[i].name);
+        if (i > 0) CHECK_MESSAGE(exercises[i - 1].number < exercises[i].number, std::string(exercises[i].name));
         std::string about;
         CHECK(run_program(exercise_program(exercises[i].name) + " --about", &about) == 0);
         CHECK(contains(about, std::to_string(exercises[i].number) + " " + exercises[i].name + ": "));
@@ -252,10 +253,115 @@ TEST_CASE("exercises: docs/exercises.md quotes real grades, and every exercise i
     for (const ExerciseInfo& info : all_exercises()) {
         const std::string command = std::string("make exercise NAME=") + info.name;
         CHECK_MESSAGE(contains(doc, "| " + std::to_string(info.number) + " | `" + info.name + "` |"),
-                      "docs/exercises.md's table lacks exercise ", info.number, " ", info.name);
+                      "docs/exercises.md's table lacks exercise ", info.number, " ", std::string(info.name));
         const std::string chapter = std::string(info.chapter).substr(0, std::string(info.chapter).find(','));
         CHECK_MESSAGE(contains(file_text(chapter), command), chapter, " should end with its exercise: ", command);
         CHECK_MESSAGE(contains(file_text(std::string("examples/exercises/") + info.name + ".cpp"), command),
                       "the skeleton's first line names its command");
     }
+}
+
+TEST_CASE("exercises: row_major_offset") {
+    auto with = [](RowMajorOffset f) { return [f](Grader& g) { grade_row_major_offset(f, g); }; };
+    check_solution_passes(row_major_offset_info, with(solution::row_major_offset));
+    check_mutant_fails(row_major_offset_info, "column-major (first index fastest)", with([](const std::vector<int64_t>& index, const Shape& shape) {
+        int64_t offset = 0;
+        for (size_t d = shape.size(); d-- > 0;) offset = offset * shape[d] + index[d];
+        return offset;
+    }));
+    check_mutant_fails(row_major_offset_info, "indices added without strides", with([](const std::vector<int64_t>& index, const Shape&) {
+        int64_t offset = 0;
+        for (int64_t i : index) offset += i;
+        return offset;
+    }));
+}
+
+TEST_CASE("exercises: tanh_op") {
+    auto with = [](TanhOp f) { return [f](Grader& g) { grade_tanh_op(f, g); }; };
+    check_solution_passes(tanh_op_info, with(solution::tanh_op));
+    // A closure that assigns (=) into the gradient instead of adding (+=): right once, wrong when x is used twice.
+    check_mutant_fails(tanh_op_info, "assigns instead of adding", with([](const Tensor& x) {
+        Tensor y = tanh(x.detach());
+        const Tensor saved = y.detach();
+        y.set_backward("tanh_op", {x}, [x, saved](const Tensor& dout) {
+            double* dx = x.grad_data();
+            for (int64_t i = 0; i < x.numel(); ++i) dx[i] = dout.data()[i] * (1 - saved.data()[i] * saved.data()[i]);
+        });
+        return y;
+    }));
+    check_mutant_fails(tanh_op_info, "derivative 1 - y instead of 1 - y^2", with([](const Tensor& x) {
+        Tensor y = tanh(x.detach());
+        const Tensor saved = y.detach();
+        y.set_backward("tanh_op", {x}, [x, saved](const Tensor& dout) {
+            double* dx = x.grad_data();
+            for (int64_t i = 0; i < x.numel(); ++i) dx[i] += dout.data()[i] * (1 - saved.data()[i]);
+        });
+        return y;
+    }));
+    check_mutant_fails(tanh_op_info, "no backward recorded", with([](const Tensor& x) { return tanh(x.detach()); }));
+}
+
+TEST_CASE("exercises: central_difference") {
+    auto with = [](CentralDifference f) { return [f](Grader& g) { grade_central_difference(f, g); }; };
+    check_solution_passes(central_difference_info, with(solution::central_difference));
+    check_mutant_fails(central_difference_info, "one-sided difference", with([](const std::function<Tensor(const Tensor&)>& f, Tensor& x, const Tensor& probe, double eps) {
+        auto L = [&] { return sum(f(x) * probe).item(); };
+        Tensor g = Tensor::empty(x.shape());
+        const double base = L();
+        for (int64_t j = 0; j < x.numel(); ++j) {
+            const double saved = x.data()[j];
+            x.data()[j] = saved + eps;
+            g.data()[j] = (L() - base) / eps;
+            x.data()[j] = saved;
+        }
+        return g;
+    }));
+    check_mutant_fails(central_difference_info, "x not restored", with([](const std::function<Tensor(const Tensor&)>& f, Tensor& x, const Tensor& probe, double eps) {
+        Tensor g = solution::central_difference(f, x, probe, eps);
+        x.data()[0] += eps;
+        return g;
+    }));
+    check_mutant_fails(central_difference_info, "plain sum instead of the probe", with([](const std::function<Tensor(const Tensor&)>& f, Tensor& x, const Tensor& probe, double eps) {
+        return solution::central_difference(f, x, Tensor::ones(probe.shape()), eps);
+    }));
+}
+
+TEST_CASE("exercises: permute_backward") {
+    auto with = [](PermuteBackward f) { return [f](Grader& g) { grade_permute_backward(f, g); }; };
+    check_solution_passes(permute_backward_info, with(solution::permute_backward));
+    check_mutant_fails(permute_backward_info, "permuted by dims again, not by its inverse", with([](const Tensor& dout, const std::vector<int64_t>& dims) {
+        return permute(dout, dims);
+    }));
+    check_mutant_fails(permute_backward_info, "reshaped instead of moved", with([](const Tensor& dout, const std::vector<int64_t>& dims) {
+        Shape shape(dims.size());
+        for (size_t d = 0; d < dims.size(); ++d) shape[dims[d]] = dout.size(static_cast<int64_t>(d));
+        return reshape(dout, shape);
+    }));
+}
+
+TEST_CASE("exercises: training_step") {
+    auto with = [](TrainingStep f) { return [f](Grader& g) { grade_training_step(f, g); }; };
+    check_solution_passes(training_step_info, with(solution::training_step));
+    using Model = std::function<Tensor(const Tensor&)>;
+    check_mutant_fails(training_step_info, "no zero_grad: gradients pile up", with([](const Model& model, const Tensor& images, const Tensor& labels, Optimizer& optimizer, double max_norm) {
+        Tensor loss = cross_entropy(model(images), labels);
+        loss.backward();
+        std::vector<Tensor> parameters;
+        for (const auto& [name, p] : optimizer.named_parameters()) parameters.push_back(p);
+        clip_grad_norm(parameters, max_norm);
+        optimizer.step();
+        return static_cast<double>(loss.item());
+    }));
+    check_mutant_fails(training_step_info, "no clipping", with([](const Model& model, const Tensor& images, const Tensor& labels, Optimizer& optimizer, double) {
+        optimizer.zero_grad();
+        Tensor loss = cross_entropy(model(images), labels);
+        loss.backward();
+        optimizer.step();
+        return static_cast<double>(loss.item());
+    }));
+    check_mutant_fails(training_step_info, "the loss after the update", with([](const Model& model, const Tensor& images, const Tensor& labels, Optimizer& optimizer, double max_norm) {
+        solution::training_step(model, images, labels, optimizer, max_norm);
+        NoGradGuard no_grad;
+        return static_cast<double>(cross_entropy(model(images), labels).item());
+    }));
 }

@@ -4,7 +4,7 @@
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo broadcast_mul_backward_info{
-    1,
+    4,
     "broadcast_mul_backward",
     "the backward of a * b with broadcasting",
     "docs/ops_elementwise.md, section Why the backward of a broadcast is a sum",

@@ -5,12 +5,17 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 std::vector<ExerciseInfo> all_exercises() {
     return {
+        row_major_offset_info,
+        tanh_op_info,
+        central_difference_info,
         broadcast_mul_backward_info,
+        permute_backward_info,
         matmul_backward_info,
-        softmax_backward_info,
-        cross_entropy_backward_info,
         layer_norm_backward_info,
+        cross_entropy_backward_info,
         gelu_backward_info,
+        softmax_backward_info,
+        training_step_info,
     };
 }
 

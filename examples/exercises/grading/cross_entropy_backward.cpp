@@ -4,7 +4,7 @@
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo cross_entropy_backward_info{
-    4,
+    8,
     "cross_entropy_backward",
     "cross-entropy with label smoothing: the gradient of the mean loss",
     "docs/layers_math.md, section 3",

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "examples/exercises/grading/grader.h"
+#include "optim/optimizer.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
@@ -118,5 +119,38 @@ void grade_adamw_step(const AdamWDecays& learner_decays, const AdamWStep& learne
 
 // Every exercise, in the order of the chapters.
 std::vector<ExerciseInfo> all_exercises();
+
+}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+
+// ---- the exercises of the first chapters and of training ------------------------------------------------------
+namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// row_major_offset (docs/tensor.md): where element `index` of a tensor of `shape` sits in its flat buffer.
+using RowMajorOffset = std::function<int64_t(const std::vector<int64_t>& index, const Shape& shape)>;
+extern const ExerciseInfo row_major_offset_info;
+void grade_row_major_offset(const RowMajorOffset& learner_fn, Grader& grader);
+
+// tanh_op (docs/autograd.md): an op of your own, forward and backward, recorded with set_backward.
+using TanhOp = std::function<Tensor(const Tensor& x)>;
+extern const ExerciseInfo tanh_op_info;
+void grade_tanh_op(const TanhOp& learner_fn, Grader& grader);
+
+// central_difference (docs/gradcheck.md): d/dx sum(f(x) * probe), measured; x must come back unchanged.
+using CentralDifference = std::function<Tensor(const std::function<Tensor(const Tensor&)>& f, Tensor& x,
+                                               const Tensor& probe, double eps)>;
+extern const ExerciseInfo central_difference_info;
+void grade_central_difference(const CentralDifference& learner_fn, Grader& grader);
+
+// permute_backward (docs/ops_movement.md): out = permute(x, dims); given dout, return dx.
+using PermuteBackward = std::function<Tensor(const Tensor& dout, const std::vector<int64_t>& dims)>;
+extern const ExerciseInfo permute_backward_info;
+void grade_permute_backward(const PermuteBackward& learner_fn, Grader& grader);
+
+// training_step (docs/training.md): one learning step; returns the loss before the update.
+//   model: images -> logits (N, classes); optimizer over the model's parameters
+using TrainingStep = std::function<double(const std::function<Tensor(const Tensor&)>& model, const Tensor& images,
+                                          const Tensor& labels, Optimizer& optimizer, double max_grad_norm)>;
+extern const ExerciseInfo training_step_info;
+void grade_training_step(const TrainingStep& learner_fn, Grader& grader);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

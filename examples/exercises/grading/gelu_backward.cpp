@@ -4,7 +4,7 @@
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo gelu_backward_info{
-    6,
+    9,
     "gelu_backward",
     "GELU's backward",
     "docs/layers_math.md, section 4",

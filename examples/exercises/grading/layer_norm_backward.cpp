@@ -4,7 +4,7 @@
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo layer_norm_backward_info{
-    5,
+    7,
     "layer_norm_backward",
     "LayerNorm's backward",
     "docs/layers_math.md, section 2",

@@ -4,7 +4,7 @@
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo matmul_backward_info{
-    2,
+    6,
     "matmul_backward",
     "the matrix product's backward, with a broadcast batch",
     "docs/layers_math.md, section 1",

@@ -4,7 +4,7 @@
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo softmax_backward_info{
-    3,
+    10,
     "softmax_backward",
     "softmax's backward",
     "docs/attention.md, section 6",

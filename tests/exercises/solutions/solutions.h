@@ -27,6 +27,12 @@ Tensor window_reverse(const Tensor& windows, int64_t M, int64_t H, int64_t W);
 Tensor shifted_window_mask(int64_t H, int64_t W, int64_t M, int64_t shift);
 Tensor relative_position_index(int64_t M);
 bool adamw_decays(const std::string& name, const Tensor& param);
+int64_t row_major_offset(const std::vector<int64_t>& index, const Shape& shape);
+Tensor tanh_op(const Tensor& x);
+Tensor central_difference(const std::function<Tensor(const Tensor&)>& f, Tensor& x, const Tensor& probe, double eps);
+Tensor permute_backward(const Tensor& dout, const std::vector<int64_t>& dims);
+double training_step(const std::function<Tensor(const Tensor&)>& model, const Tensor& images, const Tensor& labels,
+                     Optimizer& optimizer, double max_grad_norm);
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, int64_t step,
                 const AdamWSettings& settings, bool decay);
 }  // namespace solution
