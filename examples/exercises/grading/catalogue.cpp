@@ -8,6 +8,7 @@ std::vector<ExerciseInfo> all_exercises() {
         softmax_backward_info,
         layer_norm_backward_info,
         gelu_backward_info,
+        attention_backward_info,
     };
 }
 

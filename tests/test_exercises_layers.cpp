@@ -1,0 +1,54 @@
+// The graders of the layer exercises (7 to 13: attention, patch embedding, Swin's windows, AdamW), tested as
+// tests/test_exercises.cpp tests the first ones: each passes its reference solution on several seeds and
+// fails planted mistakes (a sign flip, a dropped term, a transposition, a wrong window order, a value that
+// leaves the autograd graph, decayed biases, a forgotten bias correction). That every untouched skeleton is
+// graded "not started" is checked there, for every exercise of the catalogue.
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/exercises/grading_helpers.h"
+#include "tests/exercises/solutions/solutions.h"
+#include "tests/helpers.h"
+
+namespace {
+
+// ---- 7. attention_backward ---------------------------------------------------------------------------------
+
+enum class AttentionMistake { none, no_scale, no_row_sum, P_not_transposed, dS_not_transposed };
+
+// docs/attention.md, section 6, with one planted mistake.
+AttentionGradients attention_backward_with(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& dout,
+                                           double scale, AttentionMistake mistake) {
+    const Tensor P = softmax(matmul(q, transpose(k, -2, -1)) * scale, -1);  // (B, H, T, T)
+    const Tensor dv = mistake == AttentionMistake::P_not_transposed ? matmul(P, dout)
+                                                                    : matmul(transpose(P, -2, -1), dout);
+    const Tensor dP = matmul(dout, transpose(v, -2, -1));
+    const Tensor dS = mistake == AttentionMistake::no_row_sum ? P * dP : P * (dP - sum(dP * P, -1, true));
+    const double s = mistake == AttentionMistake::no_scale ? 1.0 : scale;
+    const Tensor dk = mistake == AttentionMistake::dS_not_transposed ? matmul(dS, q) * s
+                                                                     : matmul(transpose(dS, -2, -1), q) * s;
+    return {matmul(dS, k) * s, dk, dv};
+}
+
+}  // namespace
+
+TEST_CASE("exercises: attention_backward") {
+    auto with = [](AttentionBackward f) { return [f](Grader& g) { grade_attention_backward(f, g); }; };
+    auto mistake = [&with](AttentionMistake m) {
+        return with([m](const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& dout, double scale) {
+            return attention_backward_with(q, k, v, dout, scale, m);
+        });
+    };
+    check_solution_passes(attention_backward_info, with(solution::attention_backward));
+    check_solution_passes(attention_backward_info, mistake(AttentionMistake::none));
+    check_mutant_fails(attention_backward_info, "dq and dk without the scale", mistake(AttentionMistake::no_scale),
+                       "dq: ");
+    check_mutant_fails(attention_backward_info, "softmax's backward without the row sum",
+                       mistake(AttentionMistake::no_row_sum), "dq: ");
+    check_mutant_fails(attention_backward_info, "dv = P dout (P not transposed)",
+                       mistake(AttentionMistake::P_not_transposed), "dv: ");
+    check_mutant_fails(attention_backward_info, "dk = dS q (dS not transposed)",
+                       mistake(AttentionMistake::dS_not_transposed), "dk: ");
+}
