@@ -52,3 +52,51 @@ TEST_CASE("exercises: attention_backward") {
     check_mutant_fails(attention_backward_info, "dk = dS q (dS not transposed)",
                        mistake(AttentionMistake::dS_not_transposed), "dk: ");
 }
+
+// ---- 8. patch_embedding ------------------------------------------------------------------------------------
+
+TEST_CASE("exercises: patch_embedding") {
+    auto with = [](PatchEmbeddingForward f) { return [f](Grader& g) { grade_patch_embedding(f, g); }; };
+    // patchify with a chosen split and permutation, then tokens = patches @ weight^T + bias.
+    auto patches_of = [](const Tensor& images, int64_t P, bool swap_grid, const std::vector<int64_t>& order) {
+        const int64_t B = images.size(0), C = images.size(1), h = images.size(2) / P, w = images.size(3) / P;
+        const Tensor x = swap_grid ? reshape(images, {B, C, w, P, h, P}) : reshape(images, {B, C, h, P, w, P});
+        return reshape(permute(x, order), {B, h * w, C * P * P});
+    };
+    const std::vector<int64_t> right = {0, 2, 4, 1, 3, 5};
+    check_solution_passes(patch_embedding_info, with(solution::patch_embedding));
+    check_mutant_fails(patch_embedding_info, "reshape alone, no permute (the pitfall)",
+                       with([](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t P) {
+                           const int64_t B = images.size(0), N = images.size(2) / P * (images.size(3) / P);
+                           return matmul(reshape(images, {B, N, -1}), transpose(weight, 0, 1)) + bias;
+                       }),
+                       "tokens: ");
+    check_mutant_fails(patch_embedding_info, "(c, v, u) order inside a patch: the patch transposed",
+                       with([&](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t P) {
+                           return matmul(patches_of(images, P, false, {0, 2, 4, 1, 5, 3}), transpose(weight, 0, 1)) +
+                                  bias;
+                       }));
+    check_mutant_fails(patch_embedding_info, "the patch grid's h and w swapped",
+                       with([&](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t P) {
+                           return matmul(patches_of(images, P, true, right), transpose(weight, 0, 1)) + bias;
+                       }));
+    check_mutant_fails(patch_embedding_info, "weight reshaped to (C*P*P, E) instead of transposed",
+                       with([&](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t P) {
+                           return matmul(patches_of(images, P, false, right), reshape(weight, {-1, weight.size(0)})) +
+                                  bias;
+                       }));
+    check_mutant_fails(patch_embedding_info, "no bias",
+                       with([&](const Tensor& images, const Tensor& weight, const Tensor&, int64_t P) {
+                           return matmul(patches_of(images, P, false, right), transpose(weight, 0, 1));
+                       }));
+    check_mutant_fails(patch_embedding_info, "the right numbers, copied out of the graph",
+                       with([](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t P) {
+                           return solution::patch_embedding(images, weight, bias, P).clone();
+                       }),
+                       "tokens records no gradient");
+    check_mutant_fails(patch_embedding_info, "bias detached: no gradient reaches it",
+                       with([&](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t P) {
+                           return matmul(patches_of(images, P, false, right), transpose(weight, 0, 1)) + bias.detach();
+                       }),
+                       "d/dbias: ");
+}

@@ -9,6 +9,7 @@ std::vector<ExerciseInfo> all_exercises() {
         layer_norm_backward_info,
         gelu_backward_info,
         attention_backward_info,
+        patch_embedding_info,
     };
 }
 
