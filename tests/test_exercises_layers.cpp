@@ -100,3 +100,33 @@ TEST_CASE("exercises: patch_embedding") {
                        }),
                        "d/dbias: ");
 }
+
+// ---- 9. window_partition, 10. window_reverse ---------------------------------------------------------------
+
+namespace {
+
+// window_partition with the permutation `order` of (b, wy, ty, wx, tx, c); (0, 1, 3, 2, 4, 5) is right.
+Tensor window_partition_with(const Tensor& x, int64_t M, const std::vector<int64_t>& order) {
+    const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+    const Tensor grid = reshape(x, {B, H / M, M, W / M, M, C});
+    return reshape(permute(grid, order), {B * (H / M) * (W / M), M * M, C});
+}
+
+}  // namespace
+
+TEST_CASE("exercises: window_partition") {
+    auto with = [](WindowPartition f) { return [f](Grader& g) { grade_window_partition(f, g); }; };
+    check_solution_passes(window_partition_info, with(solution::window_partition));
+    check_mutant_fails(window_partition_info, "reshape alone, no permute", with([](const Tensor& x, int64_t M) {
+        return reshape(x, {x.numel() / (M * M * x.size(3)), M * M, x.size(3)});
+    }));
+    check_mutant_fails(window_partition_info, "windows numbered column by column", with([](const Tensor& x, int64_t M) {
+        return window_partition_with(x, M, {0, 3, 1, 2, 4, 5});  // (b, wx, wy, ty, tx, c)
+    }));
+    check_mutant_fails(window_partition_info, "tokens transposed inside a window", with([](const Tensor& x, int64_t M) {
+        return window_partition_with(x, M, {0, 1, 3, 4, 2, 5});  // (b, wy, wx, tx, ty, c)
+    }));
+    check_mutant_fails(window_partition_info, "the right numbers, copied out of the graph",
+                       with([](const Tensor& x, int64_t M) { return solution::window_partition(x, M).clone(); }),
+                       "windows records no gradient");
+}

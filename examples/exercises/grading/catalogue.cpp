@@ -10,6 +10,7 @@ std::vector<ExerciseInfo> all_exercises() {
         gelu_backward_info,
         attention_backward_info,
         patch_embedding_info,
+        window_partition_info,
     };
 }
 
