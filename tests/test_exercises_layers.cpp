@@ -130,3 +130,34 @@ TEST_CASE("exercises: window_partition") {
                        with([](const Tensor& x, int64_t M) { return solution::window_partition(x, M).clone(); }),
                        "windows records no gradient");
 }
+
+TEST_CASE("exercises: window_reverse") {
+    auto with = [](WindowReverse f) { return [f](Grader& g) { grade_window_reverse(f, g); }; };
+    // window_reverse with the window grid split as (a, b) and the permutation `order` of
+    // (b, a, b', ty, tx, c); a = H/M, b' = W/M and (0, 1, 3, 2, 4, 5) is right.
+    auto reverse_with = [](const Tensor& windows, int64_t M, int64_t H, int64_t W, bool swap_grid,
+                           const std::vector<int64_t>& order) {
+        const int64_t C = windows.size(2), B = windows.size(0) / ((H / M) * (W / M));
+        const Tensor split = swap_grid ? reshape(windows, {B, W / M, H / M, M, M, C})
+                                       : reshape(windows, {B, H / M, W / M, M, M, C});
+        return reshape(permute(split, order), {B, H, W, C});
+    };
+    check_solution_passes(window_reverse_info, with(solution::window_reverse));
+    check_mutant_fails(window_reverse_info, "reshape alone, no permute",
+                       with([](const Tensor& windows, int64_t, int64_t H, int64_t W) {
+                           return reshape(windows, {windows.numel() / (H * W * windows.size(2)), H, W, windows.size(2)});
+                       }));
+    check_mutant_fails(window_reverse_info, "H and W swapped in the window grid",
+                       with([&](const Tensor& windows, int64_t M, int64_t H, int64_t W) {
+                           return reverse_with(windows, M, H, W, true, {0, 1, 3, 2, 4, 5});
+                       }));
+    check_mutant_fails(window_reverse_info, "a window's rows read as its columns",
+                       with([&](const Tensor& windows, int64_t M, int64_t H, int64_t W) {
+                           return reverse_with(windows, M, H, W, false, {0, 1, 4, 2, 3, 5});
+                       }));
+    check_mutant_fails(window_reverse_info, "the right numbers, copied out of the graph",
+                       with([](const Tensor& windows, int64_t M, int64_t H, int64_t W) {
+                           return solution::window_reverse(windows, M, H, W).clone();
+                       }),
+                       "grid records no gradient");
+}

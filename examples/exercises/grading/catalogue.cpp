@@ -11,6 +11,7 @@ std::vector<ExerciseInfo> all_exercises() {
         attention_backward_info,
         patch_embedding_info,
         window_partition_info,
+        window_reverse_info,
     };
 }
 
