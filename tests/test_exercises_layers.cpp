@@ -161,3 +161,48 @@ TEST_CASE("exercises: window_reverse") {
                        }),
                        "grid records no gradient");
 }
+
+// ---- 11. shifted_window_mask -------------------------------------------------------------------------------
+
+namespace {
+
+// The mask from bands whose middle edge is at n - edge (shift is right), with `masked` across regions;
+// swap_axes labels rows by W's bands and columns by H's.
+Tensor shifted_window_mask_with(int64_t H, int64_t W, int64_t M, int64_t edge, double masked, bool swap_axes) {
+    const int64_t nW = (H / M) * (W / M), N = M * M;
+    const auto band = [M, edge](int64_t i, int64_t n) -> int64_t { return i < n - M ? 0 : (i < n - edge ? 1 : 2); };
+    Tensor mask = Tensor::zeros({nW, N, N});
+    const auto label = [&](int64_t w, int64_t t) {
+        const int64_t r = (w / (W / M)) * M + t / M, c = (w % (W / M)) * M + t % M;
+        return swap_axes ? 3 * band(r, W) + band(c, H) : 3 * band(r, H) + band(c, W);
+    };
+    for (int64_t w = 0; w < nW; ++w)
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t j = 0; j < N; ++j)
+                if (label(w, i) != label(w, j)) mask.data()[(w * N + i) * N + j] = masked;
+    return mask;
+}
+
+}  // namespace
+
+TEST_CASE("exercises: shifted_window_mask") {
+    auto with = [](ShiftedWindowMask f) { return [f](Grader& g) { grade_shifted_window_mask(f, g); }; };
+    check_solution_passes(shifted_window_mask_info, with(solution::shifted_window_mask));
+    check_solution_passes(shifted_window_mask_info, with([](int64_t H, int64_t W, int64_t M, int64_t shift) {
+        return shifted_window_mask_with(H, W, M, shift, -100, false);  // the knobs at their right values pass
+    }));
+    check_mutant_fails(shifted_window_mask_info, "+100 instead of -100", with([](int64_t H, int64_t W, int64_t M, int64_t s) {
+        return shifted_window_mask_with(H, W, M, s, 100, false);
+    }), "got 100, expected -100");
+    check_mutant_fails(shifted_window_mask_info, "band edge at n - M + shift instead of n - shift",
+                       with([](int64_t H, int64_t W, int64_t M, int64_t s) {
+                           return shifted_window_mask_with(H, W, M, M - s, -100, false);
+                       }));
+    check_mutant_fails(shifted_window_mask_info, "rows labelled by W's bands, columns by H's",
+                       with([](int64_t H, int64_t W, int64_t M, int64_t s) {
+                           return shifted_window_mask_with(H, W, M, s, -100, true);
+                       }));
+    check_mutant_fails(shifted_window_mask_info, "the shift forgotten: all zeros", with([](int64_t H, int64_t W, int64_t M, int64_t) {
+        return Tensor::zeros({(H / M) * (W / M), M * M, M * M});
+    }));
+}

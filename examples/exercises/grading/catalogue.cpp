@@ -12,6 +12,7 @@ std::vector<ExerciseInfo> all_exercises() {
         patch_embedding_info,
         window_partition_info,
         window_reverse_info,
+        shifted_window_mask_info,
     };
 }
 
