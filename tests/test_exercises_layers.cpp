@@ -206,3 +206,37 @@ TEST_CASE("exercises: shifted_window_mask") {
         return Tensor::zeros({(H / M) * (W / M), M * M, M * M});
     }));
 }
+
+// ---- 12. relative_position_index ---------------------------------------------------------------------------
+
+namespace {
+
+enum class IndexMistake { none, dy_dx_swapped, j_minus_i, stride_2M };
+
+// index[i][j] = (dy + M - 1) * (2M - 1) + (dx + M - 1), with one planted mistake.
+
+Tensor relative_position_index_with(int64_t M, IndexMistake mistake) {
+    const int64_t N = M * M;
+    const int64_t stride = mistake == IndexMistake::stride_2M ? 2 * M : 2 * M - 1;
+    Tensor index = Tensor::empty({N, N});
+    for (int64_t i = 0; i < N; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            int64_t dy = i / M - j / M, dx = i % M - j % M;
+            if (mistake == IndexMistake::j_minus_i) dy = -dy, dx = -dx;
+            if (mistake == IndexMistake::dy_dx_swapped) std::swap(dy, dx);
+            index.data()[i * N + j] = static_cast<Scalar>((dy + M - 1) * stride + (dx + M - 1));
+        }
+    return index;
+}
+
+}  // namespace
+
+TEST_CASE("exercises: relative_position_index") {
+    auto with = [](RelativePositionIndex f) { return [f](Grader& g) { grade_relative_position_index(f, g); }; };
+    auto mistake = [&with](IndexMistake m) { return with([m](int64_t M) { return relative_position_index_with(M, m); }); };
+    check_solution_passes(relative_position_index_info, with(solution::relative_position_index));
+    check_solution_passes(relative_position_index_info, mistake(IndexMistake::none));
+    check_mutant_fails(relative_position_index_info, "dy and dx swapped", mistake(IndexMistake::dy_dx_swapped));
+    check_mutant_fails(relative_position_index_info, "the offset j - i (sign flip)", mistake(IndexMistake::j_minus_i));
+    check_mutant_fails(relative_position_index_info, "rows of 2M, not 2M - 1", mistake(IndexMistake::stride_2M));
+}

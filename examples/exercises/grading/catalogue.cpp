@@ -13,6 +13,7 @@ std::vector<ExerciseInfo> all_exercises() {
         window_partition_info,
         window_reverse_info,
         shifted_window_mask_info,
+        relative_position_index_info,
     };
 }
 
