@@ -240,3 +240,70 @@ TEST_CASE("exercises: relative_position_index") {
     check_mutant_fails(relative_position_index_info, "the offset j - i (sign flip)", mistake(IndexMistake::j_minus_i));
     check_mutant_fails(relative_position_index_info, "rows of 2M, not 2M - 1", mistake(IndexMistake::stride_2M));
 }
+
+// ---- 13. adamw_step ----------------------------------------------------------------------------------------
+
+namespace {
+
+enum class AdamWMistake { none, no_bias_correction, l2_decay, decay_after_update, eps_inside_sqrt };
+
+// AdamW's step (optim/adam.h), with one planted mistake.
+
+void adamw_step_with(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, int64_t t, const AdamWSettings& s,
+                     bool decay, AdamWMistake mistake) {
+    const bool corrected = mistake != AdamWMistake::no_bias_correction;
+    const double bias1 = corrected ? 1 - std::pow(s.beta1, static_cast<double>(t)) : 1;
+    const double bias2 = corrected ? 1 - std::pow(s.beta2, static_cast<double>(t)) : 1;
+    for (int64_t j = 0; j < param.numel(); ++j) {
+        Scalar& p = param.data()[j];
+        double g = grad.data()[j];
+        if (decay && mistake == AdamWMistake::l2_decay) g += s.weight_decay * p;  // Adam's L2, not AdamW's
+        if (decay && (mistake == AdamWMistake::none || mistake == AdamWMistake::no_bias_correction ||
+                      mistake == AdamWMistake::eps_inside_sqrt))
+            p -= s.lr * s.weight_decay * p;
+        m.data()[j] = s.beta1 * m.data()[j] + (1 - s.beta1) * g;
+        v.data()[j] = s.beta2 * v.data()[j] + (1 - s.beta2) * g * g;
+        const double m_hat = m.data()[j] / bias1, v_hat = v.data()[j] / bias2;
+        p -= s.lr * m_hat /
+             (mistake == AdamWMistake::eps_inside_sqrt ? std::sqrt(v_hat + s.eps) : std::sqrt(v_hat) + s.eps);
+        if (decay && mistake == AdamWMistake::decay_after_update) p -= s.lr * s.weight_decay * p;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("exercises: adamw_step") {
+    auto with = [](AdamWDecays decays, AdamWStep step) {
+        return [decays, step](Grader& g) { grade_adamw_step(decays, step, g); };
+    };
+    auto step_with = [&with](AdamWMistake m) {
+        return with(solution::adamw_decays, [m](Tensor& p, const Tensor& g, Tensor& mm, Tensor& v, int64_t t,
+                                                const AdamWSettings& s, bool decay) {
+            adamw_step_with(p, g, mm, v, t, s, decay, m);
+        });
+    };
+    check_solution_passes(adamw_step_info, with(solution::adamw_decays, solution::adamw_step));
+    check_solution_passes(adamw_step_info, step_with(AdamWMistake::none));
+    check_mutant_fails(adamw_step_info, "biases and norms decay too (the name rules only)",
+                       with([](const std::string& name, const Tensor& p) {
+                           return solution::adamw_decays(name, p.dim() < 2 ? Tensor::zeros({1, 1}) : p);
+                       }, solution::adamw_step),
+                       "adamw_decays(\"patch_embed.proj.bias\"");
+    check_mutant_fails(adamw_step_info, "the shape rule only (cls_token, pos_embed, the table decay)",
+                       with([](const std::string&, const Tensor& p) { return p.dim() >= 2; }, solution::adamw_step),
+                       "adamw_decays(\"cls_token\"");
+    check_mutant_fails(adamw_step_info, "every parameter decays, whatever `decay` says",
+                       with(solution::adamw_decays, [](Tensor& p, const Tensor& g, Tensor& m, Tensor& v, int64_t t,
+                                                       const AdamWSettings& s, bool) {
+                           solution::adamw_step(p, g, m, v, t, s, true);
+                       }),
+                       "param: ");
+    check_mutant_fails(adamw_step_info, "no bias correction", step_with(AdamWMistake::no_bias_correction),
+                       "param: ");
+    check_mutant_fails(adamw_step_info, "Adam's L2 decay through the gradient", step_with(AdamWMistake::l2_decay),
+                       "exp_avg (m): ");
+    check_mutant_fails(adamw_step_info, "decay after the Adam update", step_with(AdamWMistake::decay_after_update),
+                       "param: ");
+    check_mutant_fails(adamw_step_info, "eps inside the square root", step_with(AdamWMistake::eps_inside_sqrt),
+                       "param: ");
+}

@@ -14,6 +14,7 @@ std::vector<ExerciseInfo> all_exercises() {
         window_reverse_info,
         shifted_window_mask_info,
         relative_position_index_info,
+        adamw_step_info,
     };
 }
 
