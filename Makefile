@@ -121,7 +121,7 @@ SOLUTION_OBJS  := $(call f64_objs,$(wildcard tests/exercises/solutions/*.cpp))
 EXERCISE_PROGS := $(patsubst %,$(BIN)/exercises/%,$(EXERCISES))
 
 # A skeleton's parameters are unused until the learner writes the body.
-$(OBJ)/f64/examples/exercises/%.o: CXXFLAGS += -Wno-unused-parameter
+$(patsubst %,$(OBJ)/f64/examples/exercises/%.o,$(EXERCISES)): CXXFLAGS += -Wno-unused-parameter
 $(BIN)/exercises/%: $(OBJ)/f64/examples/exercises/%.o $(GRADING_OBJS) $(LIB_F64)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
@@ -178,7 +178,7 @@ exercises:
 	    echo "-- $$name  DOES NOT COMPILE (make exercise NAME=$$name shows why)"; continue; fi; \
 	  about=$$($(BIN)/exercises/$$name --about); $(BIN)/exercises/$$name --quiet; \
 	  case $$? in 0) status="passed     ";; 3) status="not started";; *) status="FAILING    ";; esac; \
-	  echo "$$about" | sed "s/^\([0-9]*\) /\1  $$status  /"; \
+	  printf '%2s  %s  %s\n' "$${about%% *}" "$$status" "$${about#* }"; \
 	done | sort -n
 
 clean:

@@ -7,43 +7,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <sys/wait.h>
 
-#include "tests/exercises/solutions/solutions.h"
 #include "optim/clip.h"
-#include "tests/helpers.h"
+#include "tests/exercises/grading_helpers.h"
+#include "tests/exercises/solutions/solutions.h"
 
 namespace {
-
-// Grades `cases` with `seed`; returns the report and, through `printed`, what the grader printed.
-GradeReport grade(const ExerciseInfo& info, uint64_t seed, const std::function<void(Grader&)>& cases,
-                  std::string* printed = nullptr) {
-    std::ostringstream out;
-    Grader grader(info, seed, out);
-    GradeReport report = grader.run(cases);
-    if (printed) *printed = out.str();
-    return report;
-}
-
-// Passes on several seeds: a grade does not depend on one lucky draw.
-void check_solution_passes(const ExerciseInfo& info, const std::function<void(Grader&)>& cases) {
-    for (uint64_t seed : {1u, 2u, 3u, 12345u}) {
-        std::string printed;
-        const GradeReport report = grade(info, seed, cases, &printed);
-        CHECK_MESSAGE(report.status == GradeStatus::Passed, info.name, " seed ", seed, ": ", printed);
-    }
-}
-
-// A planted mistake must fail (not pass, and not count as "not started") on every seed tried.
-void check_mutant_fails(const ExerciseInfo& info, const char* mutant, const std::function<void(Grader&)>& cases) {
-    for (uint64_t seed : {1u, 7u}) {
-        std::string printed;
-        const GradeReport report = grade(info, seed, cases, &printed);
-        CHECK_MESSAGE(report.status == GradeStatus::Failed, info.name, ": the mutant '", mutant,
-                      "' was not caught (seed ", seed, "): ", printed);
-    }
-}
 
 // Where `make` put the exercise programs: $PATCHGRAD_EXERCISES, which `make test` sets.
 std::string exercise_program(const std::string& name) {

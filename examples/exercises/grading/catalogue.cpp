@@ -15,6 +15,13 @@ std::vector<ExerciseInfo> all_exercises() {
         cross_entropy_backward_info,
         gelu_backward_info,
         softmax_backward_info,
+        attention_backward_info,
+        patch_embedding_info,
+        window_partition_info,
+        window_reverse_info,
+        shifted_window_mask_info,
+        relative_position_index_info,
+        adamw_step_info,
         training_step_info,
     };
 }

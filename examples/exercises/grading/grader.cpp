@@ -112,6 +112,33 @@ void Grader::expect_close(const std::string& what, const Tensor& got, const Tens
     fail(message);
 }
 
+void Grader::expect_gradients_flow(const std::string& what, const TensorFunction& learner_fn,
+                                   const std::vector<Tensor>& inputs, const std::vector<std::string>& names) {
+    std::vector<Tensor> leaves;  // copies that require grad, so the grader's own tensors stay plain values
+    for (const Tensor& input : inputs) {
+        Tensor leaf = input.clone();
+        leaf.requires_grad_();
+        leaves.push_back(leaf);
+    }
+    const Tensor out = call([&] { return learner_fn(leaves); });
+    if (!out.requires_grad())
+        fail(what + " records no gradient: autograd cannot run your function backwards. Build the result from "
+                    "ops (reshape, permute, matmul, +), not by writing numbers into a new tensor's data()");
+    GradcheckOptions options;
+    options.atol = kCentralDifferences.atol;
+    options.rtol = kCentralDifferences.rtol;
+    options.seed = static_cast<uint64_t>(random_int(0, 1 << 30));  // the probe: random normal, never all ones
+    const GradcheckReport report = call([&] { return gradcheck(learner_fn, leaves, options); });
+    if (report.passed) return;
+    std::string message = "the gradients autograd finds through your " + what +
+                          " disagree with central differences (core/gradcheck.h; |analytic - numeric| <= " +
+                          number(options.atol) + " + " + number(options.rtol) + " |numeric|, " +
+                          kCentralDifferences.why + ")";
+    for (const GradcheckInput& input : report.inputs)
+        if (!input.passed) message += "\n    d/d" + names.at(static_cast<size_t>(input.index)) + ": " + input.failure;
+    fail(message + "\n    Did a value leave the graph (detach(), or numbers copied through data())?");
+}
+
 // ---- numeric gradients ------------------------------------------------------------------------------------
 
 Tensor numeric_gradient(const std::function<Tensor(const Tensor&)>& f, const Tensor& x, const Tensor& probe,
@@ -148,7 +175,7 @@ GradeReport Grader::run(const std::function<void(Grader&)>& cases) {
         cases(*this);
         report.cases_passed = cases_started_;
         out_ << "PASS  " << info_.name << ": " << info_.title << ", " << cases_started_
-             << " cases with fresh random inputs (seed " << seed_ << ")\n"
+             << " cases passed (seed " << seed_ << ")\n"
              << "      You have shown that " << info_.proves << ".\n";
     } catch (const NotImplemented& error) {
         report.status = GradeStatus::NotStarted;

@@ -12,6 +12,8 @@
 //   2. runs                  the function returns without throwing
 //   3. shape                 the result has the expected shape
 //   4. values                every element agrees with the reference within a stated tolerance
+//   5. gradients             for a forward the learner composes from ops (patch embedding, windows):
+//                            autograd's gradients through it agree with central differences
 // A gradient is always checked through a random, non-uniform probe `dout` (never through a plain sum, which
 // hides gradients sent to the wrong element), and random inputs are drawn away from degenerate values.
 #include <cstdint>
@@ -19,7 +21,9 @@
 #include <iosfwd>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "core/gradcheck.h"
 #include "core/ops.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
@@ -95,6 +99,12 @@ public:
                       const std::string& source);
     void expect_shape(const std::string& what, const Tensor& got, const Shape& expected);
     void expect_true(bool ok, const std::string& what_went_wrong);
+    // For a learner's function composed of differentiable ops: autograd's gradients through it, for every
+    // input, agree with central differences (the library's gradcheck, a random normal probe, with
+    // kCentralDifferences' tolerances). `what` names the output ("tokens"), `names` the inputs in order.
+    // Fails if the output records no gradient at all (written into data() rather than built from ops).
+    void expect_gradients_flow(const std::string& what, const TensorFunction& learner_fn,
+                               const std::vector<Tensor>& inputs, const std::vector<std::string>& names);
 
     // Report a failure of the current case and stop grading (throws GradeFailed).
     [[noreturn]] void fail(const std::string& message);

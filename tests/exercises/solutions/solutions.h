@@ -1,7 +1,8 @@
 #pragma once
 // The reference solutions of examples/exercises/*.cpp, one file each in this folder, kept apart from the
-// skeletons so that a learner reading an exercise does not see its answer. tests/test_exercises.cpp grades
-// them: every grader must pass its solution, and fail the untouched skeleton and planted mistakes.
+// skeletons so that a learner reading an exercise does not see its answer. tests/test_exercises.cpp and
+// tests/test_exercises_layers.cpp grade them: every grader must pass its solution, and fail the untouched
+// skeleton and planted mistakes.
 #include <string>
 #include <utility>
 
