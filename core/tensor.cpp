@@ -161,11 +161,12 @@ Scalar* Tensor::grad_data() const {
     return self.grad.data();
 }
 
-Tensor::GradBuffer Tensor::grad_buffer() const {
+GradAccumulator Tensor::grad_accumulator(bool every_element_once) const {
     TensorImpl& self = impl();
-    if (self.grad.defined()) return {self.grad.data(), true};
+    if (self.grad.defined()) return {self.grad.data(), /*fresh=*/false};
+    if (!every_element_once) return {grad_data(), /*fresh=*/false};  // zero-filled: += adds to 0
     self.grad = empty(self.shape);
-    return {self.grad.data(), false};
+    return {self.grad.data(), /*fresh=*/true};
 }
 
 void Tensor::set_backward(const char* op_name, std::vector<Tensor> inputs, BackwardFn backward_fn) {

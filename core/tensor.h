@@ -39,6 +39,38 @@ struct Storage {
     int64_t size;
 };
 
+// The gradient of one tensor, for a backward closure to add into:  dx[i] += value.
+//
+// Gradients accumulate: a tensor used by two ops gets the sum of both contributions, so every backward
+// adds. The first contribution to reach a tensor finds no gradient yet, and zero-filling a fresh buffer
+// only to add to it would cost a whole extra pass over memory. So when the closure adds into every element
+// exactly once, the buffer is created uninitialised and that first += writes. The choice is made here, in
+// one place; a backward is written once, as its derivation reads:
+//
+//     GradAccumulator dx = x.grad_accumulator();
+//     for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * derivative(i);
+//
+// tests/test_grad_buffer.cpp fills recycled memory with NaN first, so a closure that skips an element of a
+// fresh gradient is caught.
+class GradAccumulator {
+public:
+    GradAccumulator(Scalar* data, bool fresh) : data_(data), fresh_(fresh) {}
+    // One element: `dx[i] += value` adds, or writes into a fresh buffer.
+    struct Element {
+        Scalar* at;
+        bool fresh;
+        void operator+=(Scalar value) const { *at = fresh ? value : *at + value; }
+    };
+    Element operator[](int64_t i) const { return {data_ + i, fresh_}; }
+    // For a kernel that takes the choice as an argument, as gemm does: C = (accumulate ? C : 0) + A @ B.
+    Scalar* data() const { return data_; }
+    bool accumulate() const { return !fresh_; }
+
+private:
+    Scalar* data_;
+    bool fresh_;
+};
+
 // Given d(loss)/d(output), add d(loss)/d(input) into the grad of each input that requires it.
 using BackwardFn = std::function<void(const Tensor& grad_output)>;
 
@@ -92,14 +124,11 @@ public:
     void set_backward(const char* op_name, std::vector<Tensor> inputs, BackwardFn backward_fn);
     // This tensor's gradient buffer, zero-filled on first use: backward closures add into it.
     Scalar* grad_data() const;  // const: a handle, like a shared_ptr, lets closures write through it
-    // The same buffer for a closure that writes EVERY element of the gradient: on first use it is created
-    // uninitialised and `accumulate` is false (write with =); afterwards `accumulate` is true (add with
-    // +=). A fresh gradient then costs one pass instead of a zero-fill plus a read-modify-write pass.
-    struct GradBuffer {
-        Scalar* data;
-        bool accumulate;
-    };
-    GradBuffer grad_buffer() const;
+    // This tensor's gradient as a GradAccumulator (above), for a closure to add into: dx[i] += value.
+    // every_element_once: the closure adds into every element exactly once (a pointwise op, a product, a
+    // permutation), so a first gradient can be written straight into an uninitialised buffer; otherwise
+    // (slice, repeated indices) the buffer is zero-filled first.
+    GradAccumulator grad_accumulator(bool every_element_once = true) const;
     const char* op_name() const;  // the op that made this tensor, or "leaf"
     // A new tensor over the same numbers with another shape of equal numel, outside the graph (reshape).
     Tensor share_storage(const Shape& shape) const;

@@ -149,7 +149,7 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
 //   dK[j,d] = scale * sum_i dS[i,j] Q[i,d]                  dK = (dS scale)^T Q   (T,T)^T (T,D) -> (T,D)
 //   dbias[i,j] = dS[i,j]                                    summed by the caller over broadcast dims
 //   dQ, dK, dV: the pair's gradient slices (row stride ld_in, like Q, K, V), or null; added into when
-//               `accumulate`, else overwritten (a fresh gradient buffer, see Tensor::grad_buffer)
+//               `accumulate`, else overwritten (a fresh gradient buffer, see GradAccumulator)
 //   dO: row stride ld_out, like O
 //   dS: where dS (T, T) goes for dbias, or null; added into (dS_add: a full bias's gradient) or written
 //   work: scratch (T, T): dP, then dS * scale in place
@@ -363,11 +363,11 @@ Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias
     out.set_backward(kOp, {qkv, bias}, [qkv, bias, P, a, layout, scale](const Tensor& dout) {
         const Scalar* x = qkv.data();
         const int64_t C = a.H * a.D;
-        // The pairs between them write every element of dqkv: a fresh gradient is overwritten.
-        const Tensor::GradBuffer dqkv = qkv.requires_grad() ? qkv.grad_buffer() : Tensor::GradBuffer{nullptr, true};
-        Scalar* dx = dqkv.data;
+        // The pairs between them add into every element of dqkv exactly once.
+        const GradAccumulator dqkv = qkv.requires_grad() ? qkv.grad_accumulator() : GradAccumulator(nullptr, false);
+        Scalar* dx = dqkv.data();
         attention_backward(a, x, x + C, x + 2 * C, P.data(), dout.data(), scale, dx, dx ? dx + C : nullptr,
-                           dx ? dx + 2 * C : nullptr, dqkv.accumulate, bias, layout);
+                           dx ? dx + 2 * C : nullptr, dqkv.accumulate(), bias, layout);
     });
     return out;
 }

@@ -126,20 +126,18 @@ void add_sum_to_shape(const Tensor& grad, const Shape& shape, Scalar* into) {
     }
 }
 
+}  // namespace
+
 // input.grad += grad, summed down to input's shape. The caller checks input.requires_grad() first, so
-// that it need not compute `grad` for an input that wants none. When nothing was broadcast and input has
-// no gradient yet, grad is simply copied (grad_buffer: no zero-fill, no addition).
+// that it need not compute `grad` for an input that wants none.
 void add_to_grad(const Tensor& input, const Tensor& grad) {
     if (grad.shape() != input.shape()) return add_sum_to_shape(grad, input.shape(), input.grad_data());
-    const Tensor::GradBuffer into = input.grad_buffer();
-    if (into.accumulate) return add_sum_to_shape(grad, input.shape(), into.data);
+    GradAccumulator into = input.grad_accumulator();  // nothing broadcast: every element once
     const Scalar* g = grad.data();
     const int64_t n = grad.numel();
-#pragma omp parallel for if (n >= kParallelElements)  // iteration i owns into.data[i]
-    for (int64_t i = 0; i < n; ++i) into.data[i] = g[i];
+#pragma omp parallel for if (n >= kParallelElements)  // iteration i owns into[i]
+    for (int64_t i = 0; i < n; ++i) into[i] += g[i];
 }
-
-}  // namespace
 
 // ---- broadcasting -------------------------------------------------------------------------------------
 

@@ -74,10 +74,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
         const Scalar* g = dout.data();  // (R, C)
         const Scalar* pm = mean.data();
         const Scalar* ps = rstd.data();
-        Tensor::GradBuffer dx_buffer{nullptr, false};
-        if (x.requires_grad()) dx_buffer = x.grad_buffer();  // fresh: written, not added to
-        Scalar* dx = dx_buffer.data;
-        const bool accumulate = dx_buffer.accumulate;
+        const bool want_dx = x.requires_grad();
+        const GradAccumulator dx = want_dx ? x.grad_accumulator() : GradAccumulator(nullptr, false);
         const bool param_grads = weight.requires_grad() || bias.requires_grad();
 
         // One pass over the rows does both jobs: dx, row by row, and dweight and dbias, which sum over
@@ -95,17 +93,15 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
                 const Scalar* row = px + r * C;
                 const Scalar* grow = g + r * C;
                 const Scalar m = pm[r], s = ps[r];
-                if (dx) {
+                if (want_dx) {
                     const Scalar mean_dxhat = lane_sum(C, [grow, pw](int64_t k) { return grow[k] * pw[k]; }) / C;
                     const Scalar mean_dxhat_xhat =
                         lane_sum(C, [grow, pw, row, m, s](int64_t k) { return grow[k] * pw[k] * ((row[k] - m) * s); }) /
                         C;
-                    Scalar* dx_row = dx + r * C;
                     for (int64_t k = 0; k < C; ++k) {
                         const Scalar xhat = (row[k] - m) * s;
                         const Scalar dxhat = grow[k] * pw[k];
-                        const Scalar d = s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
-                        dx_row[k] = accumulate ? dx_row[k] + d : d;
+                        dx[r * C + k] += s * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat);
                     }
                 }
                 if (param_grads) {

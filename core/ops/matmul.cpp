@@ -212,14 +212,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (has_bias) inputs.push_back(bias);
     out.set_backward("linear", std::move(inputs), [x, weight, bias, R, C, OC](const Tensor& dout) {
         const Scalar* g = dout.data();                                       // (R, OC)
-        // Each product writes every element of its gradient: a fresh one is overwritten (grad_buffer).
         if (x.requires_grad()) {  // dx (R,C) += dout (R,OC) @ weight (OC,C)
-            const Tensor::GradBuffer dx = x.grad_buffer();
-            gemm(R, C, OC, as_matrix(g, OC), as_matrix(weight.data(), C), dx.data, C, dx.accumulate);
+            GradAccumulator dx = x.grad_accumulator();
+            gemm(R, C, OC, as_matrix(g, OC), as_matrix(weight.data(), C), dx.data(), C, dx.accumulate());
         }
         if (weight.requires_grad()) {  // dweight (OC,C) += dout^T (OC,R) @ x (R,C)
-            const Tensor::GradBuffer dweight = weight.grad_buffer();
-            gemm(OC, C, R, as_transposed(g, OC), as_matrix(x.data(), C), dweight.data, C, dweight.accumulate);
+            GradAccumulator dweight = weight.grad_accumulator();
+            gemm(OC, C, R, as_transposed(g, OC), as_matrix(x.data(), C), dweight.data(), C, dweight.accumulate());
         }
         if (bias.defined() && bias.requires_grad())  // dbias[o] += sum_r dout[r,o]
             add_column_sums(g, R, OC, bias.grad_data());

@@ -164,16 +164,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
     Tensor out = x.share_storage(target);
     out.set_backward("reshape", {x}, [x](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        const Tensor::GradBuffer dx = x.grad_buffer();  // a fresh gradient is a copy of dout
-        const Scalar* g = dout.data();
-        const int64_t n = x.numel();
-        Scalar* d = dx.data;
-        if (dx.accumulate) {
-#pragma omp parallel for if (n >= kParallelElements)  // each j owns d[j]
-            for (int64_t j = 0; j < n; ++j) d[j] += g[j];
-        } else {
-            std::copy_n(g, n, d);
-        }
+        add_to_grad(x, dout.share_storage(x.shape()));  // dx += dout, read in x's shape
     });
     return out;
 }
@@ -211,8 +202,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     copy_through(x.data(), out.data(), out_shape, permuted_table(x.shape(), order), false);
     out.set_backward("permute", {x}, [x, out_shape, inverse](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        const Tensor::GradBuffer dx = x.grad_buffer();  // every element is written: a fresh one is overwritten
-        copy_through(dout.data(), dx.data, x.shape(), permuted_table(out_shape, inverse), dx.accumulate);
+        GradAccumulator dx = x.grad_accumulator();  // dx += permute(dout, inverse)
+        copy_through(dout.data(), dx.data(), x.shape(), permuted_table(out_shape, inverse), dx.accumulate());
     });
     return out;
 }
@@ -348,8 +339,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 //   An index may repeat: x[o, k, i] is then read several times, and its gradient is the sum of all
 //   those reads:  dx[o, indices[j], i] += dout[o, j, i]   for every j.
 //   When the indices are a permutation of 0 .. n-1 (each read exactly once: Swin's window order,
-//   nn/window.h), every element of dx is written exactly once, so a fresh gradient is overwritten
-//   rather than zero-filled first (Tensor::grad_buffer).
+//   nn/window.h), every element of dx is added into exactly once, so a fresh gradient need not be
+//   zero-filled first (Tensor::grad_accumulator).
 Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& indices) {
     const int64_t d = normalize(dim, x.dim(), x.shape(), "index_select");
     const int64_t n = x.shape()[d];
@@ -376,21 +367,15 @@ Tensor index_select(const Tensor& x, int64_t dim, const std::vector<int64_t>& in
     }
     out.set_backward("index_select", {x}, [x, indices, outer, n, m, inner, permutation](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        const Tensor::GradBuffer buffer = permutation ? x.grad_buffer() : Tensor::GradBuffer{x.grad_data(), true};
-        Scalar* dx = buffer.data;
-        const bool accumulate = buffer.accumulate;
+        GradAccumulator dx = x.grad_accumulator(/*every_element_once=*/permutation);
         const Scalar* g = dout.data();
         // Repeated indices add into the same row, in the order j = 0, 1, ..; rows o never collide.
 #pragma omp parallel for if (dout.numel() >= kParallelElements)  // each o owns dx[o, :, :]
         for (int64_t o = 0; o < outer; ++o) {
             for (int64_t j = 0; j < m; ++j) {
-                Scalar* dx_row = dx + (o * n + indices[j]) * inner;             // (inner)
+                const int64_t dx_row = (o * n + indices[j]) * inner;            // dx[o, indices[j], :]
                 const Scalar* g_row = g + (o * m + j) * inner;                  // (inner)
-                if (accumulate) {
-                    for (int64_t i = 0; i < inner; ++i) dx_row[i] += g_row[i];
-                } else {
-                    std::copy_n(g_row, inner, dx_row);
-                }
+                for (int64_t i = 0; i < inner; ++i) dx[dx_row + i] += g_row[i];
             }
         }
     });

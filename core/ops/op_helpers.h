@@ -49,6 +49,10 @@ inline void add_column_sums(const Scalar* x, int64_t R, int64_t C, Scalar* out) 
         for (int64_t c = 0; c < C; ++c) out[c] += partial[chunk * C + c];
 }
 
+// input.grad += grad, summed down to input's shape when grad is a broadcast of it: the backward of every
+// op whose gradient is itself a tensor (add, mul, reshape, ...). core/ops/elementwise.cpp.
+void add_to_grad(const Tensor& input, const Tensor& grad);
+
 inline void check_defined(const Tensor& t, const char* op_name, const char* which) {
     check(t.defined(), op_name, ": ", which, " is an undefined tensor (default-constructed, or a grad not yet ",
           "computed)");
@@ -70,19 +74,13 @@ Tensor unary_op(const Tensor& x, const char* op_name, F f, DF df) {
     const Tensor saved_out = out.detach();
     out.set_backward(op_name, {x}, [x, saved_out, df](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        const Tensor::GradBuffer dx = x.grad_buffer();  // a fresh gradient is written, not added to
+        GradAccumulator dx = x.grad_accumulator();
         const Scalar* xv = x.data();
         const Scalar* yv = saved_out.data();
         const Scalar* g = dout.data();
         const int64_t count = x.numel();
-        Scalar* d = dx.data;
-        if (dx.accumulate) {
-#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns d[i]
-            for (int64_t i = 0; i < count; ++i) d[i] += g[i] * df(xv[i], yv[i]);
-        } else {
-#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns d[i]
-            for (int64_t i = 0; i < count; ++i) d[i] = g[i] * df(xv[i], yv[i]);
-        }
+#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns dx[i]
+        for (int64_t i = 0; i < count; ++i) dx[i] += g[i] * df(xv[i], yv[i]);   // dx = dout * f'(x)
     });
     return out;
 }

@@ -1,6 +1,6 @@
-// Tensor::grad_buffer: closures that write every element of a gradient overwrite a fresh one (no zero
-// fill) and add into one that already holds something. For each op that uses it: the first gradient is
-// right even when its buffer is recycled memory full of NaN, and a second contribution adds up.
+// GradAccumulator (core/tensor.h): closures that add into every element of a gradient once write a fresh
+// one (no zero fill) and add into one that already holds something. For each op that uses it: the first
+// gradient is right even when its buffer is recycled memory full of NaN, and a second contribution adds up.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -58,19 +58,36 @@ void poison_pool(int64_t numel) {
 
 }  // namespace
 
-TEST_CASE("grad_buffer: a fresh buffer is uninitialised and overwritten; a second use accumulates") {
-    Tensor x = Tensor::zeros({3});
+TEST_CASE("grad_accumulator: += writes a fresh buffer and adds into a used one; a scattered one starts at 0") {
+    const int64_t n = 32768;  // big enough to come from the buffer pool (64 KiB and more)
+    Tensor x = Tensor::zeros({n});
     x.requires_grad_();
-    const Tensor::GradBuffer first = x.grad_buffer();
-    CHECK_FALSE(first.accumulate);
-    for (int i = 0; i < 3; ++i) first.data[i] = Scalar(i + 1);
-    const Tensor::GradBuffer second = x.grad_buffer();
-    CHECK(second.accumulate);
-    CHECK(second.data == first.data);
-    check_values(x.grad(), {3}, {1, 2, 3});
+    poison_pool(n);  // the fresh buffer is recycled memory holding NaN
+    const GradAccumulator first = x.grad_accumulator();
+    CHECK_FALSE(first.accumulate());
+    for (int64_t i = 0; i < n; ++i) first[i] += Scalar(i % 7);  // NaN + a would be NaN: the first += writes
+    const GradAccumulator second = x.grad_accumulator();
+    CHECK(second.accumulate());
+    CHECK(second.data() == first.data());
+    for (int64_t i = 0; i < n; ++i) second[i] += Scalar(10);
+    bool all_right = true;
+    for (int64_t i = 0; i < n; ++i) all_right = all_right && x.grad().data()[i] == Scalar(i % 7 + 10);
+    CHECK(all_right);
+
+    // every_element_once = false (a slice's or a repeated index's backward): zero-filled, then added into.
+    Tensor y = Tensor::zeros({n});
+    y.requires_grad_();
+    poison_pool(n);
+    const GradAccumulator scattered = y.grad_accumulator(/*every_element_once=*/false);
+    CHECK(scattered.accumulate());
+    scattered[1] += Scalar(5);
+    scattered[1] += Scalar(2);
+    CHECK(y.grad().data()[0] == 0);
+    CHECK(y.grad().data()[1] == 7);
+    CHECK(y.grad().data()[n - 1] == 0);
 }
 
-TEST_CASE("grad_buffer: every op that overwrites a fresh gradient writes all of it, and adds a second one") {
+TEST_CASE("grad_accumulator: every op that overwrites a fresh gradient writes all of it, and adds a second one") {
     for (const OpCase& op : op_cases()) {
         CAPTURE(op.name);
         Tensor x = random_tensor(op.input_shape, 7, true, -1.5, 1.5);
@@ -99,7 +116,7 @@ TEST_CASE("grad_buffer: every op that overwrites a fresh gradient writes all of 
     }
 }
 
-TEST_CASE("grad_buffer: an input used twice in one graph gets both contributions") {
+TEST_CASE("grad_accumulator: an input used twice in one graph gets both contributions") {
     for (const OpCase& op : op_cases()) {
         CAPTURE(op.name);
         Tensor x = random_tensor(op.input_shape, 9, true, -1.5, 1.5);
