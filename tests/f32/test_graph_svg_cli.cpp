@@ -1,7 +1,8 @@
 // `patchgrad graph` as SVG (examples/cli/graph.cpp, core/graph_svg.cpp): --out x.svg chooses SVG, --format
 // svg asks for it; the tiny ViT's training graph (63 tensors, as --help says) is drawn, well-formed, one box
 // per tensor; a graph above kMaxSvgTensors is refused with a usage error (exit code 2) naming the count and
-// the limit, before anything is written; --format dot keeps the DOT of before.
+// the limit, before anything is written (docs/seeing_inside.md quotes the message); --format dot keeps the
+// DOT of before.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -82,6 +83,8 @@ TEST_CASE("graph --format svg: a graph too large to read is refused, naming its 
     CHECK(contains(message, "more than the " + std::to_string(kMaxSvgTensors)));
     CHECK(contains(message, "--format dot"));
     CHECK_FALSE(std::filesystem::exists(out));  // refused before anything is written
+    CHECK_MESSAGE(contains(read_text("docs/seeing_inside.md"), "    " + message + "\n"),
+                  "docs/seeing_inside.md does not quote the message: ", message);
     CHECK(contains(usage_error({"--model", "vit", "--format", "svg"}), "the vit's graph has 151 tensors"));
     // the same graphs as DOT are fine, whatever the file is called
     CHECK(run_command(run_graph,
