@@ -46,7 +46,7 @@ inline Expression forward_and_backward() {
     return e;
 }
 
-// The names the chapter uses, for the picture.
+// The names the chapter uses, for the table and the picture.
 inline std::vector<std::pair<Tensor, std::string>> names(const Expression& e) {
     return {{e.w, "w"}, {e.x, "x"}, {e.y, "y"}, {e.p, "p"}, {e.z, "z"}, {e.h, "h"}, {e.d, "d"}, {e.L, "L"}};
 }
