@@ -137,6 +137,7 @@ $(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(GRADING_OBJS) $(SOLUTI
 test: all $(BIN)/tests $(EXERCISE_PROGS)
 	PATCHGRAD_EXERCISES=$(BIN)/exercises $(BIN)/tests
 	$(BIN)/examples/custom_op_f64 > /dev/null  # docs/gradcheck.md's example: the planted bug must be caught
+	$(BIN)/examples/autograd_by_hand_f64 > /dev/null  # docs/autograd.md's worked example
 
 sanitize:
 	$(MAKE) SAN=1 test
@@ -146,13 +147,15 @@ gradcheck: $(BIN)/patchgrad
 	$(BIN)/patchgrad gradcheck
 
 # The docs' pictures, docs/img/<topic>.svg, drawn by `patchgrad explain <topic>` from the real patch and
-# window functions (docs/figures.md). tests/f32/test_explain.cpp fails when one is out of date.
+# window functions (docs/figures.md), and docs/img/autograd-graph.svg, the graph of docs/autograd.md's
+# worked example. tests/f32/test_explain.cpp and tests/test_autograd_by_hand.cpp fail when one is out of date.
 FIGURES := patches windows shift-mask relative-index merge
 .PHONY: figures
-figures: $(BIN)/patchgrad
+figures: $(BIN)/patchgrad $(BIN)/examples/autograd_by_hand_f64
 	@mkdir -p docs/img
 	@for topic in $(FIGURES); do echo "$(BIN)/patchgrad explain $$topic --out docs/img/$$topic.svg"; \
 	  $(BIN)/patchgrad explain $$topic --out docs/img/$$topic.svg || exit 1; done
+	$(BIN)/examples/autograd_by_hand_f64 --svg docs/img/autograd-graph.svg
 
 # Benchmarks: patchgrad next to its peers in ../shared/bench, one table (tests/bench/bench_all.sh: matmul,
 # per-layer and whole-model figures). Knobs: QUICK=1 (a smoke run), REPS, THREADS, SHARED.

@@ -7,17 +7,19 @@
 //   * a tensor made by an op is labelled with the op's name and its shape:    "matmul\n(2, 4)"
 //   * a leaf (no recorded op) is "parameter" when it requires grad, else "input":   "parameter\n(3, 4)"
 // A tensor used by several ops is one node with several outgoing edges; an op that takes the same tensor
-// twice (x * x) gets two edges from it. The walk is backward's own (core/tensor.cpp, Autograd::
-// topological_order): an iterative depth-first search from this tensor through each op's inputs, in
-// the order the op lists them, with an explicit stack (a graph 100k ops deep is fine). Nodes are numbered
-// in the order the search finishes them (inputs before the ops that use them; this tensor last), so the
-// same computation always gives the same text. Unlike backward, the walk also visits inputs that do not
-// require grad (images, labels, masks): they are part of the picture.
+// twice (x * x) gets two edges from it. The walk (graph_in_finish_order, below; to_svg uses it too) is
+// backward's own (core/tensor.cpp, Autograd::topological_order): an iterative depth-first search from this
+// tensor through each op's inputs, in the order the op lists them, with an explicit stack (a graph 100k
+// ops deep is fine). Nodes are numbered in the order the search finishes them (inputs before the ops
+// that use them; this tensor last), so the same computation always gives the same text. Unlike backward,
+// the walk also visits inputs that do not require grad (images, labels, masks): they are part of the
+// picture.
 //
 // backward() without retain_graph frees each op's inputs as it goes: call to_dot before backward (or
 // after backward(true)), or the graph will have lost its edges.
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "tensor.h"
 
@@ -39,32 +41,35 @@ std::string node_style(const TensorImpl& tensor, bool is_root) {
 
 }  // namespace
 
-std::string Tensor::to_dot() const {
-    // Depth-first search with an explicit stack; a tensor gets its number once all its inputs have one.
-    std::vector<const TensorImpl*> order;               // finished tensors: order[id] is node "n<id>"
-    std::unordered_map<const TensorImpl*, size_t> ids;  // tensor -> id, once finished
-    std::unordered_map<const TensorImpl*, bool> seen;
+std::vector<const TensorImpl*> Tensor::graph_in_finish_order() const {
+    // Depth-first search with an explicit stack; a tensor is finished once all its inputs are.
+    std::vector<const TensorImpl*> order;
+    std::unordered_set<const TensorImpl*> seen;
     struct Frame {
         const TensorImpl* tensor;
         size_t next_input;
     };
     std::vector<Frame> stack{{&impl(), 0}};
-    seen[&impl()] = true;
+    seen.insert(&impl());
     while (!stack.empty()) {
         Frame& frame = stack.back();
         const Node* node = frame.tensor->grad_fn.get();
         if (node && frame.next_input < node->inputs.size()) {
             const Tensor& input = node->inputs[frame.next_input++];
-            if (input.defined() && !seen[input.impl_.get()]) {
-                seen[input.impl_.get()] = true;
+            if (input.defined() && seen.insert(input.impl_.get()).second)
                 stack.push_back({input.impl_.get(), 0});  // invalidates `frame`; the loop re-reads it
-            }
         } else {
-            ids[frame.tensor] = order.size();
             order.push_back(frame.tensor);
             stack.pop_back();
         }
     }
+    return order;
+}
+
+std::string Tensor::to_dot() const {
+    const std::vector<const TensorImpl*> order = graph_in_finish_order();  // order[id] is node "n<id>"
+    std::unordered_map<const TensorImpl*, size_t> ids;                    // tensor -> id
+    for (size_t id = 0; id < order.size(); ++id) ids[order[id]] = id;
 
     std::ostringstream dot;
     dot << "digraph autograd {\n"

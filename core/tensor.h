@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "check.h"
@@ -50,7 +51,7 @@ struct Storage {
 //     GradAccumulator dx = x.grad_accumulator();
 //     for (int64_t i = 0; i < n; ++i) dx[i] += dout[i] * derivative(i);
 //
-// tests/test_grad_buffer.cpp fills recycled memory with NaN first, so a closure that skips an element of a
+// tests/test_grad_accumulator.cpp fills recycled memory with NaN first, so a closure that skips an element of a
 // fresh gradient is caught.
 class GradAccumulator {
 public:
@@ -70,6 +71,10 @@ private:
     Scalar* data_;
     bool fresh_;
 };
+
+// The most tensors Tensor::to_svg draws. A tiny ViT's training step (63 tensors) fits; beyond this the
+// picture is many screens tall and its edges a tangle: DOT and Graphviz do better (docs/seeing_inside.md).
+inline constexpr size_t kMaxSvgTensors = 80;
 
 // Given d(loss)/d(output), add d(loss)/d(input) into the grad of each input that requires it.
 using BackwardFn = std::function<void(const Tensor& grad_output)>;
@@ -103,6 +108,10 @@ public:
     Tensor clone() const;                        // a copy of the numbers, outside the graph
     std::string to_string() const;               // "tensor((2, 2), [1, 2, 3, 4])", at most 12 numbers
     std::string to_dot() const;                  // the autograd graph as Graphviz DOT (core/graph_dot.cpp)
+    // The autograd graph as an SVG picture (core/graph_svg.cpp): one box per tensor with the op that made
+    // it, its shape, its values and its grad. `names` labels chosen tensors ({w, "w"}). Throws when the
+    // graph has more than kMaxSvgTensors tensors: too many to read; use to_dot and Graphviz.
+    std::string to_svg(const std::vector<std::pair<Tensor, std::string>>& names = {}) const;
 
     // ---- autograd ---------------------------------------------------------------------------------
     bool requires_grad() const;
@@ -139,6 +148,9 @@ public:
 private:
     explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
     TensorImpl& impl() const;
+    // to_dot's and to_svg's walk (core/graph_dot.cpp): every tensor this one was computed from, inputs
+    // that need no grad included, each after all of its inputs; this tensor last.
+    std::vector<const TensorImpl*> graph_in_finish_order() const;
     friend struct Node;
     friend struct Autograd;
     std::shared_ptr<TensorImpl> impl_;

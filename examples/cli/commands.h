@@ -23,7 +23,7 @@ int run_eval(int argc, char** argv);     // evaluate.cpp: test accuracy, per cla
 int run_predict(int argc, char** argv);  // predict.cpp: top-5 classes of an image or a test example
 int run_gradcheck(int argc, char** argv);  // gradcheck.cpp: backward passes against finite differences
 int run_attention(int argc, char** argv);  // attention.cpp: a PNG of what the model attends to in an image
-int run_graph(int argc, char** argv);      // graph.cpp: the autograd graph of a training step, as Graphviz DOT
+int run_graph(int argc, char** argv);      // graph.cpp: the autograd graph of a training step, as Graphviz DOT or SVG
 int run_export(int argc, char** argv);     // export.cpp: a checkpoint's weights alone, under timm's names
 int run_import(int argc, char** argv);     // export.cpp: weights (e.g. from PyTorch) into a checkpoint
 int run_explain(int argc, char** argv);    // explain.cpp: SVG pictures of patches, windows, shift, mask, merging

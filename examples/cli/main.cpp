@@ -26,7 +26,7 @@ constexpr Command kCommands[] = {
     {"bench", patchgrad::cli::run_bench, "training-step and inference speed of a model, in key=value form"},
     {"gradcheck", patchgrad::cli::run_gradcheck, "gradient checks of the ops, layers and models, as a table"},
     {"attention", patchgrad::cli::run_attention, "a PNG of a ViT's or Swin's attention over one image"},
-    {"graph", patchgrad::cli::run_graph, "the autograd graph of one training step, as Graphviz DOT"},
+    {"graph", patchgrad::cli::run_graph, "the autograd graph of one training step, as Graphviz DOT or SVG"},
     {"export", patchgrad::cli::run_export, "a checkpoint's weights alone, under timm's names, for PyTorch"},
     {"import", patchgrad::cli::run_import, "weights under timm's names into a checkpoint for eval/predict/train"},
     {"explain", patchgrad::cli::run_explain, "SVG pictures of patches, windows, the shift and mask, merging"},

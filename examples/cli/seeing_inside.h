@@ -19,8 +19,10 @@ namespace patchgrad::cli {
 // has 4 windows and a shifted block, stage 1 one window.
 TrainConfig tiny_config(const std::string& model, const std::string& dataset = "cifar10");
 
-// The autograd graph (Tensor::to_dot) of one training step's loss: `config`'s model, seeded from
-// config.seed, in training mode, on a random batch of 2 images and labels, cross-entropy.
+// One training step's loss, with its autograd graph: `config`'s model, seeded from config.seed, in
+// training mode, on a random batch of 2 images and labels, cross-entropy. No backward has run.
+Tensor training_graph_loss(const TrainConfig& config);
+// That graph as Graphviz DOT (Tensor::to_dot).
 std::string training_graph_dot(const TrainConfig& config);
 
 // ---- attention maps (attention.cpp) ---------------------------------------------------------------------
