@@ -131,8 +131,9 @@ gradcheck: $(BIN)/patchgrad
 	$(BIN)/patchgrad gradcheck
 
 # The docs' pictures, docs/img/<topic>.svg, drawn by `patchgrad explain <topic>` from the real patch and
-# window functions (docs/figures.md). tests/f32/test_explain.cpp fails when one is out of date.
-FIGURES := patches windows shift-mask relative-index merge
+# window functions and Swin-T's config (docs/figures.md). tests/f32/test_explain.cpp fails when one is
+# out of date.
+FIGURES := patches windows shift-mask relative-index merge hierarchy
 .PHONY: figures
 figures: $(BIN)/patchgrad
 	@mkdir -p docs/img
