@@ -435,9 +435,11 @@ std::string draw_hierarchy() {
     const std::vector<SwinStageLayout> stages = config.stages();
     const int64_t unit_channels = config.embed_dim;  // one block of the channel bars: C0 = 96
     const double width = 900, height = 466, panel = 168, gap = 56, left = 20, top = 110;
+    const double unit_width = panel / static_cast<double>(stages.back().channels / unit_channels);  // 8 fill a panel
     Svg svg = start(width, height, "Swin-T's four stages: each has half the grid and twice the channels");
     const int64_t S = config.image_size, P = config.patch_size, G0 = stages[0].grid;
-    svg.text(left, 56, "images (1, 3, " + std::to_string(S) + ", " + std::to_string(S) + ") -> " + std::to_string(P) +
+    svg.text(left, 56, "images (1, " + std::to_string(config.in_channels) + ", " + std::to_string(S) + ", " +
+                           std::to_string(S) + ") -> " + std::to_string(P) +
                            "x" + std::to_string(P) + " patches, Linear to " + std::to_string(config.embed_dim) +
                            " channels, LayerNorm -> (1, " + std::to_string(G0 * G0) + ", " +
                            std::to_string(config.embed_dim) + "): a " + std::to_string(G0) + "x" +
@@ -481,7 +483,7 @@ std::string draw_hierarchy() {
         svg.text(x, y, "C = " + std::to_string(stage.channels) + ", " + std::to_string(stage.heads) + " heads of " +
                            std::to_string(stage.channels / stage.heads), {.size = 11});
         for (int64_t k = 0; k < stage.channels / unit_channels; ++k)  // one block per 96 channels
-            svg.rect(x + k * panel / 8, y + 6, panel / 8, 14,
+            svg.rect(x + k * unit_width, y + 6, unit_width, 14,
                      {.fill = "#9e9ac8", .stroke = "#ffffff", .stroke_width = 1, .css_class = "channels"});
         y += 38;
         svg.text(x, y, std::to_string(stage.windows()) + (stage.windows() == 1 ? " window" : " windows") + " of " +

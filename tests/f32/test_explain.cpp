@@ -1,8 +1,9 @@
 // `patchgrad explain` and the pictures in docs/img/ (examples/cli/explain.cpp, examples/cli/svg.cpp):
 // every picture in the docs is exactly what the command draws today (else: run make figures), is
 // well-formed XML, and shows what the library computed (64 patches, 256/128/128/64 attending pairs, 49
-// bias rows, 4C -> 2C, Swin-T's 64/16/4/1 windows...). Also the SVG builder's number format and escaping, and the XML checker of
-// tests/xml_check.h, which must reject broken documents for the other checks to mean anything.
+// bias rows, 4C -> 2C, Swin-T's 64/16/4/1 windows...). Also the SVG builder's number format and escaping,
+// and the XML checker of tests/xml_check.h, which must reject broken documents for the other checks to
+// mean anything.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
