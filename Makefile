@@ -147,9 +147,10 @@ gradcheck: $(BIN)/patchgrad
 	$(BIN)/patchgrad gradcheck
 
 # The docs' pictures, docs/img/<topic>.svg, drawn by `patchgrad explain <topic>` from the real patch and
-# window functions (docs/figures.md), and docs/img/autograd-graph.svg, the graph of docs/autograd.md's
-# worked example. tests/f32/test_explain.cpp and tests/test_autograd_by_hand.cpp fail when one is out of date.
-FIGURES := patches windows shift-mask relative-index merge
+# window functions and Swin-T's config (docs/figures.md), and docs/img/autograd-graph.svg, the graph of
+# docs/autograd.md's worked example. tests/f32/test_explain.cpp and tests/test_autograd_by_hand.cpp fail
+# when one is out of date.
+FIGURES := patches windows shift-mask relative-index merge hierarchy
 .PHONY: figures
 figures: $(BIN)/patchgrad $(BIN)/examples/autograd_by_hand_f64
 	@mkdir -p docs/img

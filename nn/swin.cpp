@@ -13,6 +13,21 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 // The window a stage really uses: the grid itself when the window would not fit (timm's rule).
 static int64_t effective_window(int64_t grid, int64_t window_size) { return std::min(grid, window_size); }
 
+// The shift of a shifted block: none when one window already covers the grid, as in timm (`if
+// min(input_resolution) <= window_size: shift_size = 0`) and torchvision (`if window_size >= pad_H:
+// shift_size = 0`). Swin-T's last stage is such a grid: 7x7 tokens, window 7.
+static int64_t effective_shift(int64_t grid, int64_t window_size, int64_t shift) {
+    return grid <= window_size ? 0 : shift;
+}
+
+SwinConfig SwinConfig::swin_t() {
+    SwinConfig config;
+    config.image_size = 224, config.in_channels = 3, config.patch_size = 4, config.embed_dim = 96;
+    config.depths = {2, 2, 6, 2}, config.heads = {3, 6, 12, 24}, config.window_size = 7;
+    config.mlp_ratio = 4.0, config.num_classes = 1000;
+    return config;
+}
+
 void SwinConfig::validate() const {
     check(image_size > 0 && in_channels > 0 && patch_size > 0 && embed_dim > 0 && window_size > 0 &&
               num_classes > 0 && mlp_ratio > 0,
@@ -42,6 +57,24 @@ void SwinConfig::validate() const {
     }
 }
 
+// Stage i: the grid halves and the channels double after every stage but the last (patch merging).
+std::vector<SwinStageLayout> SwinConfig::stages() const {
+    validate();
+    std::vector<SwinStageLayout> layout;
+    int64_t grid = image_size / patch_size, dim = embed_dim;
+    for (size_t i = 0; i < depths.size(); ++i) {
+        const bool downsample = i + 1 < depths.size();
+        layout.push_back({.grid = grid, .channels = dim, .depth = depths[i], .heads = heads[i],
+                          .window = effective_window(grid, window_size),
+                          .shift = effective_shift(grid, window_size, window_size / 2), .downsample = downsample});
+        if (downsample) {
+            grid /= 2;
+            dim *= 2;
+        }
+    }
+    return layout;
+}
+
 // Counted layer by layer, for a stage of C channels, h heads, F = mlp_ratio * C, window M':
 //   patch_embed     C0*Cin*P*P + C0 + 2 C0 (its LayerNorm)
 //   each block      LN 2C + qkv (3C*C + 3C) + proj (C*C + C) + table (2M'-1)^2 * h + LN 2C + fc1 (F*C + F)
@@ -49,18 +82,16 @@ void SwinConfig::validate() const {
 //   patch merging   LN 2*4C + reduction 4C*2C (no bias)
 //   norm, head      2 C_last + K*C_last + K
 int64_t SwinConfig::parameter_count() const {
-    int64_t grid = image_size / patch_size, C = embed_dim;
-    int64_t count = C * in_channels * patch_size * patch_size + C + 2 * C;
-    for (size_t i = 0; i < depths.size(); ++i) {
-        const int64_t F = static_cast<int64_t>(mlp_ratio * C), M = effective_window(grid, window_size);
-        const int64_t block = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + (2 * M - 1) * (2 * M - 1) * heads[i] +
+    const int64_t C0 = embed_dim;
+    int64_t count = C0 * in_channels * patch_size * patch_size + C0 + 2 * C0;
+    int64_t C = C0;
+    for (const SwinStageLayout& stage : stages()) {
+        C = stage.channels;
+        const int64_t F = static_cast<int64_t>(mlp_ratio * C), M = stage.window;
+        const int64_t block = 2 * C + (3 * C * C + 3 * C) + (C * C + C) + (2 * M - 1) * (2 * M - 1) * stage.heads +
                               2 * C + (F * C + F) + (C * F + C);
-        count += depths[i] * block;
-        if (i + 1 < depths.size()) {
-            count += 2 * 4 * C + 4 * C * 2 * C;
-            grid /= 2;
-            C *= 2;
-        }
+        count += stage.depth * block;
+        if (stage.downsample) count += 2 * 4 * C + 4 * C * 2 * C;
     }
     return count + 2 * C + num_classes * C + num_classes;
 }
@@ -101,7 +132,7 @@ SwinBlock::SwinBlock(int64_t dim, int64_t heads, int64_t H, int64_t W, int64_t w
       norm2(dim, layer_norm_eps),
       mlp(dim, static_cast<int64_t>(mlp_ratio * dim), rng, dropout),
       H_(H), W_(W), window_size_(effective_window(std::min(H, W), window_size)),
-      shift_(std::min(H, W) <= window_size ? 0 : shift) {
+      shift_(effective_shift(std::min(H, W), window_size, shift)) {
     check(H % window_size_ == 0 && W % window_size_ == 0, "SwinBlock: a ", H, "x", W,
           " grid is not divisible by the window size ", window_size_);
     check(shift_ >= 0 && shift_ < window_size_, "SwinBlock: shift ", shift_, " must be in [0, ", window_size_, ")");
@@ -143,16 +174,18 @@ Tensor PatchMerging::forward(const Tensor& x) const {
 
 // ---- stage and model ----------------------------------------------------------------------------------------
 
-SwinStage::SwinStage(int64_t dim, int64_t depth, int64_t heads, int64_t H, int64_t W, const SwinConfig& config,
-                     bool with_downsample, Rng& rng) {
-    for (int64_t j = 0; j < depth; ++j) {
-        const int64_t shift = j % 2 == 0 ? 0 : config.window_size / 2;  // W-MSA, SW-MSA, W-MSA, ...
-        blocks.push_back(std::make_unique<SwinBlock>(dim, heads, H, W, config.window_size, shift, config.mlp_ratio,
-                                                     config.layer_norm_eps, config.dropout, rng));
+SwinStage::SwinStage(const SwinStageLayout& layout, const SwinConfig& config, Rng& rng) {
+    const int64_t C = layout.channels, H = layout.grid, W = layout.grid;
+    for (int64_t j = 0; j < layout.depth; ++j) {
+        // W-MSA, SW-MSA, W-MSA, ...; the block itself turns the shift off (and clamps the window) when one
+        // window covers the grid, by the same rule as layout.window and layout.shift
+        const int64_t shift = j % 2 == 0 ? 0 : config.window_size / 2;
+        blocks.push_back(std::make_unique<SwinBlock>(C, layout.heads, H, W, config.window_size, shift,
+                                                     config.mlp_ratio, config.layer_norm_eps, config.dropout, rng));
     }
     register_module("blocks", blocks);
-    if (with_downsample) {
-        downsample = std::make_unique<PatchMerging>(dim, H, W, config.layer_norm_eps, rng);
+    if (layout.downsample) {
+        downsample = std::make_unique<PatchMerging>(C, H, W, config.layer_norm_eps, rng);
         register_module("downsample", *downsample);
     }
 }
@@ -190,16 +223,8 @@ SwinTransformer::SwinTransformer(const SwinConfig& config, Rng& rng)
       head(config.embed_dim << (config.depths.size() - 1), config.num_classes, rng),
       config_(config) {
     register_module("patch_embed", patch_embed);
-    int64_t grid = config.image_size / config.patch_size, dim = config.embed_dim;
-    for (size_t i = 0; i < config.depths.size(); ++i) {
-        const bool last = i + 1 == config.depths.size();
-        layers.push_back(std::make_unique<SwinStage>(dim, config.depths[i], config.heads[i], grid, grid, config,
-                                                     !last, rng));
-        if (!last) {
-            grid /= 2;
-            dim *= 2;
-        }
-    }
+    for (const SwinStageLayout& stage : config.stages())
+        layers.push_back(std::make_unique<SwinStage>(stage, config, rng));
     register_module("layers", layers);
     register_module("norm", norm);
     register_module("head", head);

@@ -27,7 +27,21 @@
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
-// The reference tiny Swin for CIFAR-10 is the default.
+// One stage as a config lays it out: what SwinTransformer builds, what parameter_count counts, what
+// `patchgrad explain hierarchy` draws. For Swin-T (SwinConfig::swin_t()), stage 0 is
+//   {grid 56, channels 96, depth 2, heads 3, window 7, shift 3, downsample true}: 64 windows per image.
+struct SwinStageLayout {
+    int64_t grid;        // H = W: the stage's tokens per side
+    int64_t channels;    // C
+    int64_t depth;       // blocks
+    int64_t heads;       // nH
+    int64_t window;      // M': the window its blocks use, the grid itself when window_size is larger
+    int64_t shift;       // the shift of its odd blocks: window_size / 2, or 0 when one window covers the grid
+    bool downsample;     // patch merging at the end: every stage but the last
+    int64_t windows() const { return (grid / window) * (grid / window); }  // nW per image
+};
+
+// The reference tiny Swin for CIFAR-10 is the default; swin_t() is the paper's Swin-T.
 struct SwinConfig {
     int64_t image_size = 32;                  // S
     int64_t in_channels = 3;
@@ -45,6 +59,12 @@ struct SwinConfig {
     // every stage's grid must be divisible by its window (or fit inside one) and even before merging.
     void validate() const;
     int64_t parameter_count() const;  // from the formula (docs/models.md), not from a built model
+    std::vector<SwinStageLayout> stages() const;  // one entry per stage, first stage first; validates
+
+    // Swin-T (Liu et al. 2021, table 1; torchvision's swin_t, timm's swin_tiny_patch4_window7_224): 224x224
+    // images, 4x4 patches, C0 96, depths 2/2/6/2, heads 3/6/12/24, window 7, MLP ratio 4, 1000 classes.
+    // Grids 56, 28, 14, 7 with 96, 192, 384, 768 channels; 28,288,354 parameters.
+    static SwinConfig swin_t();
 };
 
 // Window attention: multi-head self-attention inside each M x M window, plus a learned bias per head for
@@ -99,10 +119,10 @@ private:
 };
 
 // A stage: its blocks, alternating plain and shifted windows, then (except the last) patch merging.
+//   x (B, grid*grid, C) -> (B, grid/2 * grid/2, 2C), or (B, grid*grid, C) without the merging
 class SwinStage : public Module {
 public:
-    SwinStage(int64_t dim, int64_t depth, int64_t heads, int64_t H, int64_t W, const SwinConfig& config,
-              bool downsample, Rng& rng);
+    SwinStage(const SwinStageLayout& layout, const SwinConfig& config, Rng& rng);
     Tensor forward(const Tensor& x, Rng& rng, std::vector<Tensor>* attention = nullptr) const;
 
     ModuleList<SwinBlock> blocks;

@@ -1,6 +1,8 @@
 // The whole models (nn/vit.cpp, nn/swin.cpp): parameter counts from the closed-form formula and from
-// torchvision, timm's names, float64 gradient checks of a tiny ViT and a tiny Swin, and logits, loss and
-// every parameter's gradient against PyTorch (tests/reference/make_reference.py).
+// torchvision, timm's names, float64 gradient checks of a tiny ViT and a tiny Swin, logits, loss and
+// every parameter's gradient against PyTorch, and the full-size Swin-T's forward pass against torchvision's
+// swin_t (tests/reference/make_reference.py).
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -108,6 +110,85 @@ TEST_CASE("Swin: parameter counts from the formula equal the built model and tor
     mnist.heads = {2, 4}, mnist.window_size = 7;
     CHECK(mnist.parameter_count() == 95766);  // torchvision, 3 channels
     CHECK(SwinTransformer(mnist, rng).parameter_count() == 95766);
+}
+
+TEST_CASE("Swin-T: the canonical hierarchy from SwinConfig::swin_t(), 28,288,354 parameters as torchvision's") {
+    const SwinConfig config = SwinConfig::swin_t();
+    CHECK(config.parameter_count() == 28288354);  // sum(p.numel() for p in torchvision.models.swin_t().parameters())
+    //                                         grid  C    depth heads window shift merge
+    const std::vector<SwinStageLayout> expected{{56, 96, 2, 3, 7, 3, true},
+                                                {28, 192, 2, 6, 7, 3, true},
+                                                {14, 384, 6, 12, 7, 3, true},
+                                                {7, 768, 2, 24, 7, 0, false}};  // one 7x7 window: no shift
+    const int64_t windows[] = {64, 16, 4, 1};                                   // (grid / 7)^2
+    const std::vector<SwinStageLayout> stages = config.stages();
+    REQUIRE(stages.size() == expected.size());
+    Rng rng(0);
+    SwinTransformer swin(config, rng);
+    CHECK(swin.parameter_count() == 28288354);
+    for (size_t i = 0; i < stages.size(); ++i) {
+        CAPTURE(i);
+        CHECK(stages[i].grid == expected[i].grid);
+        CHECK(stages[i].channels == expected[i].channels);
+        CHECK(stages[i].depth == expected[i].depth);
+        CHECK(stages[i].heads == expected[i].heads);
+        CHECK(stages[i].window == expected[i].window);
+        CHECK(stages[i].shift == expected[i].shift);
+        CHECK(stages[i].downsample == expected[i].downsample);
+        CHECK(stages[i].windows() == windows[i]);
+        // the built model follows the layout: W-MSA in even blocks, SW-MSA (shift 3, or 0) in odd ones
+        const SwinStage& stage = swin.layers[i];
+        REQUIRE(static_cast<int64_t>(stage.blocks.size()) == stages[i].depth);
+        for (size_t j = 0; j < stage.blocks.size(); ++j) {
+            CHECK(stage.blocks[j].window_size() == stages[i].window);
+            CHECK(stage.blocks[j].shift() == (j % 2 == 0 ? 0 : stages[i].shift));
+        }
+        CHECK((stage.downsample != nullptr) == stages[i].downsample);
+    }
+    std::map<std::string, Shape> shapes;
+    for (auto& [name, p] : swin.named_parameters()) shapes[name] = p.shape();
+    CHECK(shapes.at("patch_embed.proj.weight") == Shape{96, 3, 4, 4});
+    CHECK(shapes.at("layers.0.blocks.1.attn.relative_position_bias_table") == Shape{169, 3});  // (2*7 - 1)^2 rows
+    CHECK(shapes.at("layers.0.blocks.0.mlp.fc1.weight") == Shape{384, 96});                    // MLP ratio 4
+    CHECK(shapes.at("layers.2.blocks.5.attn.qkv.weight") == Shape{1152, 384});
+    CHECK(shapes.at("layers.2.downsample.norm.weight") == Shape{1536});                        // 4C
+    CHECK(shapes.at("layers.2.downsample.reduction.weight") == Shape{768, 1536});               // 4C -> 2C
+    CHECK(shapes.at("layers.3.blocks.1.attn.relative_position_bias_table") == Shape{169, 24});
+    CHECK(shapes.count("layers.3.downsample.reduction.weight") == 0);
+    CHECK(shapes.at("norm.weight") == Shape{768});
+    CHECK(shapes.at("head.weight") == Shape{1000, 768});
+}
+
+// The full-size Swin-T against torchvision's swin_t, forward only (28 million weights: the gradients are
+// checked on the tiny Swin above). SwinTransformer::forward is run one stage at a time so that each
+// stage's output is compared too, by its mean and mean absolute value; then all 1000 logits. Everything
+// to 1e-9 of the size of the values (the mean absolute value of a stage, the largest logit). forward()
+// itself, the same lines in one call, is compared whole on the tiny Swin above.
+TEST_CASE("Swin-T: a 224x224 forward pass equals torchvision's swin_t, stage by stage, to 1e-9") {
+    Rng rng(0);
+    SwinTransformer swin(SwinConfig::swin_t(), rng);
+    fill_reference_weights(swin);
+    swin.eval();
+    NoGradGuard no_grad;  // a forward pass only: no graph, no saved activations
+    const auto check_stage = [](const Tensor& h, const reference::StageSummary& expected) {
+        CAPTURE(expected.name);
+        REQUIRE(h.shape() == Shape(expected.shape.begin(), expected.shape.end()));
+        double sum = 0, abs_sum = 0;
+        for (int64_t i = 0; i < h.numel(); ++i) sum += h.data()[i], abs_sum += std::abs(h.data()[i]);
+        const double n = static_cast<double>(h.numel()), tolerance = 1e-9 * expected.abs_mean;
+        CHECK(std::abs(sum / n - expected.mean) <= tolerance);
+        CHECK(std::abs(abs_sum / n - expected.abs_mean) <= tolerance);
+    };
+    Tensor x = swin.patch_embed.forward(reference_images(1, 3, 224));  // (1, 3136, 96): a 56x56 grid
+    check_stage(x, reference::swin_t_stages[0]);
+    for (size_t i = 0; i < swin.layers.size(); ++i) {                   // (1, 784, 192) ... (1, 49, 768)
+        x = swin.layers[i].forward(x, rng);
+        check_stage(x, reference::swin_t_stages[i + 1]);
+    }
+    const Tensor logits = swin.head.forward(mean(swin.norm.forward(x), 1));  // (1, 1000)
+    double largest = 0;
+    for (const double value : reference::swin_t_logits) largest = std::max(largest, std::abs(value));
+    check_values(logits, {1, 1000}, reference::swin_t_logits, 1e-9 * largest);
 }
 
 TEST_CASE("ViT and Swin use timm's parameter names and layouts") {

@@ -7,7 +7,8 @@
 // Each picture feeds a tensor whose values are their own coordinates (element k holds k) through the real
 // function (patchify, window_partition, cyclic_shift, shifted_window_mask, relative_position_index,
 // patch_merging_gather) and reads back which element landed where: the picture shows what the code does,
-// not what a drawing program was told. `make figures` writes the five into docs/img/, and
+// not what a drawing program was told. The hierarchy is drawn from SwinConfig::swin_t().stages(), the
+// layout SwinTransformer is built from. `make figures` writes the six into docs/img/, and
 // tests/f32/test_explain.cpp fails when one of them is out of date. docs/figures.md tells the story.
 #include <algorithm>
 #include <array>
@@ -20,6 +21,7 @@
 #include "examples/cli/commands.h"
 #include "examples/cli/svg.h"
 #include "nn/embedding.h"
+#include "nn/swin.h"
 #include "nn/window.h"
 
 namespace patchgrad::cli {
@@ -51,6 +53,23 @@ std::vector<int64_t> whole_numbers(const Tensor& t) {
 std::string translate(double x, double y) { return "translate(" + format_number(x) + ", " + format_number(y) + ")"; }
 
 std::string coordinates(int64_t row, int64_t column) { return std::to_string(row) + "," + std::to_string(column); }
+
+// 28288354 -> "28,288,354"
+std::string with_commas(int64_t value) {
+    std::string digits = std::to_string(value), out;
+    for (size_t k = 0; k < digits.size(); ++k) {
+        if (k > 0 && (digits.size() - k) % 3 == 0) out += ',';
+        out += digits[k];
+    }
+    return out;
+}
+
+// "(1, 784, 384)"
+std::string shape_text(const Shape& shape) {
+    std::string text = "(";
+    for (size_t k = 0; k < shape.size(); ++k) text += (k ? ", " : "") + std::to_string(shape[k]);
+    return text + ")";
+}
 
 // A rectangle with a thin white border and a centred label.
 void labelled_cell(Svg& svg, double x, double y, double size, const std::string& fill, const std::string& label,
@@ -336,8 +355,8 @@ std::string draw_merge() {
     for (int64_t m = 0; m < 16; ++m)
         for (int64_t k = 0; k < 4; ++k) slot_of[merged[m * 4 + k]] = k;
 
-    const double width = 760, height = 440, cell = 34, left = 20, top = 70;
-    Svg svg = start(width, height, "patch_merging_gather: an 8x8 map merged into 4x4 tokens of 4C channels");
+    const double width = 760, height = 580, cell = 34, left = 20, top = 70;
+    Svg svg = start(width, height, "patch merging: 2x2 neighbours -> one token of 4C -> Linear -> 2C");
     svg.text(left, top - 10, "x (1, 64, C): row,column, coloured by its block", {.size = 12});
     for (int64_t k = 0; k < kMap * kMap; ++k)
         labelled_cell(svg, left + (k % kMap) * cell, top + (k / kMap) * cell, cell, kGroupColours[slot_of[k]],
@@ -365,8 +384,136 @@ std::string draw_merge() {
         svg.rect(left + (k % 2) * 300, top + 8 * cell + 22 + (k / 2) * 22, 14, 14, {.fill = kGroupColours[k]});
         svg.text(left + (k % 2) * 300 + 20, top + 8 * cell + 33 + (k / 2) * 22, legend[k], {.size = 11});
     }
-    return finish(svg, height, "Each 2x2 neighbourhood becomes one token [x0, x1, x2, x3], as in timm's PatchMerging "
-                               "(patchgrad explain merge).");
+
+    // The layer around the gather, PatchMerging (nn/swin.h), run at Swin-T's first merge: its shapes are
+    // read from what the real layer holds and returns.
+    const SwinStageLayout first = SwinConfig::swin_t().stages()[0];  // 56x56 tokens, C = 96
+    Rng rng(0);
+    const PatchMerging merging(first.channels, first.grid, first.grid, 1e-5, rng);
+    const Tensor tokens = Tensor::zeros({1, first.grid * first.grid, first.channels});  // (1, 3136, 96)
+    const Shape gathered = patch_merging_gather(tokens, first.grid, first.grid).shape();  // (1, 784, 384)
+    const Shape reduced = merging.forward(tokens).shape();                                // (1, 784, 192)
+    const int64_t C = first.channels, C4 = gathered.back(), C2 = reduced.back(), G = first.grid;
+    const double row = top + 8 * cell + 130, unit = 60, bar = 20;
+    svg.text(left, row - 46, "PatchMerging (nn/swin.h) then takes each merged token from 4C to 2C channels",
+             {.size = 12, .bold = true});
+    svg.text(left, row - 28, "shown at Swin-T's first merge: " + std::to_string(G) + "x" + std::to_string(G) +
+                                 " tokens of C = " + std::to_string(C) + " -> " + std::to_string(G / 2) + "x" +
+                                 std::to_string(G / 2) + " tokens of 2C",
+             {.size = 11});
+    for (int64_t k = 0; k < 4; ++k) {
+        svg.rect(left + k * unit, row, unit, bar,
+                 {.fill = kGroupColours[k], .stroke = "#ffffff", .stroke_width = 1, .css_class = "channels-4c"});
+        svg.text(left + k * unit + unit / 2, row + 14, "x" + std::to_string(k) + ": " + std::to_string(C),
+                 {.size = 10, .anchor = "middle"});
+    }
+    svg.text(left, row + bar + 16, "4C = " + std::to_string(C4) + ": " + shape_text(gathered), {.size = 11});
+    const double arrow = left + 4 * unit + 20, target = arrow + 250, mid = row + bar / 2;
+    svg.line(arrow, mid, target - 10, mid, {.stroke = "#000000", .stroke_width = 1.5});
+    svg.polyline({{target - 16, mid - 5}, {target - 8, mid}, {target - 16, mid + 5}},
+                 {.fill = "none", .stroke = "#000000", .stroke_width = 1.5});
+    svg.text(arrow + 120, row - 5, "LayerNorm(" + std::to_string(merging.norm.weight.size(0)) + "), Linear, no bias",
+             {.size = 11, .anchor = "middle"});
+    svg.text(arrow + 120, row + bar + 16, "reduction.weight " + shape_text(merging.reduction.weight.shape()),
+             {.size = 11, .anchor = "middle"});
+    svg.rect(target, row, 2 * unit, bar, {.fill = "#cccccc", .stroke = "#ffffff", .stroke_width = 1,
+                                          .css_class = "channels-2c"});
+    svg.text(target + unit, row + 14, std::to_string(C2), {.size = 10, .anchor = "middle"});
+    svg.text(target, row + bar + 16, "2C = " + std::to_string(C2) + ": " + shape_text(reduced), {.size = 11});
+    svg.text(left, row + bar + 42, "The Linear mixes the four neighbours' channels; the next stage has half the grid "
+                                   "and twice the channels.", {.size = 11});
+    return finish(svg, height, "As timm's PatchMerging: [x0, x1, x2, x3] of 4C, then 2C (patchgrad explain merge).");
+}
+
+// ---- hierarchy: the four stages of Swin-T --------------------------------------------------------------
+
+// Each stage's grid drawn at the same size, so a token covers 4, 8, 16 then 32 pixels of the image and a
+// 7x7 window grows from an eighth of the picture to all of it. The windows are placed where
+// window_partition puts them: window w's first token is its top-left corner.
+std::string draw_hierarchy() {
+    const SwinConfig config = SwinConfig::swin_t();
+    const std::vector<SwinStageLayout> stages = config.stages();
+    const int64_t unit_channels = config.embed_dim;  // one block of the channel bars: C0 = 96
+    const double width = 900, height = 466, panel = 168, gap = 56, left = 20, top = 110;
+    const double unit_width = panel / static_cast<double>(stages.back().channels / unit_channels);  // 8 fill a panel
+    Svg svg = start(width, height, "Swin-T's four stages: each has half the grid and twice the channels");
+    const int64_t S = config.image_size, P = config.patch_size, G0 = stages[0].grid;
+    svg.text(left, 56, "images (1, " + std::to_string(config.in_channels) + ", " + std::to_string(S) + ", " +
+                           std::to_string(S) + ") -> " + std::to_string(P) +
+                           "x" + std::to_string(P) + " patches, Linear to " + std::to_string(config.embed_dim) +
+                           " channels, LayerNorm -> (1, " + std::to_string(G0 * G0) + ", " +
+                           std::to_string(config.embed_dim) + "): a " + std::to_string(G0) + "x" +
+                           std::to_string(G0) + " grid",
+             {.size = 12});
+    svg.rect(left, 70, 14, 14, {.fill = kGroupColours[0], .stroke = "#000000", .stroke_width = 1.5});
+    svg.text(left + 20, 82, "the windows of the W-MSA blocks (window_partition)", {.size = 11});
+    svg.line(left + 330, 77, left + 350, 77, {.stroke = "#d62728", .stroke_width = 1.5, .dash = "4 2"});
+    svg.text(left + 356, 82, "where the SW-MSA blocks' windows begin: shifted by window/2, the last ones wrap round",
+             {.size = 11});
+    for (size_t i = 0; i < stages.size(); ++i) {
+        const SwinStageLayout& stage = stages[i];
+        const int64_t G = stage.grid, M = stage.window, N = M * M;
+        const double x = left + static_cast<double>(i) * (panel + gap), token = panel / static_cast<double>(G);
+        svg.text(x, top - 8, "stage " + std::to_string(i + 1) + ": " + std::to_string(G) + "x" + std::to_string(G) +
+                                 " = " + std::to_string(G * G) + " tokens", {.size = 12, .bold = true});
+        const std::vector<int64_t> windows = whole_numbers(window_partition(numbered({1, G, G, 1}), M));  // (nW, N, 1)
+        svg.begin_group(translate(x, top), "stage");
+        for (int64_t w = 0; w < stage.windows(); ++w) {
+            const int64_t corner = windows[w * N], r = corner / G, c = corner % G;
+            svg.rect(c * token, r * token, M * token, M * token,
+                     {.fill = kGroupColours[(r / M + c / M) % 2], .css_class = "window"});
+        }
+        const Style token_line{.stroke = "#ffffff", .stroke_width = 0.4};
+        for (int64_t k = 1; k < G; ++k) {
+            svg.line(k * token, 0, k * token, panel, token_line);
+            svg.line(0, k * token, panel, k * token, token_line);
+        }
+        for (int64_t w = 0; w < stage.windows(); ++w) {
+            const int64_t corner = windows[w * N];
+            outline(svg, (corner % G) * token, (corner / G) * token, M * token, "#000000", 1.5);
+        }
+        const Style shifted{.stroke = "#d62728", .stroke_width = 1.5, .dash = "4 2"};
+        for (int64_t k = stage.shift; stage.shift > 0 && k < G; k += M) {
+            svg.line(k * token, 0, k * token, panel, shifted);
+            svg.line(0, k * token, panel, k * token, shifted);
+        }
+        svg.end_group();
+
+        double y = top + panel + 20;
+        svg.text(x, y, "C = " + std::to_string(stage.channels) + ", " + std::to_string(stage.heads) + " heads of " +
+                           std::to_string(stage.channels / stage.heads), {.size = 11});
+        for (int64_t k = 0; k < stage.channels / unit_channels; ++k)  // one block per 96 channels
+            svg.rect(x + k * unit_width, y + 6, unit_width, 14,
+                     {.fill = "#9e9ac8", .stroke = "#ffffff", .stroke_width = 1, .css_class = "channels"});
+        y += 38;
+        svg.text(x, y, std::to_string(stage.windows()) + (stage.windows() == 1 ? " window" : " windows") + " of " +
+                           std::to_string(M) + "x" + std::to_string(M) + " = " + std::to_string(N) + " tokens",
+                 {.size = 11});
+        const int64_t shifted_blocks = stage.depth / 2;
+        svg.text(x, y + 16, std::to_string(stage.depth) + " blocks: " + std::to_string(stage.depth - shifted_blocks) +
+                                " W-MSA, " + std::to_string(shifted_blocks) + " SW-MSA", {.size = 11});
+        svg.text(x, y + 32, stage.shift > 0 ? "SW-MSA shift " + std::to_string(stage.shift)
+                                            : "shift 0: one window covers the grid", {.size = 11});
+        svg.text(x, y + 48, stage.downsample ? "merge: 4C = " + std::to_string(4 * stage.channels) + " -> 2C = " +
+                                                   std::to_string(2 * stage.channels)
+                                             : "no merge after the last stage", {.size = 11});
+        if (stage.downsample) {  // the arrow to the next stage
+            const double from = x + panel + 8, to = x + panel + gap - 8, mid = top + panel / 2;
+            svg.line(from, mid, to, mid, {.stroke = "#000000", .stroke_width = 1.5});
+            svg.polyline({{to - 6, mid - 5}, {to, mid}, {to - 6, mid + 5}},
+                         {.fill = "none", .stroke = "#000000", .stroke_width = 1.5});
+            svg.text((from + to) / 2, mid - 8, "merge", {.size = 10, .anchor = "middle"});
+            svg.text((from + to) / 2, mid + 16, "2x2", {.size = 10, .anchor = "middle"});
+        }
+    }
+    const SwinStageLayout& last = stages.back();
+    svg.text(left, height - 44, "then LayerNorm, the mean over the " + std::to_string(last.grid * last.grid) +
+                                    " tokens -> (1, " + std::to_string(last.channels) + "), head -> (1, " +
+                                    std::to_string(config.num_classes) + "): " + with_commas(config.parameter_count()) +
+                                    " parameters, as torchvision's swin_t",
+             {.size = 12});
+    return finish(svg, height, "Drawn from SwinConfig::swin_t().stages(), the layout SwinTransformer is built from, "
+                               "and window_partition (patchgrad explain hierarchy).");
 }
 
 // ---- the command ---------------------------------------------------------------------------------------
@@ -382,7 +529,8 @@ constexpr Topic kTopics[] = {
     {"windows", draw_windows, "window_partition: an 8x8 map cut into four 4x4 windows"},
     {"shift-mask", draw_shift_mask, "cyclic_shift by 2 and the four 16x16 masks of shifted_window_mask"},
     {"relative-index", draw_relative_index, "relative_position_index(4): 16x16 pairs reading 49 bias rows"},
-    {"merge", draw_merge, "patch_merging_gather: which 4 tokens each merged token concatenates"},
+    {"merge", draw_merge, "patch merging: which 4 tokens each merged token concatenates, then 4C -> 2C"},
+    {"hierarchy", draw_hierarchy, "Swin-T's four stages: grids 56, 28, 14, 7, channels 96 to 768, windows"},
 };
 
 std::string topic_names() {

@@ -1,8 +1,9 @@
 // `patchgrad explain` and the pictures in docs/img/ (examples/cli/explain.cpp, examples/cli/svg.cpp):
 // every picture in the docs is exactly what the command draws today (else: run make figures), is
 // well-formed XML, and shows what the library computed (64 patches, 256/128/128/64 attending pairs, 49
-// bias rows...). Also the SVG builder's number format and escaping, and the XML checker of
-// tests/xml_check.h, which must reject broken documents for the other checks to mean anything.
+// bias rows, 4C -> 2C, Swin-T's 64/16/4/1 windows...). Also the SVG builder's number format and escaping,
+// and the XML checker of tests/xml_check.h, which must reject broken documents for the other checks to
+// mean anything.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -21,7 +22,7 @@ using testing::TempDir, testing::xml_error, testing::count_tags, testing::count_
 
 namespace {
 
-const std::vector<std::string> kTopics = {"patches", "windows", "shift-mask", "relative-index", "merge"};
+const std::vector<std::string> kTopics = {"patches", "windows", "shift-mask", "relative-index", "merge", "hierarchy"};
 
 std::string read_text(const std::string& path) {
     std::ifstream file(path, std::ios::binary);
@@ -106,12 +107,28 @@ TEST_CASE("explain: each picture is well-formed XML, titled, and shows what the 
     CHECK(count_class(merge, "merged") == 16);            // 8 x 8 -> 4 x 4
     CHECK(contains(merge, ">x1: 1,0</text>"));             // merged token 0: x1 is the token below (1, 0)
     CHECK(contains(merge, ">x2: 0,1</text>"));             // and x2 the one to the right (0, 1)
+    CHECK(count_class(merge, "channels-4c") == 4);        // x0 | x1 | x2 | x3: 4C
+    CHECK(count_class(merge, "channels-2c") == 1);        // after the Linear: 2C
+    CHECK(contains(merge, ">4C = 384: (1, 784, 384)</text>"));  // Swin-T's first merge, C = 96
+    CHECK(contains(merge, "reduction.weight (192, 384)</text>"));
+    CHECK(contains(merge, ">2C = 192: (1, 784, 192)</text>"));
+    const std::string hierarchy = draw("hierarchy");
+    CHECK(count_class(hierarchy, "stage") == 4);
+    CHECK(count_class(hierarchy, "window") == 64 + 16 + 4 + 1);          // 56, 28, 14, 7 tokens a side, M = 7
+    CHECK(count_class(hierarchy, "channels") == 1 + 2 + 4 + 8);          // blocks of 96 channels: 96 ... 768
+    CHECK(contains(hierarchy, ">stage 1: 56x56 = 3136 tokens</text>"));
+    CHECK(contains(hierarchy, ">stage 4: 7x7 = 49 tokens</text>"));
+    CHECK(contains(hierarchy, ">1 window of 7x7 = 49 tokens</text>"));
+    CHECK(contains(hierarchy, ">shift 0: one window covers the grid</text>"));
+    CHECK(contains(hierarchy, ">6 blocks: 3 W-MSA, 3 SW-MSA</text>"));
+    CHECK(contains(hierarchy, ">merge: 4C = 1536 -&gt; 2C = 768</text>"));
+    CHECK(contains(hierarchy, "28,288,354 parameters"));
 }
 
 TEST_CASE("explain: an unknown or missing topic is a usage error listing the topics; --help lists them") {
     const std::string message = thrown_message([] { draw("pachtes"); });
     CHECK(contains(message, "unknown topic 'pachtes'"));
-    CHECK(contains(message, "patches, windows, shift-mask, relative-index, merge"));
+    CHECK(contains(message, "patches, windows, shift-mask, relative-index, merge, hierarchy"));
     CHECK_THROWS_AS(draw("pachtes"), UsageError);
     CHECK_THROWS_AS(explain({}), UsageError);
     CHECK(contains(thrown_message([] { explain({}); }), "which TOPIC"));
