@@ -57,6 +57,7 @@ Tensor relu(const Tensor& x);                        // max(x, 0); x -> x.shape
 Tensor sigmoid(const Tensor& x);                     // 1 / (1 + e^-x); x -> x.shape
 Tensor tanh(const Tensor& x);                        // x -> x.shape
 Tensor gelu(const Tensor& x);                        // x * Phi(x), the exact erf form; x -> x.shape
+Tensor gelu_reference(const Tensor& x);              // 0.5 x (1 + erf(x / sqrt 2)) from ops: gelu's twin
 
 // ---- reductions (core/ops/reduce.cpp) ------------------------------------------------------------------
 Tensor sum(const Tensor& x);                                       // x -> ()
@@ -93,11 +94,15 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // linear: x @ weight^T + bias, fused (torch.nn.functional.linear). bias may be undefined (no bias).
 //   x (.., C)  weight (OC, C)  bias (OC)  ->  (.., OC)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// linear_reference: matmul(x, transpose(weight)) + bias from ops, the textbook twin of linear.
+Tensor linear_reference(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
 // ---- normalisation (core/ops/layer_norm.cpp) ---------------------------------------------------------
 // layer_norm over the last dimension: (x - mean) / sqrt(var + eps) * weight + bias, var biased (/C).
 //   x (.., C)  weight (C)  bias (C)  ->  x.shape
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Scalar eps);
+// layer_norm_reference: the same from mean, sub, mul, div and sqrt, the textbook twin.
+Tensor layer_norm_reference(const Tensor& x, const Tensor& weight, const Tensor& bias, Scalar eps);
 
 // ---- attention (core/ops/attention.cpp) ------------------------------------------------------------------
 // Scaled dot-product attention, fused: softmax(q @ k^T * scale + bias) @ v, one (T, T) score matrix per
@@ -112,6 +117,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 //   qkv (B, T, 3C) = [q | k | v] per token, C = heads * D   ->  (B, T, C)
 Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias, Scalar scale,
                             Tensor* weights = nullptr);
+// The textbook twins, from matmul, transpose, softmax_reference, reshape, permute and slice: the paper's
+// steps one op at a time (split heads -> scores -> bias/mask -> softmax -> weighted values -> merge heads).
+Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                                              Scalar scale, Tensor* weights = nullptr);
+Tensor multi_head_attention_reference(const Tensor& qkv, int64_t heads, const Tensor& bias, Scalar scale,
+                                      Tensor* weights = nullptr);
 
 // ---- softmax (core/ops/softmax.cpp) ----------------------------------------------------------------------
 Tensor softmax(const Tensor& x, int64_t dim);        // e^x / sum e^x along dim; x -> x.shape
@@ -120,5 +131,9 @@ Tensor log_softmax(const Tensor& x, int64_t dim);    // x - log sum e^x along di
 // q = (1 - smoothing) * onehot(target) + smoothing / C. Fused with log_softmax.
 //   logits (N, C)  targets (N) whole numbers in [0, C)  ->  ()
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Scalar label_smoothing = 0);
+// The textbook twins, from exp, log, max, sum and mean: the fused ops above compute the same in one pass.
+Tensor softmax_reference(const Tensor& x, int64_t dim);
+Tensor log_softmax_reference(const Tensor& x, int64_t dim);
+Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, Scalar label_smoothing = 0);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -53,4 +53,11 @@ Tensor gelu(const Tensor& x) {
         });
 }
 
+// gelu_reference: gelu's textbook twin, the formula itself from primitive ops, each with its own backward:
+//   0.5 * x * (1 + erf(x / sqrt 2))
+// The fused gelu above computes the same in one pass, forward and backward (tests/test_reference_ops.cpp).
+Tensor gelu_reference(const Tensor& x) {
+    return Scalar(0.5) * x * (1 + erf(x * (1 / std::numbers::sqrt2_v<Scalar>)));
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -372,4 +372,33 @@ Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias
     return out;
 }
 
+// ---- the textbook twins: the same math from primitive ops (tests/test_reference_ops.cpp) ----------------
+
+// scaled_dot_product_attention_reference: attention as the paper writes it, one op at a time.
+//   q, k, v (B, H, T, D) -> (B, H, T, D)
+Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
+                                              Scalar scale, Tensor* weights) {
+    Tensor scores = matmul(q, transpose(k, -2, -1)) * scale;    // (B, H, T, T): every query against every key
+    if (bias.defined()) scores = scores + bias;                 // relative position bias, mask
+    const Tensor probabilities = softmax_reference(scores, -1);  // (B, H, T, T): each row sums to 1
+    if (weights) *weights = probabilities.detach();
+    return matmul(probabilities, v);                            // (B, H, T, D): weighted sums of values
+}
+
+// multi_head_attention_reference: split heads -> attend -> merge heads, with reshape and permute.
+//   qkv (B, T, 3C) -> (B, T, C), C = heads * D
+Tensor multi_head_attention_reference(const Tensor& qkv, int64_t heads, const Tensor& bias, Scalar scale,
+                                      Tensor* weights) {
+    check(qkv.dim() == 3 && qkv.size(-1) % (3 * heads) == 0, "multi_head_attention_reference: qkv ", qkv.shape(),
+          " must be (B, T, 3C) with C a multiple of heads = ", heads);
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, D = C / heads;
+    // (B, T, 3C) -> (B, T, 3, H, D) -> (3, B, H, T, D): q, k, v, each split into heads
+    const Tensor split = permute(reshape(qkv, {B, T, 3, heads, D}), {2, 0, 3, 1, 4});
+    const Tensor q = reshape(slice(split, 0, 0, 1), {B, heads, T, D});
+    const Tensor k = reshape(slice(split, 0, 1, 2), {B, heads, T, D});
+    const Tensor v = reshape(slice(split, 0, 2, 3), {B, heads, T, D});
+    const Tensor out = scaled_dot_product_attention_reference(q, k, v, bias, scale, weights);  // (B, H, T, D)
+    return reshape(permute(out, {0, 2, 1, 3}), {B, T, C});     // merge heads: (B, T, H, D) -> (B, T, C)
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

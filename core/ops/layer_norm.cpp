@@ -128,4 +128,13 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Sca
     return out;
 }
 
+// layer_norm_reference: layer_norm's textbook twin, the definition from primitive ops.
+//   x (.., C)  weight (C)  bias (C)  ->  x.shape
+Tensor layer_norm_reference(const Tensor& x, const Tensor& weight, const Tensor& bias, Scalar eps) {
+    const Tensor centred = x - mean(x, -1, /*keepdim=*/true);                  // x - mean
+    const Tensor variance = mean(centred * centred, -1, /*keepdim=*/true);     // biased: / C
+    const Tensor xhat = centred / sqrt(variance + eps);
+    return xhat * weight + bias;
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -226,4 +226,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return out;
 }
 
+// linear_reference: linear's textbook twin, x @ weight^T + bias, a matmul, a transpose and an add, each
+// with its own backward. The fused linear above adds the bias as gemm stores each tile and computes the
+// three gradients with two gemm calls and a column sum.
+//   x (.., C)  weight (OC, C)  bias (OC) or undefined  ->  (.., OC)
+Tensor linear_reference(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+    const Tensor out = matmul(x, transpose(weight, 0, 1));  // (.., C) @ (C, OC)
+    return bias.defined() ? out + bias : out;
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -184,4 +184,36 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, Scalar label_s
     return out;
 }
 
+// ---- the textbook twins: the same math from primitive ops (tests/test_reference_ops.cpp) ----------------
+
+// softmax_reference: e^(x - m) / sum e^(x - m) along dim, m the maximum. m is detached: softmax does not
+// depend on it (it cancels), so no gradient needs to flow through it.
+Tensor softmax_reference(const Tensor& x, int64_t dim) {
+    const Tensor shifted = x - max(x.detach(), dim, /*keepdim=*/true);
+    const Tensor e = exp(shifted);
+    return e / sum(e, dim, /*keepdim=*/true);
+}
+
+// log_softmax_reference: (x - m) - log sum e^(x - m) along dim.
+Tensor log_softmax_reference(const Tensor& x, int64_t dim) {
+    const Tensor shifted = x - max(x.detach(), dim, /*keepdim=*/true);
+    return shifted - log(sum(exp(shifted), dim, /*keepdim=*/true));
+}
+
+// cross_entropy_reference: -mean_n sum_c q[n, c] log softmax(logits[n])_c with the smoothed target
+//   q = (1 - s) onehot(targets) + s / C, built as a constant (N, C) tensor.
+Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, Scalar label_smoothing) {
+    check(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0), "cross_entropy_reference: ",
+          "logits ", logits.shape(), " must be (N, C) and targets ", targets.shape(), " (N)");
+    const int64_t N = logits.size(0), C = logits.size(1);
+    Tensor q = Tensor::full({N, C}, label_smoothing / static_cast<Scalar>(C));  // (N, C)
+    for (int64_t n = 0; n < N; ++n) {
+        const Scalar t = targets.data()[n];
+        check(t >= 0 && t < static_cast<Scalar>(C) && t == std::floor(t), "cross_entropy_reference: target ", t,
+              " of row ", n, " is not a class number in [0, ", C, ")");
+        q.data()[n * C + static_cast<int64_t>(t)] += 1 - label_smoothing;
+    }
+    return -mean(sum(q * log_softmax_reference(logits, -1), -1));
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
