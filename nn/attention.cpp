@@ -30,7 +30,10 @@ Tensor MultiHeadSelfAttention::forward(const Tensor& x, Rng& rng, const Tensor& 
     // softmax(q k^T / sqrt(D) + bias) v for each of the H heads, the heads' outputs side by side. One
     // fused op: the same as splitting q, k, v into (B, H, T, D) with reshape + permute, calling
     // scaled_dot_product_attention and permuting back (docs/attention.md), without the copies.
-    Tensor out = multi_head_attention(qkv_all, H, bias, scale, weights);  // (B, T, C)
+    // reference: split heads -> scores -> bias -> softmax -> weighted values -> merge heads, op by op.
+    Tensor out = kernels() == Kernels::reference
+                     ? multi_head_attention_reference(qkv_all, H, bias, scale, weights)
+                     : multi_head_attention(qkv_all, H, bias, scale, weights);  // (B, T, C)
     out = proj.forward(out);                                             // (B, T, C)
     return proj_drop.forward(out, rng);                                  // (B, T, C)
 }

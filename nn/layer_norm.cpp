@@ -15,7 +15,10 @@ LayerNorm::LayerNorm(int64_t dim, double eps) : dim_(dim), eps_(eps) {
 Tensor LayerNorm::forward(const Tensor& x) const {
     check(x.defined() && x.dim() >= 1 && x.size(-1) == dim_, "LayerNorm: input ", x.defined() ? x.shape() : Shape{},
           ", expected its last dimension to be ", dim_, " (normalized shape (", dim_, ",))");
-    return layer_norm(x, weight, bias, static_cast<Scalar>(eps_));  // (.., C)
+    const Scalar eps = static_cast<Scalar>(eps_);
+    // reference: (x - mean) / sqrt(var + eps) * weight + bias, op by op
+    return kernels() == Kernels::reference ? layer_norm_reference(x, weight, bias, eps)
+                                           : layer_norm(x, weight, bias, eps);  // (.., C)
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

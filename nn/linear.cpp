@@ -18,7 +18,8 @@ Tensor Linear::forward(const Tensor& x) const {
     check(x.defined() && x.dim() >= 1 && x.size(-1) == in_features_, "Linear: input ",
           x.defined() ? x.shape() : Shape{}, " has ", x.defined() && x.dim() >= 1 ? x.size(-1) : 0,
           " features in its last dimension, expected ", in_features_, " (weight ", weight.shape(), ")");
-    return linear(x, weight, bias);  // (.., out); bias undefined means none
+    // (.., out); bias undefined means none. reference: matmul(x, transpose(weight)) + bias
+    return kernels() == Kernels::reference ? linear_reference(x, weight, bias) : linear(x, weight, bias);
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -16,7 +16,8 @@ Mlp::Mlp(int64_t dim, int64_t hidden, Rng& rng, double dropout)
 
 // x (.., C) -> (.., C); fc1 checks that the last dimension is C.
 Tensor Mlp::forward(const Tensor& x, Rng& rng) const {
-    Tensor h = gelu(fc1.forward(x));    // (.., Hd)
+    Tensor h = fc1.forward(x);          // (.., Hd)
+    h = kernels() == Kernels::reference ? gelu_reference(h) : gelu(h);
     h = drop1.forward(h, rng);          // (.., Hd)
     Tensor out = fc2.forward(h);        // (.., C)
     return drop2.forward(out, rng);     // (.., C)

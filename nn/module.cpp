@@ -73,4 +73,11 @@ void Module::train(bool on) {
     for (auto& [name, child] : children_) child->train(on);
 }
 
+const char* to_string(Kernels kernels) { return kernels == Kernels::fast ? "fast" : "reference"; }
+
+void Module::use_kernels(Kernels kernels) {
+    kernels_ = kernels;
+    for (auto& [name, child] : children_) child->use_kernels(kernels);
+}
+
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

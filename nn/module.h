@@ -24,6 +24,16 @@
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
+// Which kernels a module's forward runs (and so which backwards):
+//   fast        the fused ops (linear, layer_norm, gelu, multi_head_attention, Swin's one-gather windows)
+//   reference   their textbook twins, composed from primitive ops (linear_reference, ..., core/ops.h):
+//               the paper's steps one op at a time, to read and to step through in a debugger
+// The two compute the same function (tests/test_reference_ops.cpp, tests/test_reference_models.cpp).
+// A model takes it from its config (ViTConfig::kernels, SwinConfig::kernels); the command line's
+// --reference sets it.
+enum class Kernels { fast, reference };
+const char* to_string(Kernels kernels);  // "fast", "reference"
+
 class Module {
 public:
     Module() = default;
@@ -42,6 +52,9 @@ public:
     void train(bool on = true);       // training mode (dropout active), recursively
     void eval() { train(false); }
     bool is_training() const { return training_; }
+    // The kernels this module and every sub-module run, set recursively like train().
+    void use_kernels(Kernels kernels);
+    Kernels kernels() const { return kernels_; }
 
 protected:
     // Registers `value` under `name`, marks it as requiring grad and returns it.
@@ -57,6 +70,7 @@ private:
     std::vector<std::pair<std::string, Tensor>> buffers_;
     std::vector<std::pair<std::string, Module*>> children_;
     bool training_ = true;
+    Kernels kernels_ = Kernels::fast;
 };
 
 // A numbered list of modules of one type: registered as "0", "1", ..., so a list registered as "blocks"

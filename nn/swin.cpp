@@ -149,13 +149,22 @@ Tensor SwinBlock::forward(const Tensor& x, Rng& rng, Tensor* attention) const {
     const int64_t B = x.size(0), C = x.size(2), M = window_size_;
     check(x.dim() == 3 && x.size(1) == H_ * W_, "SwinBlock: expected tokens (B, ", H_ * W_, ", C), got ", x.shape());
     const int64_t N = M * M, nW = H_ * W_ / N;
-    // cyclic_shift (rolled by (-s, -s)) then window_partition: both reorder tokens, so they are done as
-    // one gather in the order window_token_order computed from them (nn/window.h); one copy, not two.
     Tensor tokens = norm1.forward(x);                                                   // (B, H*W, C)
-    Tensor windows = reshape(index_select(tokens, 1, to_windows_), {B * nW, N, C});    // (B*nW, N, C)
-    windows = attn.forward(windows, rng, mask_, attention);                             // (B*nW, N, C)
-    // window_reverse then reverse_cyclic_shift: the inverse gather.
-    tokens = index_select(reshape(windows, {B, nW * N, C}), 1, from_windows_);        // (B, H*W, C)
+    if (kernels() == Kernels::reference) {
+        // The paper's steps: roll -> partition -> attend -> reverse -> roll back.
+        Tensor grid = cyclic_shift(reshape(tokens, {B, H_, W_, C}), shift_);            // (B, H, W, C)
+        Tensor windows = window_partition(grid, M);                                     // (B*nW, N, C)
+        windows = attn.forward(windows, rng, mask_, attention);                         // (B*nW, N, C)
+        grid = reverse_cyclic_shift(window_reverse(windows, M, H_, W_), shift_);        // (B, H, W, C)
+        tokens = reshape(grid, {B, H_ * W_, C});                                        // (B, H*W, C)
+    } else {
+        // cyclic_shift then window_partition only reorder tokens, so they are one gather in the order
+        // window_token_order computed from them (nn/window.h): one copy, not two.
+        Tensor windows = reshape(index_select(tokens, 1, to_windows_), {B * nW, N, C});  // (B*nW, N, C)
+        windows = attn.forward(windows, rng, mask_, attention);                           // (B*nW, N, C)
+        // window_reverse then reverse_cyclic_shift: the inverse gather.
+        tokens = index_select(reshape(windows, {B, nW * N, C}), 1, from_windows_);      // (B, H*W, C)
+    }
     Tensor h = x + tokens;                                                              // (B, H*W, C)
     return h + mlp.forward(norm2.forward(h), rng);                                      // (B, H*W, C)
 }
@@ -169,7 +178,9 @@ PatchMerging::PatchMerging(int64_t dim, int64_t H, int64_t W, double layer_norm_
 }
 
 Tensor PatchMerging::forward(const Tensor& x) const {
-    return reduction.forward(norm.forward(patch_merging_gather(x, H_, W_)));  // (B, H/2*W/2, 2C)
+    const Tensor gathered = kernels() == Kernels::reference ? patch_merging_gather_reference(x, H_, W_)
+                                                            : patch_merging_gather(x, H_, W_);  // (B, H/2*W/2, 4C)
+    return reduction.forward(norm.forward(gathered));                                         // (B, H/2*W/2, 2C)
 }
 
 // ---- stage and model ----------------------------------------------------------------------------------------
@@ -228,6 +239,7 @@ SwinTransformer::SwinTransformer(const SwinConfig& config, Rng& rng)
     register_module("layers", layers);
     register_module("norm", norm);
     register_module("head", head);
+    use_kernels(config.kernels);
 }
 
 Tensor SwinTransformer::forward(const Tensor& images, Rng& rng) const { return forward(images, rng, nullptr); }

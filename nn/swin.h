@@ -54,6 +54,7 @@ struct SwinConfig {
     int64_t num_classes = 10;
     double dropout = 0.0;
     double layer_norm_eps = 1e-5;             // timm's and torchvision's Swin use PyTorch's default
+    Kernels kernels = Kernels::fast;          // reference: every layer runs its textbook twin (nn/module.h)
 
     // Throws std::invalid_argument naming the field and the value when the numbers cannot make a Swin:
     // every stage's grid must be divisible by its window (or fit inside one) and even before merging.

@@ -88,6 +88,7 @@ VisionTransformer::VisionTransformer(const ViTConfig& config, Rng& rng)
     register_module("blocks", blocks);
     register_module("norm", norm);
     register_module("head", head);
+    use_kernels(config.kernels);
 }
 
 Tensor VisionTransformer::forward(const Tensor& images, Rng& rng) const { return forward(images, rng, nullptr); }

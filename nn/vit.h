@@ -43,6 +43,7 @@ struct ViTConfig {
     double layer_norm_eps = 1e-6;
     PositionEmbeddingKind position = PositionEmbeddingKind::learned_1d;
     Pooling pooling = Pooling::cls;  // cls: prepend a CLS token and classify from it; mean: no CLS token
+    Kernels kernels = Kernels::fast;  // reference: every layer runs its textbook twin (nn/module.h)
 
     // Throws std::invalid_argument naming the field and the value when the numbers cannot make a ViT.
     void validate() const;

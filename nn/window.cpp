@@ -171,6 +171,17 @@ Tensor patch_merging_gather(const Tensor& x, int64_t H, int64_t W) {
     return reshape(blocks, {B, (H / 2) * (W / 2), 4 * C});   // (B, H/2 * W/2, 4C)
 }
 
+Tensor patch_merging_gather_reference(const Tensor& x, int64_t H, int64_t W) {
+    check(x.dim() == 3 && H % 2 == 0 && W % 2 == 0 && x.size(1) == H * W, "patch_merging_gather_reference: x of ",
+          "shape ", x.shape(), " must be (B, H * W, C) for a ", H, " x ", W, " grid, with H and W even");
+    const int64_t B = x.size(0), C = x.size(2);
+    const Tensor grid = reshape(x, {B, H, W, C});
+    // x[:, dy::2, dx::2, :]: every other row from dy, every other column from dx
+    auto quarter = [&](int64_t dy, int64_t dx) { return slice(slice(grid, 1, dy, H, 2), 2, dx, W, 2); };
+    const Tensor merged = concat({quarter(0, 0), quarter(1, 0), quarter(0, 1), quarter(1, 1)}, -1);  // (B, H/2, W/2, 4C)
+    return reshape(merged, {B, (H / 2) * (W / 2), 4 * C});
+}
+
 // window_token_order: the grid indices 0 .. H*W-1, as a (1, H, W, 1) tensor, go through the real
 //   cyclic_shift and window_partition; where each index lands is the order. (Scalar holds whole numbers
 //   exactly up to 2^24 in float, far beyond any grid here; checked.)

@@ -71,5 +71,8 @@ std::vector<int64_t> inverse_order(const std::vector<int64_t>& order);
 //   x0 = x[:, 0::2, 0::2]   x1 = x[:, 1::2, 0::2]   x2 = x[:, 0::2, 1::2]   x3 = x[:, 1::2, 1::2]
 //   H and W must be even. (PatchMerging then applies LayerNorm(4C) and Linear(4C -> 2C).)
 Tensor patch_merging_gather(const Tensor& x, int64_t H, int64_t W);
+// patch_merging_gather_reference: the same as the paper writes it, four strided slices of the grid
+// concatenated along the channels, [x0, x1, x2, x3] as above. The one reshape/permute above is its fast twin.
+Tensor patch_merging_gather_reference(const Tensor& x, int64_t H, int64_t W);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
