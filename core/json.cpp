@@ -140,6 +140,8 @@ private:
 
     // `depth` is the number of arrays and objects around this value.
     Json parse_value(int depth) {
+        if (++values_ > kMaxJsonValues)
+            fail(pos_, "more than " + std::to_string(kMaxJsonValues) + " values (the limit that bounds memory)");
         const char c = peek();
         if (c == '{' || c == '[') {
             if (depth + 1 > kMaxJsonDepth)
@@ -352,6 +354,7 @@ private:
     std::string_view text_;
     std::string_view source_;
     size_t pos_ = 0;
+    size_t values_ = 0;  // values begun so far, for kMaxJsonValues
 };
 
 // ---- writing ------------------------------------------------------------------------------------------
@@ -586,6 +589,14 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
 // ---- free functions -----------------------------------------------------------------------------------
 
 Json parse_json(std::string_view text, std::string_view source) { return Parser(text, source).parse_document(); }
+
+void append_part(std::ostringstream& os, const Json& value) {
+    try {
+        os << shortened(value.dump());
+    } catch (const std::exception&) {  // NaN or invalid UTF-8, which dump() refuses: the type must do
+        os << value.type_name();
+    }
+}
 
 bool is_valid_utf8(std::string_view text, size_t* bad_offset) {
     const unsigned char* bytes = reinterpret_cast<const unsigned char*>(text.data());
