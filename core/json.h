@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "scalar.h"
+#include "utf8.h"  // is_valid_utf8
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
@@ -125,11 +126,7 @@ private:
 Json parse_json(std::string_view text, std::string_view source = "json");
 
 // A Json as a part of a check's message (core/check.h): its one-line text, cut after 40 characters
-// ("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1..."), so a message stays one short line whatever the file holds.
+// ("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1..."): a message stays one short line whatever a file holds.
 void append_part(std::ostringstream& os, const Json& value);
-
-// Is `text` valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)? If not, and
-// `bad_offset` is given, it receives the offset of the first byte of the offending sequence.
-bool is_valid_utf8(std::string_view text, size_t* bad_offset = nullptr);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
