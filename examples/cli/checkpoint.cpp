@@ -89,6 +89,17 @@ std::string name_list(const std::vector<std::string>& names) {
     return text;
 }
 
+// NaN and Inf are never a weight, a buffer or an optimizer state that training saved (a non-finite step
+// stops the run or is skipped, train.cpp): refused, naming the tensor and the element.
+void check_finite(const NamedTensors& tensors, const std::string& source) {
+    for (const auto& [name, t] : tensors) {
+        const Scalar* values = t.data();
+        for (int64_t i = 0; i < t.numel(); ++i)
+            check_io(std::isfinite(values[i]), source, ": tensor '", name, "' ", t.shape(), ": element ", i, " is ",
+                     values[i], ", expected a finite number");
+    }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainConfig& config, const TrainingState& state,
@@ -172,6 +183,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     check_io(s.correct <= s.seen, path, ": metadata: correct ", s.correct, " exceeds seen ", s.seen);
     check_io(s.best_epoch <= s.epoch, path, ": metadata: best_epoch ", s.best_epoch, " is after epoch ", s.epoch);
 
+    check_finite(file.tensors, path);
     for (const auto& [name, t] : file.tensors) {
         if (name.rfind(kOptimizerPrefix, 0) == 0)
             ckpt.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
@@ -206,7 +218,19 @@ void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const
         check_io(source_tensor.shape() == t.shape(), source, ": tensor '", name, "': the checkpoint has shape ",
                  source_tensor.shape(), " but the model expects ", t.shape());
     }
-    for (auto& [name, t] : expected) {
+    check_finite(tensors, source);
+    // The buffers are derived from the config (a relative position index, a fixed sin-cos table): the
+    // model has just computed its own, and the file's must agree (to float32 rounding of the tables)
+    // rather than replace them. A tampered index would otherwise gather the wrong biases silently.
+    for (const auto& [name, own] : model.named_buffers()) {
+        const Scalar* mine = own.data();
+        const Scalar* theirs = given.at(name).data();
+        for (int64_t i = 0; i < own.numel(); ++i)
+            check_io(std::abs(theirs[i] - mine[i]) <= Scalar(1e-5), source, ": tensor '", name, "' element ", i,
+                     " is ", theirs[i], " but the model computes ", mine[i],
+                     " from its config (a derived buffer, recomputed on every load)");
+    }
+    for (auto& [name, t] : model.named_parameters()) {
         const Tensor& source_tensor = given.at(name);
         std::copy(source_tensor.data(), source_tensor.data() + source_tensor.numel(), t.data());
     }

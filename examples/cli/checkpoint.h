@@ -70,7 +70,10 @@ TrainConfig read_checkpoint_config(const std::string& path);
 
 // Copies `tensors` into the model's parameters and buffers. The names must be exactly the model's (an
 // unknown or missing name is refused, listing them) and every shape must match (refused naming the
-// tensor, the checkpoint's shape and the model's). Nothing is changed unless everything matches.
+// tensor, the checkpoint's shape and the model's), every value finite, and every buffer equal to the
+// one the model computes from its config (the buffers are derived: checked, never taken from the file).
+// Nothing is changed unless everything matches. read_checkpoint refuses non-finite tensors too,
+// optimizer state included.
 void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const std::string& source);
 
 // The model a checkpoint describes, built from its config, with its weights, in eval mode.
