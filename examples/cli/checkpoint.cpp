@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "examples/cli/args.h"
+
 namespace patchgrad::cli {
 
 namespace {
@@ -65,7 +67,7 @@ struct MetadataReader {
     Rng::State rng(const char* key) const {
         const Json words = json(key);
         check_io(words.is_array() && words.size() == 4, path, ": metadata field '", key,
-                 "' must be an array of 4 decimal strings, got ", words.dump());
+                 "' must be an array of 4 decimal strings, got ", words);
         Rng::State state{};
         for (size_t i = 0; i < 4; ++i) {
             const Json& word = words.at(i);
@@ -74,7 +76,7 @@ struct MetadataReader {
             errno = 0;
             const unsigned long long parsed = value.empty() ? 0 : std::strtoull(value.c_str(), &end, 10);
             check_io(!value.empty() && value[0] != '-' && errno == 0 && *end == '\0', path, ": metadata field '",
-                     key, "' word ", i, " is ", word.dump(), ", expected a decimal string of a 64-bit word");
+                     key, "' word ", i, " is ", word, ", expected a decimal string of a 64-bit word");
             state[i] = parsed;
         }
         check_io(state != Rng::State{}, path, ": metadata field '", key, "' is all zeros, not a valid Rng state");
@@ -132,6 +134,16 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
     save_safetensors(path, tensors, metadata);
 }
 
+void check_class_names(const std::vector<std::string>& names, const std::string& source) {
+    for (size_t k = 0; k < names.size(); ++k) {
+        check_io(!names[k].empty() && printable(names[k]) == names[k], source, " holds ", Json(names[k]),
+                 ", expected a name of printable characters");
+        check_io(std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(k), names[k]) ==
+                     names.begin() + static_cast<std::ptrdiff_t>(k),
+                 source, " holds ", Json(names[k]), " twice, expected distinct names");
+    }
+}
+
 Checkpoint read_checkpoint(const std::string& path) {
     const SafetensorsFile file = load_safetensors(path);
     const MetadataReader meta{file, path};
@@ -162,11 +174,12 @@ Checkpoint read_checkpoint(const std::string& path) {
     const Json names = meta.json("class_names");
     check_io(names.is_array() && static_cast<int64_t>(names.size()) == ckpt.config.num_classes, path,
              ": metadata field 'class_names' must be an array of ", ckpt.config.num_classes, " names, got ",
-             names.dump());
+             names);
     for (const Json& name : names.as_array()) {
-        check_io(name.is_string(), path, ": metadata field 'class_names' holds ", name.dump(), ", expected strings");
+        check_io(name.is_string(), path, ": metadata field 'class_names' holds ", name, ", expected strings");
         ckpt.class_names.push_back(name.as_string());
     }
+    check_class_names(ckpt.class_names, path + ": metadata field 'class_names'");
     TrainingState& s = ckpt.state;
     s.epoch = meta.integer("epoch", 0);
     s.batch = meta.integer("batch", 0);

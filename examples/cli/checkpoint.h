@@ -64,6 +64,10 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
                      const std::vector<std::string>& class_names, const ImageClassifier& model,
                      const Optimizer* optimizer);
 
+// Class names reach tables and predict --json's keys: each must be non-empty, printable (printable() in
+// args.h changes nothing) and distinct. Throws naming `source` and the name.
+void check_class_names(const std::vector<std::string>& names, const std::string& source);
+
 // Reads and checks the file and every metadata field (each error names the file and the field).
 Checkpoint read_checkpoint(const std::string& path);
 TrainConfig read_checkpoint_config(const std::string& path);

@@ -237,6 +237,7 @@ int run_plot(int argc, char** argv) {
     const std::string csv_path = dirs[0] + "/metrics.csv";
     const Metrics metrics = read_metrics(csv_path);
     if (out.empty()) out = dirs[0] + "/metrics.svg";
+    refuse_output_over_input("patchgrad plot", out, {csv_path});
     write_file_atomically(out, metrics_svg(metrics, csv_path));
     std::cout << "patchgrad plot: " << out << " (" << metrics.values[0].size() << " epochs)\n";
     return 0;
