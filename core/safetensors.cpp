@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdio>
 #include <limits>
+#include <ostream>
 
 #include "atomic_file.h"
 #include "json.h"
@@ -53,9 +54,11 @@ struct Entry {
     int64_t begin, end;  // byte offsets into the data section, begin <= end <= data size
 };
 
-std::string offsets_text(int64_t begin, int64_t end) {
-    return format_message("[", begin, ", ", end, "]");
-}
+// A tensor's data_offsets as a part of a check's message, printed "[0, 48]" only if the check fails.
+struct Offsets {
+    int64_t begin, end;
+};
+std::ostream& operator<<(std::ostream& os, const Offsets& o) { return os << "[" << o.begin << ", " << o.end << "]"; }
 
 // A header number that must be a whole number >= 0: element `index` of the tensor's `field` ("shape",
 // "data_offsets"). `where` names the tensor. Called once per dimension: it builds no text unless it fails.
@@ -111,11 +114,11 @@ Entry read_entry(const std::string& source, const std::string& name, const Json&
     }, ", expected [begin, end]");
     entry.begin = read_count(offsets.at(0), where, "data_offsets", 0);
     entry.end = read_count(offsets.at(1), where, "data_offsets", 1);
-    check_io(entry.begin <= entry.end, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+    check_io(entry.begin <= entry.end, where, ": data_offsets ", Offsets{entry.begin, entry.end},
              " begin after end");
-    check_io(entry.end <= data_size, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+    check_io(entry.end <= data_size, where, ": data_offsets ", Offsets{entry.begin, entry.end},
              " run past the end of the data section (", data_size, " bytes)");
-    check_io(entry.end - entry.begin == bytes, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+    check_io(entry.end - entry.begin == bytes, where, ": data_offsets ", Offsets{entry.begin, entry.end},
              " hold ", entry.end - entry.begin, " bytes but shape ", entry.shape, " ", entry.dtype, " needs ", bytes);
     return entry;
 }
@@ -132,9 +135,9 @@ void check_tiling(const std::string& source, std::vector<Entry> entries, int64_t
     int64_t covered = 0;  // bytes [0, covered) belong to the tensors seen so far
     for (size_t i = 0; i < entries.size(); ++i) {
         const Entry& e = entries[i];
-        check_io(e.begin >= covered, source, ": tensor '", e.name, "' data_offsets ", offsets_text(e.begin, e.end),
-                 " overlap tensor '", i ? entries[i - 1].name : "", "' data_offsets ",
-                 i ? offsets_text(entries[i - 1].begin, entries[i - 1].end) : "");
+        const Entry& previous = entries[i ? i - 1 : 0];  // the check cannot fail for the first: covered is 0
+        check_io(e.begin >= covered, source, ": tensor '", e.name, "' data_offsets ", Offsets{e.begin, e.end},
+                 " overlap tensor '", previous.name, "' data_offsets ", Offsets{previous.begin, previous.end});
         check_io(e.begin == covered, source, ": bytes [", covered, ", ", e.begin,
                  ") of the data section belong to no tensor (the format allows no holes)");
         covered = e.end;

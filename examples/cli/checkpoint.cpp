@@ -135,12 +135,12 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
 }
 
 void check_class_names(const std::vector<std::string>& names, const std::string& source) {
-    for (size_t k = 0; k < names.size(); ++k) {
-        check_io(!names[k].empty() && printable(names[k]) == names[k], source, " holds ", Json(names[k]),
+    for (auto name = names.begin(); name != names.end(); ++name) {
+        const auto quoted = [&] { return Json(*name).dump(); };  // "cat", "\u001b[2J": only on failure
+        check_io(!name->empty() && printable(*name) == *name, source, " holds ", quoted,
                  ", expected a name of printable characters");
-        check_io(std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(k), names[k]) ==
-                     names.begin() + static_cast<std::ptrdiff_t>(k),
-                 source, " holds ", Json(names[k]), " twice, expected distinct names");
+        check_io(std::find(names.begin(), name, *name) == name, source, " holds ", quoted,
+                 " twice, expected distinct names");
     }
 }
 
