@@ -53,7 +53,7 @@ std::vector<std::string> split_fields(const std::string& line) {
 }
 
 Metrics read_metrics(const std::string& path) {
-    check_io(std::filesystem::is_regular_file(path), path,
+    check_io(std::filesystem::exists(path), path,
              ": no such file (a run's folder holds metrics.csv once its first epoch has finished)");
     std::istringstream lines(read_file(path));
     std::string line;

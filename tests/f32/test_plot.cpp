@@ -3,6 +3,7 @@
 // file and the line; and training leaves a metrics.svg in the run's folder after every epoch, carrying
 // on (with one warning) when it cannot write it.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -188,6 +189,10 @@ TEST_CASE("plot: a bad metrics.csv is refused naming the file and the line") {
     CHECK(contains(error_for(kHeader), csv + ": no rows after the header"));
     CHECK_THROWS_AS(write_metrics_plot(run.str()), std::runtime_error);
     CHECK(!fs::exists(run.file("metrics.svg")));  // nothing half-written
+    fs::remove(csv);
+    REQUIRE(::mkfifo(csv.c_str(), 0600) == 0);  // a FIFO is refused at once, not waited on
+    CHECK(contains(thrown_message([&] { write_metrics_plot(run.str()); }),
+                   "cannot read " + csv + ": expected a regular file, found a FIFO (named pipe)"));
 }
 
 TEST_CASE("plot: training leaves metrics.svg in the run's folder, and goes on with one warning when it cannot") {
