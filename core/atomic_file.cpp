@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "check.h"
 
@@ -47,18 +49,29 @@ int remove_stale_temporaries(const std::string& path) {
     for (const fs::directory_entry& entry : entries) {
         const std::string name = entry.path().filename().string();
         if (name.compare(0, prefix.size(), prefix) != 0) continue;
-        const std::string digits = name.substr(prefix.size());
+        // PREFIX<pid>-<random>: the pid is the digits up to the dash.
+        const std::string rest = name.substr(prefix.size());
+        const std::string digits = rest.substr(0, rest.find('-'));
         if (digits.empty() || digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
-        if (process_is_gone(std::stol(digits)) && fs::remove(entry.path(), error)) ++removed;
+        if (process_is_gone(std::stol(digits)) && fs::remove(entry.path(), error)) ++removed;  // a link, not its target
     }
     return removed;
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes, WriteFault fault) {
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-
-    // 1. Create the temporary file (truncating a stale one left by a crashed process with our pid).
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    // 1. Create the temporary file: a new name each time (the pid, for remove_stale_temporaries, and 48
+    //    random bits), created exclusively and never through a link. A name that exists already (a
+    //    stale temporary, or a link someone planted) makes open fail with EEXIST: draw another.
+    std::random_device entropy;
+    std::string temporary;
+    int fd = -1;
+    for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+        char suffix[16];
+        std::snprintf(suffix, sizeof suffix, "%06x%06x", entropy() & 0xFFFFFF, entropy() & 0xFFFFFF);
+        temporary = path + ".tmp-" + std::to_string(::getpid()) + "-" + suffix;
+        fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     if (fault == WriteFault::create && fd >= 0) {
         ::close(fd);
         ::unlink(temporary.c_str());
@@ -113,33 +126,56 @@ void write_file_atomically(const std::string& path, std::string_view bytes, Writ
                                                 "place but the rename may not survive a power cut)"));
 }
 
-std::string read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+namespace {
+
+// The one reader of whole files: `path` must be a regular file of at most max_bytes. O_NONBLOCK makes
+// the open of a FIFO return at once (a blocking open waits for a writer forever); fstat then refuses
+// it, a device and a directory before a byte is read.
+template <class Bytes>
+Bytes read_regular_file(const std::string& path, uint64_t max_bytes) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         const int error = errno;
         throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(error)));
     }
     struct stat info {};
-    if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    const int stat_error = ::fstat(fd, &info) == 0 ? 0 : errno;
+    const auto refuse = [&](const std::string& why) {
         ::close(fd);
-        throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(EISDIR)));
-    }
-    std::string bytes;
-    if (S_ISREG(info.st_mode)) bytes.reserve(static_cast<size_t>(info.st_size));  // a hint; we read to the end
-    char buffer[1 << 16];
-    while (true) {
-        const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+        throw std::runtime_error(format_message("cannot read ", path, ": ", why));
+    };
+    if (stat_error != 0) refuse(std::strerror(stat_error));
+    if (S_ISDIR(info.st_mode)) refuse(std::strerror(EISDIR));
+    if (!S_ISREG(info.st_mode))
+        refuse(format_message("expected a regular file, found ", S_ISFIFO(info.st_mode) ? "a FIFO (named pipe)"
+                                                                   : S_ISCHR(info.st_mode) ? "a character device"
+                                                                   : S_ISBLK(info.st_mode) ? "a block device"
+                                                                   : S_ISSOCK(info.st_mode) ? "a socket"
+                                                                                            : "a special file"));
+    const auto size = static_cast<uint64_t>(info.st_size);
+    if (size > max_bytes) refuse(format_message("the file is ", size, " bytes, more than the ", max_bytes, " allowed"));
+    Bytes bytes(size, 0);
+    size_t filled = 0;
+    while (filled < size) {  // a file that shrinks meanwhile ends early; one that grows is read up to `size`
+        const ssize_t n = ::read(fd, bytes.data() + filled, size - filled);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int error = errno;
-            ::close(fd);
-            throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(error)));
-        }
+        if (n < 0) refuse(std::strerror(errno));
         if (n == 0) break;
-        bytes.append(buffer, static_cast<size_t>(n));
+        filled += static_cast<size_t>(n);
     }
     ::close(fd);
+    bytes.resize(filled);
     return bytes;
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path, uint64_t max_bytes) {
+    return read_regular_file<std::string>(path, max_bytes);
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes) {
+    return read_regular_file<std::vector<uint8_t>>(path, max_bytes);
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -5,21 +5,27 @@
 // write_file_atomically(path, bytes) leaves `path` holding either its old contents or all of `bytes`,
 // never a mix and never a truncated file, even if the process is killed, the disk fills up or the
 // machine loses power half way. It
-//   1. writes the bytes to PATH.tmp-<pid>, a new file in the same directory (so on the same file system),
+//   1. writes the bytes to PATH.tmp-<pid>-<random>, a new file in the same directory (so on the same file
+//      system), created exclusively (O_CREAT | O_EXCL | O_NOFOLLOW): never a file or a link that was there
+//      before, so a link planted under a guessed name cannot redirect the write to another file,
 //   2. fsyncs it: the bytes are on disk before the name points at them,
 //   3. renames it over PATH: POSIX rename replaces the name in one step; readers see old or new, and
 //   4. fsyncs the directory, so the rename itself is on disk.
 // On any failure (including a short write: a full disk, or a file size limit such as `ulimit -f`) it
 // removes the temporary file, leaves an existing PATH untouched, and throws std::runtime_error naming
 // PATH, the failed step and strerror. (If only step 4 fails, the new contents are already in place; the
-// message says so.) Within one process, write one path from one thread at a time: the temporary name
-// is per process, not per thread.
+// message says so.)
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "scalar.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+
+// read_file's cap when the caller names none: small text files (config.json, metrics.csv).
+constexpr uint64_t kMaxReadFileBytes = 64 << 20;
 
 // The test seam: which step of write_file_atomically to make fail as if its system call had failed.
 // `write` writes the first half of the bytes and then fails with ENOSPC, a disk that filled up; the others
@@ -30,12 +36,17 @@ enum class WriteFault { none, create, write, sync, close, rename, sync_directory
 void write_file_atomically(const std::string& path, std::string_view bytes, WriteFault fault = WriteFault::none);
 
 // A process killed with SIGKILL in the middle of write_file_atomically cannot remove its temporary file:
-// PATH.tmp-<pid> stays behind (PATH itself is intact). This removes every such file next to `path` whose
+// PATH.tmp-<pid>-<random> stays behind (PATH itself is intact). This removes every such file next to `path` whose
 // process is gone, and returns how many it removed. A temporary of a process still alive (another run
 // saving right now) is left alone. train() calls it for its checkpoints when a run starts or resumes.
 int remove_stale_temporaries(const std::string& path);
 
-// The whole contents of the file at `path`. Throws std::runtime_error naming the path and strerror.
-std::string read_file(const std::string& path);
+// The whole contents of the file at `path`, which must be a regular file of at most `max_bytes` bytes
+// (each format names its cap: kMaxSafetensorsBytes, kMaxImageFileBytes, ...). Anything else is refused
+// at once with std::runtime_error naming the path: a FIFO (opened without blocking, never read), a
+// device such as /dev/zero (which would be read until memory runs out), a directory, a file too large,
+// a missing file (with strerror). Every reader of a file goes through here.
+std::string read_file(const std::string& path, uint64_t max_bytes = kMaxReadFileBytes);
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes = kMaxReadFileBytes);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

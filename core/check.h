@@ -7,6 +7,16 @@
 // prints them. Loaders and other I/O use check_io, which throws std::runtime_error: the input, not the
 // caller, was wrong. Library code never prints and never exits; the command line turns these exceptions
 // into one clear line and a non-zero exit code.
+//
+// The parts are formatted only when the check fails, so a check that passes costs one branch. But C++
+// evaluates every argument before the call: a part written as an expression that builds text
+// (`value.dump()`, `"a" + name`) is built on every call, failing or not, and a check inside a loop then
+// costs what its message costs, every iteration. Pass the values themselves (a Shape, a Json, a number,
+// a string), or, for text that must be computed, a lambda, which is called only on failure:
+//
+//     check_io(size >= 0, where, ": shape ", shape, " is negative");             // shape: a Json
+//     check_io(ok, where, ": found ", [&] { return describe(value); });
+#include <concepts>
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
@@ -29,7 +39,10 @@ inline std::string to_string(const Shape& shape) {
 
 inline void append_part(std::ostringstream& os, const Shape& shape) { os << to_string(shape); }
 template <class Part>
-void append_part(std::ostringstream& os, const Part& part) { os << part; }
+void append_part(std::ostringstream& os, const Part& part) {
+    if constexpr (std::invocable<const Part&>) os << part();  // text computed only on the failure path
+    else os << part;
+}
 
 template <class... Parts>
 std::string format_message(const Parts&... parts) {

@@ -17,25 +17,32 @@
 // line and column) and what was expected versus what was found. It refuses trailing garbage,
 // unterminated strings, bad escapes and lone surrogates, invalid UTF-8 (checked byte by byte), raw
 // control characters in strings, duplicate keys in one object, numbers outside the JSON grammar or the
-// range of a double, and nesting deeper than kMaxJsonDepth (the parser recurses once per level, so the
-// limit also bounds its stack). It reads each byte a bounded number of times: time is linear in the
-// input's size.
+// range of a double, nesting deeper than kMaxJsonDepth (the parser recurses once per level, so the
+// limit also bounds its stack) and more than kMaxJsonValues values (which bounds its memory). It
+// reads each byte a bounded number of times: time is linear in the input's size.
 //
 // The writer prints numbers so that they read back bit for bit: integers (up to 2^53) without an
 // exponent or a decimal point ("3", "-0"), everything else in the shortest form that round-trips
 // ("0.1", "1e+300"). NaN and infinity have no JSON spelling, so dump() refuses them.
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "scalar.h"
+#include "utf8.h"  // is_valid_utf8
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
 // Arrays and objects nested more deeply than this are refused by parse_json.
 constexpr int kMaxJsonDepth = 64;
+// Documents of more values than this are refused by parse_json: each value takes sizeof(Json) (96
+// bytes) or twice that in a growing array, so this bounds the parser's memory at about 200 MB whatever
+// the input (10 MB of "[0,0,0,...]" would otherwise take 800 MB). The largest document patchgrad writes,
+// the header of a depth-1024 ViT's checkpoint, holds about 400,000.
+constexpr size_t kMaxJsonValues = 1'000'000;
 
 class Json {
 public:
@@ -118,8 +125,8 @@ private:
 // '}' but found ']'".
 Json parse_json(std::string_view text, std::string_view source = "json");
 
-// Is `text` valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)? If not, and
-// `bad_offset` is given, it receives the offset of the first byte of the offending sequence.
-bool is_valid_utf8(std::string_view text, size_t* bad_offset = nullptr);
+// A Json as a part of a check's message (core/check.h): its one-line text, cut after 40 characters
+// ("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1..."): a message stays one short line whatever a file holds.
+void append_part(std::ostringstream& os, const Json& value);
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdio>
 #include <limits>
+#include <ostream>
 
 #include "atomic_file.h"
 #include "json.h"
@@ -44,12 +45,6 @@ std::string format_checksum(uint32_t crc) {
     return text;
 }
 
-// A value of the header as JSON text, cut short for an error message.
-std::string short_dump(const Json& value) {
-    std::string text = value.dump();
-    return text.size() > 40 ? text.substr(0, 40) + "..." : text;
-}
-
 // One tensor's entry in the header, once validated.
 struct Entry {
     std::string name;
@@ -59,16 +54,18 @@ struct Entry {
     int64_t begin, end;  // byte offsets into the data section, begin <= end <= data size
 };
 
-std::string offsets_text(int64_t begin, int64_t end) {
-    return format_message("[", begin, ", ", end, "]");
-}
+// A tensor's data_offsets as a part of a check's message, printed "[0, 48]" only if the check fails.
+struct Offsets {
+    int64_t begin, end;
+};
+std::ostream& operator<<(std::ostream& os, const Offsets& o) { return os << "[" << o.begin << ", " << o.end << "]"; }
 
-// A header number that must be a whole number >= 0 (a dimension or an offset). `where` names it.
-int64_t read_count(const Json& value, const std::string& where) {
+// A header number that must be a whole number >= 0: element `index` of the tensor's `field` ("shape",
+// "data_offsets"). `where` names the tensor. Called once per dimension: it builds no text unless it fails.
+int64_t read_count(const Json& value, const std::string& where, const char* field, size_t index) {
     const bool ok = value.is_number() && value.as_number() >= 0 && value.as_number() <= 9007199254740992.0 &&
                     value.as_number() == static_cast<double>(static_cast<int64_t>(value.as_number()));
-    check_io(ok, where, " is ", value.is_number() || value.is_string() ? short_dump(value) : value.type_name(),
-             ", expected a whole number >= 0");
+    check_io(ok, where, ": ", field, "[", index, "] is ", value, ", expected a whole number >= 0");
     return value.as_int();
 }
 
@@ -103,25 +100,25 @@ Entry read_entry(const std::string& source, const std::string& name, const Json&
     // Multiplied left to right, as numel_of does, every partial product must fit: (2^40, 2^40, 0) is refused.
     int64_t bytes = entry.dtype_size;
     for (size_t i = 0; i < shape.size(); ++i) {
-        const int64_t size = read_count(shape.at(i), where + ": shape[" + std::to_string(i) + "]");
+        const int64_t size = read_count(shape.at(i), where, "shape", i);
         entry.shape.push_back(size);
-        check_io(size == 0 || bytes <= std::numeric_limits<int64_t>::max() / size, where, ": shape ",
-                 short_dump(shape), " ", entry.dtype, " needs more than 2^63 bytes");
+        check_io(size == 0 || bytes <= std::numeric_limits<int64_t>::max() / size, where, ": shape ", shape, " ",
+                 entry.dtype, " needs more than 2^63 bytes");
         bytes *= size;
     }
 
     // data_offsets: [begin, end] inside the data section, holding exactly the bytes the shape needs.
     const Json& offsets = spec.at("data_offsets");
-    check_io(offsets.is_array() && offsets.size() == 2, where, ": data_offsets is ",
-             offsets.is_array() ? "an array of " + std::to_string(offsets.size()) + " elements" : offsets.type_name(),
-             ", expected [begin, end]");
-    entry.begin = read_count(offsets.at(0), where + ": data_offsets[0]");
-    entry.end = read_count(offsets.at(1), where + ": data_offsets[1]");
-    check_io(entry.begin <= entry.end, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+    check_io(offsets.is_array() && offsets.size() == 2, where, ": data_offsets is ", [&] {
+        return offsets.is_array() ? format_message("an array of ", offsets.size(), " elements") : offsets.type_name();
+    }, ", expected [begin, end]");
+    entry.begin = read_count(offsets.at(0), where, "data_offsets", 0);
+    entry.end = read_count(offsets.at(1), where, "data_offsets", 1);
+    check_io(entry.begin <= entry.end, where, ": data_offsets ", Offsets{entry.begin, entry.end},
              " begin after end");
-    check_io(entry.end <= data_size, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+    check_io(entry.end <= data_size, where, ": data_offsets ", Offsets{entry.begin, entry.end},
              " run past the end of the data section (", data_size, " bytes)");
-    check_io(entry.end - entry.begin == bytes, where, ": data_offsets ", offsets_text(entry.begin, entry.end),
+    check_io(entry.end - entry.begin == bytes, where, ": data_offsets ", Offsets{entry.begin, entry.end},
              " hold ", entry.end - entry.begin, " bytes but shape ", entry.shape, " ", entry.dtype, " needs ", bytes);
     return entry;
 }
@@ -138,9 +135,9 @@ void check_tiling(const std::string& source, std::vector<Entry> entries, int64_t
     int64_t covered = 0;  // bytes [0, covered) belong to the tensors seen so far
     for (size_t i = 0; i < entries.size(); ++i) {
         const Entry& e = entries[i];
-        check_io(e.begin >= covered, source, ": tensor '", e.name, "' data_offsets ", offsets_text(e.begin, e.end),
-                 " overlap tensor '", i ? entries[i - 1].name : "", "' data_offsets ",
-                 i ? offsets_text(entries[i - 1].begin, entries[i - 1].end) : "");
+        const Entry& previous = entries[i ? i - 1 : 0];  // the check cannot fail for the first: covered is 0
+        check_io(e.begin >= covered, source, ": tensor '", e.name, "' data_offsets ", Offsets{e.begin, e.end},
+                 " overlap tensor '", previous.name, "' data_offsets ", Offsets{previous.begin, previous.end});
         check_io(e.begin == covered, source, ": bytes [", covered, ", ", e.begin,
                  ") of the data section belong to no tensor (the format allows no holes)");
         covered = e.end;
@@ -261,8 +258,8 @@ SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& so
         }
         check_io(spec.is_object(), source, ": __metadata__ is ", spec.type_name(), ", expected an object of strings");
         for (const auto& [key, value] : spec.as_object()) {
-            check_io(value.is_string(), source, ": __metadata__ '", key, "' is ", value.type_name(), " (",
-                     short_dump(value), "), expected a string");
+            check_io(value.is_string(), source, ": __metadata__ '", key, "' is ", value.type_name(), " (", value,
+                     "), expected a string");
             file.metadata.emplace_back(key, value.as_string());
         }
     }
@@ -283,7 +280,9 @@ SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& so
     return file;
 }
 
-SafetensorsFile load_safetensors(const std::string& path) { return decode_safetensors(read_file(path), path); }
+SafetensorsFile load_safetensors(const std::string& path) {
+    return decode_safetensors(read_file(path, kMaxSafetensorsBytes), path);
+}
 
 const Tensor& SafetensorsFile::tensor(std::string_view name) const {
     for (const auto& [key, t] : tensors)

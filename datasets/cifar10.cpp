@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
@@ -47,8 +47,7 @@ void read_cifar10_batch(const std::string& path, ImageDataset& data) {
 // batches.meta.txt: one class name per line, in label order, then blank lines.
 static std::vector<std::string> read_class_names(const std::string& path) {
     std::vector<std::string> names;
-    std::ifstream file(path);
-    check_io(file.good(), "cifar10: ", path, ": cannot open the file for reading");
+    std::istringstream file(read_file(path, 1 << 20));
     std::string line;
     while (std::getline(file, line)) {
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();

@@ -10,10 +10,11 @@
 // turns the bytes of one batch at a time into normalised Scalars. docs/data.md explains the file formats.
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/check.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
@@ -32,22 +33,18 @@ struct ImageDataset {
     const uint8_t* image(int64_t n) const { return pixels.data() + n * image_size(); }  // (C, H, W)
 };
 
-// The bytes of the file at `path`, all of them. `loader` ("mnist", "cifar10", ...) starts every message.
+// The bytes of the file at `path`, all of them (read_file_bytes: a regular file of at most 256 MB; the
+// largest, MNIST's training images, is 47 MB). `loader` ("mnist", "cifar10", ...) starts every message.
 // A missing file is the usual first-run mistake, so its message says how to get the data.
 inline std::vector<uint8_t> read_binary_file(const std::string& path, const std::string& loader) {
-    check_io(std::filesystem::is_regular_file(path), loader, ": ", path,
+    check_io(std::filesystem::exists(path), loader, ": ", path,
              ": file not found; run `make data` at the repository root to fetch the datasets into data/ "
              "(see docs/data.md)");
-    std::ifstream file(path, std::ios::binary);
-    check_io(file.good(), loader, ": ", path, ": cannot open the file for reading");
-    // The size comes from the file system, never from a header inside the file: a corrupt header can
-    // claim any size, the file system cannot.
-    const auto size = static_cast<int64_t>(std::filesystem::file_size(path));
-    std::vector<uint8_t> bytes(static_cast<size_t>(size));
-    file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-    check_io(file.gcount() == static_cast<std::streamsize>(size), loader, ": ", path, ": read ",
-             file.gcount(), " bytes, expected the whole file of ", size, " bytes");
-    return bytes;
+    try {
+        return read_file_bytes(path, uint64_t(256) << 20);
+    } catch (const std::runtime_error& error) {
+        throw std::runtime_error(loader + ": " + error.what());
+    }
 }
 
 }  // namespace patchgrad::inline PATCHGRAD_FLAVOUR

@@ -43,7 +43,7 @@ struct HeaderReader {
         int64_t value = 0;
         while (pos < bytes.size() && bytes[pos] >= '0' && bytes[pos] <= '9') {
             value = value * 10 + (bytes[pos] - '0');
-            check_io(value <= max, source, ": the ", what, " ", std::string(bytes.substr(start, pos - start + 1)),
+            check_io(value <= max, source, ": the ", what, " ", bytes.substr(start, pos - start + 1),
                      "... is larger than ", max);
             ++pos;
         }
@@ -108,7 +108,7 @@ Image decode_pnm(std::string_view bytes, const std::string& source) {
     return image;
 }
 
-Image read_pnm(const std::string& path) { return decode_pnm(read_file(path), path); }
+Image read_pnm(const std::string& path) { return decode_pnm(read_file(path, kMaxImageFileBytes), path); }
 
 std::string encode_pnm(const Image& image) {
     const int64_t C = image.channels, H = image.height, W = image.width;

@@ -24,6 +24,9 @@
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
+// The largest image file read_pnm reads (read_file refuses larger ones, and FIFOs and devices).
+constexpr uint64_t kMaxImageFileBytes = 64 << 20;
+
 // The largest image accepted: a side of 65535 pixels at most and 2^28 samples (256 MB) in all.
 constexpr int64_t kMaxImageSide = 65535;
 constexpr int64_t kMaxImageSamples = int64_t{1} << 28;

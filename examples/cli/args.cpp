@@ -1,10 +1,14 @@
 #include "examples/cli/args.h"
 
-#include <cerrno>
+#include <sys/stat.h>
+
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
+
+#include "core/json.h"
 
 namespace patchgrad::cli {
 
@@ -22,28 +26,57 @@ std::string number_text(double value) {
     return os.str();
 }
 
-// Whole-string conversions: "12abc", "" and "1e999" are refused, not read as 12, 0 or inf.
+// Whole-string decimal conversions: "12abc", "", " 12", "+12", "0x10", "1e999" and "inf" are refused,
+// not read as 12, 0, 16 or infinity. std::from_chars reads decimal digits only, with no leading blanks.
 bool parse_int(const std::string& text, int64_t& out) {
-    if (text.empty()) return false;
-    char* end = nullptr;
-    errno = 0;
-    const long long value = std::strtoll(text.c_str(), &end, 10);
-    if (errno != 0 || *end != '\0') return false;
-    out = value;
-    return true;
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, out);
+    return !text.empty() && error == std::errc() && stop == end;
 }
 
 bool parse_double(const std::string& text, double& out) {
-    if (text.empty()) return false;
-    char* end = nullptr;
-    errno = 0;
-    const double value = std::strtod(text.c_str(), &end);
-    if (errno != 0 || *end != '\0' || !std::isfinite(value)) return false;
-    out = value;
-    return true;
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, out);
+    return !text.empty() && error == std::errc() && stop == end && std::isfinite(out);
 }
 
 }  // namespace
+
+std::string printable(std::string_view text) {
+    const bool utf8 = is_valid_utf8(text);
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        // C1 controls (U+0080..U+009F) are C2 80..C2 9F in UTF-8; some terminals obey them too.
+        const bool c1 = utf8 && c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9F;
+        if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8) || c1) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+            out += escaped;
+            if (c1) {
+                std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(text[++i]));
+                out += escaped;
+            }
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    struct stat first {}, second {};
+    return ::stat(a.c_str(), &first) == 0 && ::stat(b.c_str(), &second) == 0 && first.st_dev == second.st_dev &&
+           first.st_ino == second.st_ino;
+}
+
+void refuse_output_over_input(const std::string& command, const std::string& output,
+                              const std::vector<std::string>& inputs) {
+    for (const std::string& input : inputs)
+        if (!input.empty() && same_file(output, input))
+            throw UsageError(command + ": the output " + output + " is the input " + input +
+                             " (the same file); write the output elsewhere");
+}
 
 ArgParser::ArgParser(std::string command, std::string summary)
     : command_(std::move(command)), summary_(std::move(summary)) {}

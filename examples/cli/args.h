@@ -15,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace patchgrad::cli {
@@ -22,6 +23,20 @@ namespace patchgrad::cli {
 struct UsageError : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
+
+// `text` with every byte a terminal might obey escaped as \xNN: control characters (ESC, newline, ...),
+// DEL, C1 controls and, when the text is not valid UTF-8, every byte above 0x7f. Names read from files
+// (class names, tensor names) reach messages and tables through it, never raw.
+std::string printable(std::string_view text);
+
+// Are `a` and `b` one file (or folder)? Compared by device and inode, so "x", "./x", a link to x and a
+// hard link all are; false when either does not exist.
+bool same_file(const std::string& a, const std::string& b);
+
+// A command never writes over what it reads: throws UsageError when `output` is the same file as one
+// of `inputs` ("patchgrad export: the output x.safetensors is the input x.safetensors; write elsewhere").
+void refuse_output_over_input(const std::string& command, const std::string& output,
+                              const std::vector<std::string>& inputs);
 
 class ArgParser {
 public:

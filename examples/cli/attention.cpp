@@ -297,6 +297,7 @@ int run_attention(int argc, char** argv) {
     omp_set_num_threads(static_cast<int>(threads));
 #endif
 
+    refuse_output_over_input("patchgrad attention", out, {input_flags.checkpoint, input_flags.image()});
     const Checkpoint ckpt = read_checkpoint(input_flags.checkpoint);
     TrainConfig config = ckpt.config;
     if (!input_flags.data.empty()) config.data = input_flags.data;

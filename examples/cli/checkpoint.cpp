@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "examples/cli/args.h"
+
 namespace patchgrad::cli {
 
 namespace {
@@ -65,7 +67,7 @@ struct MetadataReader {
     Rng::State rng(const char* key) const {
         const Json words = json(key);
         check_io(words.is_array() && words.size() == 4, path, ": metadata field '", key,
-                 "' must be an array of 4 decimal strings, got ", words.dump());
+                 "' must be an array of 4 decimal strings, got ", words);
         Rng::State state{};
         for (size_t i = 0; i < 4; ++i) {
             const Json& word = words.at(i);
@@ -74,7 +76,7 @@ struct MetadataReader {
             errno = 0;
             const unsigned long long parsed = value.empty() ? 0 : std::strtoull(value.c_str(), &end, 10);
             check_io(!value.empty() && value[0] != '-' && errno == 0 && *end == '\0', path, ": metadata field '",
-                     key, "' word ", i, " is ", word.dump(), ", expected a decimal string of a 64-bit word");
+                     key, "' word ", i, " is ", word, ", expected a decimal string of a 64-bit word");
             state[i] = parsed;
         }
         check_io(state != Rng::State{}, path, ": metadata field '", key, "' is all zeros, not a valid Rng state");
@@ -87,6 +89,17 @@ std::string name_list(const std::vector<std::string>& names) {
     for (size_t i = 0; i < names.size() && i < 6; ++i) text += (i ? ", '" : "'") + names[i] + "'";
     if (names.size() > 6) text += ", ... (" + std::to_string(names.size()) + " in all)";
     return text;
+}
+
+// NaN and Inf are never a weight, a buffer or an optimizer state that training saved (a non-finite step
+// stops the run or is skipped, train.cpp): refused, naming the tensor and the element.
+void check_finite(const NamedTensors& tensors, const std::string& source) {
+    for (const auto& [name, t] : tensors) {
+        const Scalar* values = t.data();
+        for (int64_t i = 0; i < t.numel(); ++i)
+            check_io(std::isfinite(values[i]), source, ": tensor '", name, "' ", t.shape(), ": element ", i, " is ",
+                     values[i], ", expected a finite number");
+    }
 }
 
 }  // namespace
@@ -121,6 +134,16 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
     save_safetensors(path, tensors, metadata);
 }
 
+void check_class_names(const std::vector<std::string>& names, const std::string& source) {
+    for (auto name = names.begin(); name != names.end(); ++name) {
+        const auto quoted = [&] { return Json(*name).dump(); };  // "cat", "\u001b[2J": only on failure
+        check_io(!name->empty() && printable(*name) == *name, source, " holds ", quoted,
+                 ", expected a name of printable characters");
+        check_io(std::find(names.begin(), name, *name) == name, source, " holds ", quoted,
+                 " twice, expected distinct names");
+    }
+}
+
 Checkpoint read_checkpoint(const std::string& path) {
     const SafetensorsFile file = load_safetensors(path);
     const MetadataReader meta{file, path};
@@ -151,11 +174,12 @@ Checkpoint read_checkpoint(const std::string& path) {
     const Json names = meta.json("class_names");
     check_io(names.is_array() && static_cast<int64_t>(names.size()) == ckpt.config.num_classes, path,
              ": metadata field 'class_names' must be an array of ", ckpt.config.num_classes, " names, got ",
-             names.dump());
+             names);
     for (const Json& name : names.as_array()) {
-        check_io(name.is_string(), path, ": metadata field 'class_names' holds ", name.dump(), ", expected strings");
+        check_io(name.is_string(), path, ": metadata field 'class_names' holds ", name, ", expected strings");
         ckpt.class_names.push_back(name.as_string());
     }
+    check_class_names(ckpt.class_names, path + ": metadata field 'class_names'");
     TrainingState& s = ckpt.state;
     s.epoch = meta.integer("epoch", 0);
     s.batch = meta.integer("batch", 0);
@@ -172,6 +196,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     check_io(s.correct <= s.seen, path, ": metadata: correct ", s.correct, " exceeds seen ", s.seen);
     check_io(s.best_epoch <= s.epoch, path, ": metadata: best_epoch ", s.best_epoch, " is after epoch ", s.epoch);
 
+    check_finite(file.tensors, path);
     for (const auto& [name, t] : file.tensors) {
         if (name.rfind(kOptimizerPrefix, 0) == 0)
             ckpt.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
@@ -206,7 +231,19 @@ void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const
         check_io(source_tensor.shape() == t.shape(), source, ": tensor '", name, "': the checkpoint has shape ",
                  source_tensor.shape(), " but the model expects ", t.shape());
     }
-    for (auto& [name, t] : expected) {
+    check_finite(tensors, source);
+    // The buffers are derived from the config (a relative position index, a fixed sin-cos table): the
+    // model has just computed its own, and the file's must agree (to float32 rounding of the tables)
+    // rather than replace them. A tampered index would otherwise gather the wrong biases silently.
+    for (const auto& [name, own] : model.named_buffers()) {
+        const Scalar* mine = own.data();
+        const Scalar* theirs = given.at(name).data();
+        for (int64_t i = 0; i < own.numel(); ++i)
+            check_io(std::abs(theirs[i] - mine[i]) <= Scalar(1e-5), source, ": tensor '", name, "' element ", i,
+                     " is ", theirs[i], " but the model computes ", mine[i],
+                     " from its config (a derived buffer, recomputed on every load)");
+    }
+    for (auto& [name, t] : model.named_parameters()) {
         const Tensor& source_tensor = given.at(name);
         std::copy(source_tensor.data(), source_tensor.data() + source_tensor.numel(), t.data());
     }

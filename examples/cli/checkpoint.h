@@ -64,13 +64,20 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
                      const std::vector<std::string>& class_names, const ImageClassifier& model,
                      const Optimizer* optimizer);
 
+// Class names reach tables and predict --json's keys: each must be non-empty, printable (printable() in
+// args.h changes nothing) and distinct. Throws naming `source` and the name.
+void check_class_names(const std::vector<std::string>& names, const std::string& source);
+
 // Reads and checks the file and every metadata field (each error names the file and the field).
 Checkpoint read_checkpoint(const std::string& path);
 TrainConfig read_checkpoint_config(const std::string& path);
 
 // Copies `tensors` into the model's parameters and buffers. The names must be exactly the model's (an
 // unknown or missing name is refused, listing them) and every shape must match (refused naming the
-// tensor, the checkpoint's shape and the model's). Nothing is changed unless everything matches.
+// tensor, the checkpoint's shape and the model's), every value finite, and every buffer equal to the
+// one the model computes from its config (the buffers are derived: checked, never taken from the file).
+// Nothing is changed unless everything matches. read_checkpoint refuses non-finite tensors too,
+// optimizer state included.
 void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const std::string& source);
 
 // The model a checkpoint describes, built from its config, with its weights, in eval mode.

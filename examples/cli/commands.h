@@ -57,6 +57,7 @@ struct EpochMetrics {
 
 struct TrainOptions {
     std::string resume;                // a checkpoint to continue from ("": start afresh)
+    bool force = false;                // start afresh in a folder that holds a run of another config
     std::FILE* progress = nullptr;     // the live progress line (stderr), nullptr: none
     bool progress_interactive = false; // redraw it in place (stderr is a terminal)
     std::FILE* summary = nullptr;      // one line per epoch (stdout), nullptr: none

@@ -81,6 +81,38 @@ void read_value(const Json& j, std::vector<int64_t>& v) {
     for (const Json& x : j.as_array()) v.push_back(x.as_int());
 }
 
+// Every numeric field's range: the flags' (parse_train_config declares each flag with these bounds) and
+// validate()'s, so a config.json or a checkpoint's config can hold nothing a flag could not set. A list
+// holds each element in the range (--depths 2,2,6). mlp_ratio is bounded for Swin only: a ViT's is
+// derived from --mlp-dim and --dim.
+struct Range {
+    const char* key;
+    double min, max;
+};
+constexpr Range kRanges[] = {
+    {"epochs", 1, 100000},         {"batch_size", 1, 65536},        {"lr", 0, 100},
+    {"min_lr", 0, 100},            {"warmup_epochs", 0, 100000},    {"weight_decay", 0, 100},
+    {"momentum", 0, 0.999999},     {"label_smoothing", 0, 0.999999}, {"clip_grad", 0, 1e9},
+    {"patch", 1, 1024},            {"dim", 1, 65536},               {"depth", 1, 1024},
+    {"heads", 1, 4096},            {"mlp_dim", 1, 1 << 20},         {"mlp_ratio", 0.01, 64},
+    {"dropout", 0, 0.99},          {"embed_dim", 1, 65536},         {"depths", 1, 1024},
+    {"swin_heads", 1, 4096},       {"window", 1, 1024},             {"threads", 1, 1024},
+    {"seed", 0, 0x1p53},           {"limit", 0, 0x1p40},            {"test_limit", 0, 0x1p40},
+    {"eval_batch_size", 1, 65536}};
+
+const Range& range(const std::string& key) {
+    for (const Range& r : kRanges)
+        if (key == r.key) return r;
+    throw std::logic_error("config: no range for " + key);
+}
+int64_t int_min(const char* key) { return static_cast<int64_t>(range(key).min); }
+int64_t int_max(const char* key) { return static_cast<int64_t>(range(key).max); }
+
+std::string flag_of(std::string key) {
+    for (char& ch : key) ch = ch == '_' ? '-' : ch;
+    return "--" + key;
+}
+
 [[noreturn]] void usage(const std::string& message) { throw UsageError(std::string(kCommand) + ": " + message); }
 
 void require(bool ok, const std::string& message) {
@@ -236,6 +268,16 @@ void validate(const TrainConfig& c) {
             }
         }
     }
+    // Every range of kRanges, the flags' own (most were checked above with more context: these are the rest).
+    const Json fields = to_json(c);
+    for (const Range& r : kRanges) {
+        if (std::string(r.key) == "mlp_ratio" && c.model != "swin") continue;
+        const Json& value = fields.at(r.key);
+        for (const Json& x : value.is_array() ? value.as_array() : Json::Array{value})
+            require(x.as_number() >= r.min && x.as_number() <= r.max,
+                    flag_of(r.key) + " must be in [" + Json(r.min).dump() + ", " + Json(r.max).dump() + "], got " +
+                        x.dump());
+    }
     // The models' own checks, as a backstop: anything they refuse is a configuration mistake too.
     try {
         if (c.model == "vit")
@@ -260,7 +302,8 @@ TrainConfig from_json(const Json& json) {
     check_io(json.is_object(), "config: expected a JSON object, got ", json.type_name());
     const Json* version = json.find("version");
     check_io(version && version->is_number() && version->as_number() == kConfigVersion,
-             "config: \"version\" must be ", kConfigVersion, ", got ", version ? version->dump() : "nothing");
+             "config: \"version\" must be ", kConfigVersion, ", got ",
+             [&] { return version ? version->dump() : std::string("nothing"); });
     TrainConfig config;
     size_t known = 1;  // "version"
     for_each_field(config, [&](const char* key, auto& value) {
@@ -299,9 +342,9 @@ std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& re
 
 // ---- flags ----------------------------------------------------------------------------------------------
 
-bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume) {
+bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume, bool* force) {
     TrainConfig f = default_config("vit", "cifar10");  // the flags' targets; the help shows these defaults
-    bool no_augment = false;
+    bool no_augment = false, force_flag = false;
     resume.clear();
     ArgParser args(kCommand,
                    "Trains a Vision Transformer or a Swin Transformer on CIFAR-10, MNIST or Fashion-MNIST, with "
@@ -311,42 +354,54 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--model", &f.model, "the architecture", {"vit", "swin"});
     args.option("--dataset", &f.dataset, "the dataset", {"cifar10", "mnist", "fashion-mnist"});
     args.option("--data", &f.data, "the folder `make data` fills");
-    args.option("--epochs", &f.epochs, "passes over the training set (MNIST, Fashion-MNIST: 9)", 1, 100000);
-    args.option("--batch-size", &f.batch_size, "images per step (MNIST, Fashion-MNIST: 64)", 1, 65536);
+    args.option("--epochs", &f.epochs, "passes over the training set (MNIST, Fashion-MNIST: 9)",
+                int_min("epochs"), int_max("epochs"));
+    args.option("--batch-size", &f.batch_size, "images per step (MNIST, Fashion-MNIST: 64)",
+                int_min("batch_size"), int_max("batch_size"));
     args.option("--optimizer", &f.optimizer, "the optimizer", {"sgd", "adam", "adamw"});
-    args.option("--lr", &f.lr, "peak learning rate (MNIST, Fashion-MNIST: 0.0015)", 0, 100);
-    args.option("--min-lr", &f.min_lr, "the cosine's final learning rate", 0, 100);
+    args.option("--lr", &f.lr, "peak learning rate (MNIST, Fashion-MNIST: 0.0015)", range("lr").min, range("lr").max);
+    args.option("--min-lr", &f.min_lr, "the cosine's final learning rate", range("min_lr").min, range("min_lr").max);
     args.option("--warmup-epochs", &f.warmup_epochs, "linear warmup, in epochs (MNIST: 1; at most epochs/5 unless given)",
-                0, 100000);
-    args.option("--weight-decay", &f.weight_decay, "weight decay (not on biases, norms, embeddings)", 0, 100);
-    args.option("--momentum", &f.momentum, "SGD's momentum", 0, 0.999999);
-    args.option("--label-smoothing", &f.label_smoothing, "label smoothing", 0, 0.999999);
+                range("warmup_epochs").min, range("warmup_epochs").max);
+    args.option("--weight-decay", &f.weight_decay, "weight decay (not on biases, norms, embeddings)",
+                range("weight_decay").min, range("weight_decay").max);
+    args.option("--momentum", &f.momentum, "SGD's momentum", range("momentum").min, range("momentum").max);
+    args.option("--label-smoothing", &f.label_smoothing, "label smoothing",
+                range("label_smoothing").min, range("label_smoothing").max);
     args.flag("--no-augment", &no_augment, "no random crop or flip");
-    args.option("--clip-grad", &f.clip_grad, "clip the global gradient norm to this (0: off)", 0, 1e9);
+    args.option("--clip-grad", &f.clip_grad, "clip the global gradient norm to this (0: off)",
+                range("clip_grad").min, range("clip_grad").max);
     args.flag("--skip-nonfinite", &f.skip_nonfinite, "skip steps whose loss or gradient is NaN/Inf, don't stop");
-    args.option("--patch", &f.patch, "patch side (Swin: default 2)", 1, 1024);
-    args.option("--dim", &f.dim, "ViT width", 1, 65536);
-    args.option("--depth", &f.depth, "ViT encoder blocks", 1, 1024);
-    args.option("--heads", &f.heads, "ViT attention heads (divides --dim)", 1, 4096);
-    args.option("--mlp-dim", &f.mlp_dim, "ViT MLP hidden width", 1, 1 << 20);
-    args.option("--mlp-ratio", &f.mlp_ratio, "MLP width / model width (ViT: instead of --mlp-dim)", 0.01, 64);
+    args.option("--patch", &f.patch, "patch side (Swin: default 2)", int_min("patch"), int_max("patch"));
+    args.option("--dim", &f.dim, "ViT width", int_min("dim"), int_max("dim"));
+    args.option("--depth", &f.depth, "ViT encoder blocks", int_min("depth"), int_max("depth"));
+    args.option("--heads", &f.heads, "ViT attention heads (divides --dim)", int_min("heads"), int_max("heads"));
+    args.option("--mlp-dim", &f.mlp_dim, "ViT MLP hidden width", int_min("mlp_dim"), int_max("mlp_dim"));
+    args.option("--mlp-ratio", &f.mlp_ratio, "MLP width / model width (ViT: instead of --mlp-dim)",
+                range("mlp_ratio").min, range("mlp_ratio").max);
     args.option("--pos-embed", &f.pos_embed, "ViT position embedding",
                 {"learned_1d", "learned_2d", "sincos_1d", "sincos_2d"});
     args.option("--pool", &f.pool, "ViT pooling: the CLS token or the mean of the tokens", {"cls", "mean"});
-    args.option("--dropout", &f.dropout, "dropout rate", 0, 0.99);
-    args.option("--embed-dim", &f.embed_dim, "Swin: first stage's channels", 1, 65536);
-    args.option("--depths", &f.depths, "Swin: blocks per stage", 1, 1024);
-    args.option("--swin-heads", &f.swin_heads, "Swin: heads per stage", 1, 4096);
-    args.option("--window", &f.window, "Swin: window side (MNIST: 7)", 1, 1024);
-    args.option("--threads", &f.threads, "OpenMP threads (results do not depend on it)", 1, 1024);
-    args.option("--seed", &f.seed, "the seed of every random draw", 0, int64_t{1} << 53);
-    args.option("--limit", &f.limit, "train on the first N images only (0: all)", 0, int64_t{1} << 40);
-    args.option("--test-limit", &f.test_limit, "evaluate on the first N test images only (0: all)", 0,
-                int64_t{1} << 40);
-    args.option("--eval-batch-size", &f.eval_batch_size, "images per evaluation pass", 1, 65536);
+    args.option("--dropout", &f.dropout, "dropout rate", range("dropout").min, range("dropout").max);
+    args.option("--embed-dim", &f.embed_dim, "Swin: first stage's channels",
+                int_min("embed_dim"), int_max("embed_dim"));
+    args.option("--depths", &f.depths, "Swin: blocks per stage", int_min("depths"), int_max("depths"));
+    args.option("--swin-heads", &f.swin_heads, "Swin: heads per stage", int_min("swin_heads"), int_max("swin_heads"));
+    args.option("--window", &f.window, "Swin: window side (MNIST: 7)", int_min("window"), int_max("window"));
+    args.option("--threads", &f.threads, "OpenMP threads (results do not depend on it)",
+                int_min("threads"), int_max("threads"));
+    args.option("--seed", &f.seed, "the seed of every random draw", int_min("seed"), int_max("seed"));
+    args.option("--limit", &f.limit, "train on the first N images only (0: all)", int_min("limit"), int_max("limit"));
+    args.option("--test-limit", &f.test_limit, "evaluate on the first N test images only (0: all)",
+                int_min("test_limit"), int_max("test_limit"));
+    args.option("--eval-batch-size", &f.eval_batch_size, "images per evaluation pass",
+                int_min("eval_batch_size"), int_max("eval_batch_size"));
     args.option("--out", &f.out, "the run's folder (default runs/DATASET-MODEL-TIME; resume: the checkpoint's)");
-    args.option("--resume", &resume, "continue the run saved in this checkpoint");
+    args.option("--resume", &resume, "continue the run saved in this checkpoint, in its folder");
+    args.flag("--force", &force_flag, "start afresh in an --out that holds a run of another config, replacing it");
     if (!args.parse(argc, argv)) return false;
+    if (force) *force = force_flag;
+    require(!(force_flag && !resume.empty()), "--force replaces another run, --resume continues one: give one of them");
 
     // The base: a checkpoint's config, or the defaults of the chosen model and dataset.
     TrainConfig saved;
@@ -396,8 +451,13 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
         const std::string mismatch = resume_mismatch(saved, c);
         require(mismatch.empty(), "--resume " + resume + ": cannot change " + mismatch +
                                       " (only the schedule and the run's settings may change on resume)");
-        if (!args.given("--out")) c.out = std::filesystem::path(resume).parent_path().string();
-        if (c.out.empty()) c.out = ".";
+        // A run folder belongs to one run: the resumed run goes on writing into its own.
+        std::string run_dir = std::filesystem::path(resume).parent_path().string();
+        if (run_dir.empty()) run_dir = ".";
+        require(!args.given("--out") || same_file(c.out, run_dir),
+                "--out " + c.out + " is not the folder of the resumed run, " + run_dir +
+                    ": a resumed run continues in its own folder (to branch a run, copy its folder and resume there)");
+        if (!args.given("--out")) c.out = run_dir;
     }
     validate(c);
     config = c;

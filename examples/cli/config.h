@@ -104,10 +104,11 @@ std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& re
 // Parses `patchgrad train`'s flags (argv[2..]). Returns false when --help was printed. Without --resume:
 // default_config(model, dataset) overridden by the flags given. With --resume CKPT: the checkpoint's
 // config overridden by the flags given, refused (UsageError naming the field and both values) when that
-// changes a field of kResumeFixedFields; *resume receives CKPT. Conflicting flags (ViT shape flags with
-// --model swin, Swin flags with --model vit, --mlp-ratio with --mlp-dim) are refused by name. The result
-// is validated.
-bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume);
+// changes a field of kResumeFixedFields; *resume receives CKPT, and the run stays in CKPT's folder (an
+// --out naming another folder is refused). Conflicting flags (ViT shape flags with --model swin, Swin
+// flags with --model vit, --mlp-ratio with --mlp-dim, --force with --resume) are refused by name. The
+// result is validated. *force, when given, receives --force (train.cpp: TrainOptions::force).
+bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume, bool* force = nullptr);
 
 // ---- building what the config describes --------------------------------------------------------------
 ViTConfig vit_config(const TrainConfig& config);

@@ -18,6 +18,8 @@
 namespace patchgrad::cli {
 
 EvalResult evaluate(ImageClassifier& model, const DataLoader& loader, int64_t num_classes, bool watch_stop_request) {
+    // An accuracy over no images would print as 0.00% and mean nothing.
+    check_io(loader.size() > 0, "evaluate: the test set is empty (0 images), expected at least 1");
     NoGradGuard no_grad;
     model.eval();
     Rng unused(0);  // eval mode draws nothing (dropout is off)

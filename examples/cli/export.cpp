@@ -179,7 +179,8 @@ TrainConfig import_config(const ImportArgs& a, const SafetensorsFile& file) {
     return config;
 }
 
-std::vector<std::string> import_class_names(const SafetensorsFile& file, const TrainConfig& config) {
+std::vector<std::string> import_class_names(const SafetensorsFile& file, const TrainConfig& config,
+                                            const std::string& path) {
     const std::string* text = file.find_metadata("class_names");
     if (!text) return default_class_names(config);
     const Json names = parse_json(*text, "metadata field 'class_names'");
@@ -187,7 +188,9 @@ std::vector<std::string> import_class_names(const SafetensorsFile& file, const T
     if (names.is_array())
         for (const Json& name : names.as_array())
             if (name.is_string()) out.push_back(name.as_string());
-    return static_cast<int64_t>(out.size()) == config.num_classes ? out : default_class_names(config);
+    if (static_cast<int64_t>(out.size()) != config.num_classes) return default_class_names(config);
+    check_class_names(out, path + ": metadata field 'class_names'");
+    return out;
 }
 
 }  // namespace
@@ -200,6 +203,7 @@ int run_export(int argc, char** argv) {
     args.positionals("CKPT OUT", &paths, "the checkpoint, then the .safetensors file to write", 2);
     if (!args.parse(argc, argv)) return 0;
     if (paths.size() != 2) throw UsageError("patchgrad export: give CKPT and OUT.safetensors (see --help)");
+    refuse_output_over_input("patchgrad export", paths[1], {paths[0]});
 
     const Checkpoint ckpt = read_checkpoint(paths[0]);
     const std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
@@ -224,6 +228,7 @@ int run_import(int argc, char** argv) {
             return 0;
         }
     const ImportArgs a = parse_import_args(argc, argv);
+    refuse_output_over_input("patchgrad import", a.out, {a.weights, a.config_path});
     const SafetensorsFile file = load_safetensors(a.weights);
     const TrainConfig config = import_config(a, file);
 
@@ -238,7 +243,7 @@ int run_import(int argc, char** argv) {
     const std::unique_ptr<Optimizer> optimizer = build_optimizer(config, *model);
     TrainConfig saved = config;
     saved.out.clear();
-    save_checkpoint(a.out, saved, state, import_class_names(file, config), *model, optimizer.get());
+    save_checkpoint(a.out, saved, state, import_class_names(file, config, a.weights), *model, optimizer.get());
     std::printf("wrote %s: a %s checkpoint at epoch 0 (%s); use it with eval, predict, or train --resume %s\n",
                 a.out.c_str(), config.model.c_str(), config.dataset.c_str(), a.out.c_str());
     return 0;

@@ -60,13 +60,14 @@ int main(int argc, char** argv) {
         }
         for (const Command& command : kCommands)
             if (word == command.name) return command.run(argc, argv);
-        std::cerr << "patchgrad: unknown command '" << word << "' (see 'patchgrad help')\n";
+        std::cerr << "patchgrad: unknown command '" << patchgrad::cli::printable(word) << "' (see 'patchgrad help')\n";
         return 2;
-    } catch (const patchgrad::cli::UsageError& error) {
-        std::cerr << error.what() << "\n";
+    } catch (const patchgrad::cli::UsageError& error) {  // messages quote names from files: escaped
+        std::cerr << patchgrad::cli::printable(error.what()) << "\n";
         return 2;
     } catch (const std::exception& error) {
-        std::cerr << "patchgrad " << word << ": " << error.what() << "\n";
+        std::cerr << "patchgrad " << patchgrad::cli::printable(word) << ": " << patchgrad::cli::printable(error.what())
+                  << "\n";
         return 1;
     }
 }

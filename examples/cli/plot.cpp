@@ -53,7 +53,7 @@ std::vector<std::string> split_fields(const std::string& line) {
 }
 
 Metrics read_metrics(const std::string& path) {
-    check_io(std::filesystem::is_regular_file(path), path,
+    check_io(std::filesystem::exists(path), path,
              ": no such file (a run's folder holds metrics.csv once its first epoch has finished)");
     std::istringstream lines(read_file(path));
     std::string line;
@@ -92,26 +92,44 @@ Metrics read_metrics(const std::string& path) {
 
 // ---- axes ----------------------------------------------------------------------------------------------
 
-// An axis from `low` to `high` with ticks every `step`, all round numbers (1, 2 or 5 times a power of 10).
+// An axis from `low` to `high` with `count` + 1 ticks every `step`, all round numbers (1, 2 or 5 times a
+// power of 10). Any finite values make a finite axis of at most ticks + 2 steps: the values are clamped
+// to +-1e300 (so no tick overflows to infinity), and the span is at least a billionth of their
+// magnitude and 1e-300 (so equal values, or denormals, still get a step larger than zero, and adding
+// it to the low end changes it).
 struct Axis {
     double low, high, step;
+    int count;
+    double tick(int i) const { return low + i * step; }
 };
 
 Axis nice_axis(double low, double high, int ticks, double min_step = 0) {
-    if (high <= low) high = low + 1;
-    const double raw = (high - low) / ticks, magnitude = std::pow(10, std::floor(std::log10(raw)));
+    constexpr double kLargest = 1e300;
+    low = std::clamp(low, -kLargest, kLargest);
+    high = std::clamp(high, -kLargest, kLargest);
+    const double magnitude_of_values = std::max(std::abs(low), std::abs(high));
+    if (high <= low) high = low + std::max(1.0, magnitude_of_values * 1e-9);  // equal values: one unit
+    const double span = std::max({high - low, magnitude_of_values * 1e-9, 1e-300});
+    const double raw = span / ticks, magnitude = std::pow(10, std::floor(std::log10(raw)));
     const double fraction = raw / magnitude;
     double step = (fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10) * magnitude;
     step = std::max(step, min_step);
-    return {std::floor(low / step + 1e-9) * step, std::ceil(high / step - 1e-9) * step, step};
+    const double first = std::floor(low / step + 1e-9), last = std::max(first + 1, std::ceil(high / step - 1e-9));
+    return {first * step, last * step, step, static_cast<int>(last - first)};
 }
 
-// A tick's label with as many decimals as the step needs: "0.25", "0.0004", "12".
+// A tick's label with as many decimals as the step needs: "0.25", "0.0004", "12"; steps beyond those
+// (1e-300, 1e+37) in the shortest form that reads back: "5e-301", "1.1e+38".
 std::string tick_label(double value, double step) {
-    const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
     char text[64];
-    const auto [end, error] = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, decimals);
-    return error == std::errc() ? std::string(text, end) : "?";
+    std::to_chars_result result;
+    if (step < 1e-9 || step >= 1e15) {
+        result = std::to_chars(text, text + sizeof text, value);
+    } else {
+        const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
+        result = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed, decimals);
+    }
+    return result.ec == std::errc() ? std::string(text, result.ptr) : "?";
 }
 
 // ---- one panel -----------------------------------------------------------------------------------------
@@ -129,18 +147,20 @@ struct Panel {
 };
 
 void draw_panel(Svg& svg, const Panel& panel, const std::vector<double>& epochs, const std::vector<Series>& series) {
-    const auto px = [&](double e) {
-        return panel.x + (e - panel.epochs.low) / (panel.epochs.high - panel.epochs.low) * panel.width;
+    // A value outside the axis (a negative loss, an accuracy above 1) is drawn on the panel's edge.
+    const auto fraction = [](double v, const Axis& axis) {
+        return std::clamp((v - axis.low) / (axis.high - axis.low), 0.0, 1.0);
     };
-    const auto py = [&](double v) {
-        return panel.y + panel.height - (v - panel.values.low) / (panel.values.high - panel.values.low) * panel.height;
-    };
+    const auto px = [&](double e) { return panel.x + fraction(e, panel.epochs) * panel.width; };
+    const auto py = [&](double v) { return panel.y + panel.height - fraction(v, panel.values) * panel.height; };
     const Style grid{.stroke = "#dddddd", .stroke_width = 1};
-    for (double v = panel.values.low; v <= panel.values.high + panel.values.step / 2; v += panel.values.step) {
+    for (int i = 0; i <= panel.values.count; ++i) {
+        const double v = panel.values.tick(i);
         svg.line(panel.x, py(v), panel.x + panel.width, py(v), grid);
         svg.text(panel.x - 6, py(v) + 4, tick_label(v, panel.values.step), {.size = 10, .anchor = "end"});
     }
-    for (double e = panel.epochs.low; e <= panel.epochs.high + panel.epochs.step / 2; e += panel.epochs.step) {
+    for (int i = 0; i <= panel.epochs.count; ++i) {
+        const double e = panel.epochs.tick(i);
         svg.line(px(e), panel.y, px(e), panel.y + panel.height, grid);
         svg.text(px(e), panel.y + panel.height + 14, tick_label(e, panel.epochs.step),
                  {.size = 10, .anchor = "middle"});
@@ -183,7 +203,7 @@ std::string metrics_svg(const Metrics& metrics, const std::string& csv_path) {
     draw_panel(svg, {left, 60, plot_width, 180, epoch_axis, nice_axis(0, max_loss, 5), "loss"}, epochs,
                {{"train loss", "train-loss", train_colour, "", &metrics.column("train_loss")},
                 {"test loss", "test-loss", test_colour, "6 3", &metrics.column("test_loss")}});
-    draw_panel(svg, {left, 300, plot_width, 180, epoch_axis, {0, 100, 20}, "accuracy (%)"}, epochs,
+    draw_panel(svg, {left, 300, plot_width, 180, epoch_axis, {0, 100, 20, 5}, "accuracy (%)"}, epochs,
                {{"train accuracy", "train-acc", train_colour, "", &metrics.column("train_acc"), 100},
                 {"test accuracy", "test-acc", test_colour, "6 3", &metrics.column("test_acc"), 100}});
     const Axis lr_axis = nice_axis(0, max_lr > 0 ? max_lr : 1e-3, 3);
@@ -217,6 +237,7 @@ int run_plot(int argc, char** argv) {
     const std::string csv_path = dirs[0] + "/metrics.csv";
     const Metrics metrics = read_metrics(csv_path);
     if (out.empty()) out = dirs[0] + "/metrics.svg";
+    refuse_output_over_input("patchgrad plot", out, {csv_path});
     write_file_atomically(out, metrics_svg(metrics, csv_path));
     std::cout << "patchgrad plot: " << out << " (" << metrics.values[0].size() << " epochs)\n";
     return 0;

@@ -6,6 +6,7 @@
 #include "core/atomic_file.h"
 #include "core/check.h"
 #include "core/safetensors.h"
+#include "datasets/image_file.h"
 
 namespace patchgrad::cli {
 
@@ -190,6 +191,6 @@ PngImage decode_png(std::string_view bytes, const std::string& source) {
     return image;
 }
 
-PngImage read_png(const std::string& path) { return decode_png(read_file(path), path); }
+PngImage read_png(const std::string& path) { return decode_png(read_file(path, kMaxImageFileBytes), path); }
 
 }  // namespace patchgrad::cli

@@ -147,10 +147,34 @@ std::string metrics_row(const EpochMetrics& m) {
     return row;
 }
 
+// A run folder belongs to one run: starting afresh in a folder whose config.json describes another
+// run (another value of any field but `out` and `threads`, which change no result) would replace its
+// config, metrics and checkpoints. Refused unless --force.
+void refuse_another_run(const std::string& folder, const TrainConfig& config, bool force) {
+    const std::string path = folder + "/config.json";
+    if (force || !std::filesystem::exists(path)) return;
+    std::string difference;
+    try {
+        const Json theirs = to_json(from_json(parse_json(read_file(path), path))), ours = to_json(config);
+        for (const auto& [key, value] : ours.as_object())
+            if (difference.empty() && key != "out" && key != "threads" && !(theirs.at(key) == value))
+                difference = key + " is " + theirs.at(key).dump() + " there, " + value.dump() + " here";
+    } catch (const std::exception& error) {
+        difference = std::string("its config.json cannot be read: ") + error.what();
+    }
+    if (!difference.empty())
+        throw UsageError("patchgrad train: " + folder + " holds another run (" + difference +
+                         "); choose another --out, or give --force to replace that run");
+}
+
 }  // namespace
 
 TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     validate(config);
+    // The run's folder, checked before anything is loaded: a folder that holds another run is refused.
+    TrainConfig saved_config = config;
+    saved_config.out = config.out.empty() ? default_out(config) : config.out;
+    if (options.resume.empty()) refuse_another_run(saved_config.out, saved_config, options.force);
     clear_stop_request();
 #ifdef _OPENMP
     omp_set_num_threads(static_cast<int>(config.threads));
@@ -203,8 +227,6 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     };
 
     // ---- 3. the run's folder ---------------------------------------------------------------------------
-    TrainConfig saved_config = config;
-    saved_config.out = config.out.empty() ? default_out(config) : config.out;
     result.out = saved_config.out;
     std::filesystem::create_directories(result.out);
     const std::string last_path = result.out + "/last.safetensors", best_path = result.out + "/best.safetensors";
@@ -400,7 +422,9 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         try {
             write_metrics_plot(result.out);  // metrics.svg next to metrics.csv (plot.cpp)
         } catch (const std::exception& error) {  // a picture is not worth stopping a run for
-            if (!plot_warned) std::fprintf(stderr, "patchgrad train: warning: metrics.svg not written: %s\n", error.what());
+            if (!plot_warned)
+                std::fprintf(stderr, "patchgrad train: warning: metrics.svg not written: %s\n",
+                             printable(error.what()).c_str());  // the message may quote metrics.csv
             plot_warned = true;
         }
         result.epochs.push_back(m);
@@ -424,7 +448,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
 int run_train(int argc, char** argv) {
     TrainConfig config;
     TrainOptions options;
-    if (!parse_train_config(argc, argv, config, options.resume)) return 0;
+    if (!parse_train_config(argc, argv, config, options.resume, &options.force)) return 0;
     options.progress = stderr;
     options.progress_interactive = isatty(fileno(stderr)) != 0;
     options.summary = stdout;

@@ -59,6 +59,13 @@ TEST_CASE("flags: every numeric flag of train refuses bad values, naming the fla
         {{"--epochs", "1.5"}, "--epochs", "1.5"},
         {{"--epochs", "99999999999999999999"}, "--epochs", "99999999999999999999"},
         {{"--epochs="}, "--epochs", ""},
+        {{"--epochs", "0x10"}, "--epochs", "0x10"},  // decimal only: no hex, no blanks, no plus sign
+        {{"--epochs", " 5"}, "--epochs", " 5"},
+        {{"--epochs", "5 "}, "--epochs", "5 "},
+        {{"--epochs", "+5"}, "--epochs", "+5"},
+        {{"--lr", "0x1p-3"}, "--lr", "0x1p-3"},
+        {{"--lr", " 0.1"}, "--lr", " 0.1"},
+        {{"--depths", "2, 2"}, "--depths", "2, 2"},
         {{"--batch-size", "0"}, "--batch-size", "0"},
         {{"--batch-size", "65537"}, "--batch-size", "65537"},
         {{"--lr", "0"}, "--lr", "0"},
@@ -158,6 +165,21 @@ TEST_CASE("flags: a config read from a file gets the flags' ranges too (validate
     CHECK(contains(validate_error([](TrainConfig& c) { c.dim = c.heads = int64_t{1} << 30; }),
                    "--dim, --depth, --heads and the MLP width must be at most 65536, 1024, 4096 and 1048576"));
     CHECK(contains(validate_error([](TrainConfig& c) { c.lr = std::nan(""); }), "--lr must be a number > 0"));
+    // Every flag's upper bound holds for a config too (one table, kRanges in examples/cli/config.cpp).
+    CHECK(contains(validate_error([](TrainConfig& c) { c.epochs = 1000000000; }),
+                   "--epochs must be in [1, 100000], got 1000000000"));
+    CHECK(contains(validate_error([](TrainConfig& c) { c.batch_size = int64_t{1} << 30; }),
+                   "--batch-size must be in [1, 65536], got 1073741824"));
+    CHECK(contains(validate_error([](TrainConfig& c) { c.lr = c.min_lr = 1e6; }),
+                   "--lr must be in [0, 100], got 1000000"));
+    CHECK(contains(validate_error([](TrainConfig& c) { c.weight_decay = 1e300; }),
+                   "--weight-decay must be in [0, 100]"));
+    CHECK(contains(validate_error([](TrainConfig& c) { c.clip_grad = 1e12; }), "--clip-grad must be in [0, 1000000000]"));
+    CHECK(contains(validate_error([](TrainConfig& c) { c.eval_batch_size = 100000; }),
+                   "--eval-batch-size must be in [1, 65536], got 100000"));
+    CHECK(contains(validate_error([](TrainConfig& c) { c.test_limit = int64_t{1} << 50; }),
+                   "--test-limit must be in [0, 1099511627776], got 1125899906842624"));
+    CHECK(validate_error([](TrainConfig& c) { c.mlp_dim = 1 << 20; }) == "");  // a ViT's mlp_ratio is derived
     CHECK(contains(validate_error([](TrainConfig& c) { c.label_smoothing = std::nan(""); }), "--label-smoothing"));
     CHECK(contains(validate_error([](TrainConfig& c) { c.dropout = std::nan(""); }), "--dropout"));
     CHECK(contains(validate_error([](TrainConfig& c) { c.momentum = std::nan(""); }), "--momentum"));

@@ -3,8 +3,10 @@
 // file and the line; and training leaves a metrics.svg in the run's folder after every epoch, carrying
 // on (with one warning) when it cannot write it.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -187,6 +189,10 @@ TEST_CASE("plot: a bad metrics.csv is refused naming the file and the line") {
     CHECK(contains(error_for(kHeader), csv + ": no rows after the header"));
     CHECK_THROWS_AS(write_metrics_plot(run.str()), std::runtime_error);
     CHECK(!fs::exists(run.file("metrics.svg")));  // nothing half-written
+    fs::remove(csv);
+    REQUIRE(::mkfifo(csv.c_str(), 0600) == 0);  // a FIFO is refused at once, not waited on
+    CHECK(contains(thrown_message([&] { write_metrics_plot(run.str()); }),
+                   "cannot read " + csv + ": expected a regular file, found a FIFO (named pipe)"));
 }
 
 TEST_CASE("plot: training leaves metrics.svg in the run's folder, and goes on with one warning when it cannot") {
@@ -208,4 +214,38 @@ TEST_CASE("plot: training leaves metrics.svg in the run's folder, and goes on wi
     CHECK(two_epochs.status == TrainStatus::completed);
     CHECK(two_epochs.epochs.size() == 2);
     CHECK(occurrences(warnings, "warning: metrics.svg not written") == 1);
+}
+
+TEST_CASE("plot: any finite values, however large, small or equal, give a bounded number of ticks") {
+    // A loss of 1e38 once made the loss axis's last tick overflow to infinity, and the tick loop never
+    // ended (train draws the plot after every epoch, from rows that --resume carries over).
+    TempDir run;
+    const std::vector<std::string> values = {"1e38", "-1e38", "1.7976931348623157e308", "-1.7976931348623157e308",
+                                             "5e-324", "-5e-324", "2.2250738585072014e-308", "0", "3"};
+    for (const std::string& value : values) {
+        for (const std::string& epoch : {std::string("1"), value}) {  // an epoch must be whole and >= 1
+            CAPTURE(value);
+            CAPTURE(epoch);
+            const bool whole_epoch = epoch == "1" || (epoch.find('-') == std::string::npos && epoch != "0" &&
+                                                      epoch.find("e-") == std::string::npos);
+            // Every value column holds `value`; two equal rows, then one with another value.
+            std::string csv = kHeader;
+            for (const std::string& row_epoch : {epoch, epoch}) {
+                csv += row_epoch + ",1," + value + "," + value + "," + value + "," + value + "," + value + ",1,1\n";
+            }
+            write_text(run.file("metrics.csv"), csv);
+            const auto start = std::chrono::steady_clock::now();
+            if (!whole_epoch) {
+                CHECK_THROWS_AS(write_metrics_plot(run.str()), std::runtime_error);
+                continue;
+            }
+            write_metrics_plot(run.str());
+            CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < 1.0);
+            const std::string svg = read_text(run.file("metrics.svg"));
+            CHECK(xml_error(svg) == "");
+            CHECK(attribute_values(svg, "text", "x").size() < 80);  // 3 panels of at most 12 + 12 ticks
+            CHECK_FALSE(contains(svg, "inf"));
+            CHECK_FALSE(contains(svg, "nan"));
+        }
+    }
 }

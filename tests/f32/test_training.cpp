@@ -351,6 +351,7 @@ TEST_CASE("train: a NaN loss stops the run; with skip_nonfinite the step is skip
     REQUIRE(r.status == TrainStatus::nonfinite);
     CHECK(contains(r.message, "step 3 (epoch 1, batch 4/7): the forward pass met a non-finite value"));
     c.skip_nonfinite = true;
+    options.force = true;  // the folder holds the stopped run of another config: replace it
     r = train(c, options);
     REQUIRE(r.status == TrainStatus::completed);
     CHECK(r.epochs[0].skipped == 1);

@@ -67,7 +67,7 @@ for ((i = 0; i < 20; i++)); do
     wait $pid 2> /dev/null
     kills=$((kills + 1))
     # Only last.safetensors and best.safetensors may carry the checkpoint suffix; an interrupted write
-    # leaves NAME.tmp-PID, which nothing reads and the next start of the run removes.
+    # leaves NAME.tmp-PID-RANDOM, which nothing reads and the next start of the run removes.
     for file in "$run"/*.safetensors; do
         [ -e "$file" ] || continue
         case $(basename "$file") in
