@@ -33,6 +33,7 @@ struct Problem {
     std::vector<Tensor> inputs;
     std::vector<std::string> names;  // one per input that requires grad, in order
     std::string inputs_text;         // the table's inputs column, when listing every input would be too long
+    Module* module = nullptr;        // a layer's or model's check: the module (kept alive by f), for its kernels
 };
 
 struct Check {
@@ -77,8 +78,9 @@ Problem binary(const Tensor& a, const Tensor& b, Binary op) {
 // normal(0, 0.1^2), so no gradient is trivially zero (zero biases) and LayerNorm's weight is not exactly 1.
 // `forward` captures the module's shared_ptr, which keeps the module alive as long as the function.
 // Every layer here has dropout 0, so the Rng a forward takes (`unused` below) never draws.
-Problem layer(const Module& module, const std::string& input_name, const Tensor& x, Rng& rng, Unary forward) {
+Problem layer(Module& module, const std::string& input_name, const Tensor& x, Rng& rng, Unary forward) {
     Problem problem{[forward](const std::vector<Tensor>& in) { return forward(in[0]); }, {x}, {input_name}};
+    problem.module = &module;
     for (auto& [name, parameter] : module.named_parameters()) {
         Tensor p = parameter;
         for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
@@ -410,7 +412,8 @@ GradcheckSuiteRow gradcheck_row(const std::string& name, const GradcheckReport& 
     return row;
 }
 
-std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed) {
+std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed,
+                                                   Kernels kernels) {
     const std::vector<Check> checks = catalogue();
     std::vector<const Check*> chosen;
     for (const Check& c : checks)
@@ -427,6 +430,7 @@ std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string
     for (const Check* c : chosen) {
         Rng rng(seed);  // each check draws its inputs from the seed alone, whatever else runs
         const Problem problem = c->make(rng);
+        if (problem.module) problem.module->use_kernels(kernels);  // a layer or model: fast or textbook path
         const GradcheckReport report = gradcheck(problem.f, problem.inputs, gradcheck_suite_options(seed));
         rows.push_back(gradcheck_row(c->name, report, problem.names));
         if (!problem.inputs_text.empty()) rows.back().inputs = problem.inputs_text;

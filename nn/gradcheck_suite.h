@@ -19,6 +19,7 @@
 
 #include "core/gradcheck.h"
 #include "nn/gradcheck_table.h"
+#include "nn/kernels.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
@@ -33,7 +34,8 @@ GradcheckOptions gradcheck_suite_options(uint64_t seed);
 
 // Runs the named checks (all of them when `names` is empty), in the order given. An unknown name throws
 // std::invalid_argument listing the known ones, before anything runs.
-std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed);
+std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed,
+                                                   Kernels kernels = Kernels::fast);
 
 // One row from a report of core/gradcheck.h: `input_names` names the inputs that require grad, in order.
 // Exposed so that a check of your own op prints the same table (examples/custom_op_f64.cpp).

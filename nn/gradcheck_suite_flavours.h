@@ -8,8 +8,8 @@
 // flavour the including file is compiled as. A float32 file that includes it sees only the float32
 // catalogue; the float64 functions exist (libpatchgrad_f64.a defines them as patchgrad::f64::...), but no
 // header of that file declares them. So here they are declared by their full names. This is safe because
-//   * the functions take and return only flavour-neutral types (std::string, uint64_t and the structs of
-//     nn/gradcheck_table.h, which live in plain `namespace patchgrad`), so the declarations mean the same
+//   * the functions take and return only flavour-neutral types (std::string, uint64_t, Kernels and the
+//     structs of nn/gradcheck_table.h, which live in plain `namespace patchgrad`), so the declarations mean the same
 //     in a float32 file and in a float64 one;
 //   * an inline namespace's name is part of the linker symbol (as std::__cxx11 is), so the declaration
 //     patchgrad::f64::run_gradcheck_suite links to exactly the float64 definition.
@@ -21,15 +21,18 @@
 
 #include "core/scalar.h"
 #include "nn/gradcheck_table.h"
+#include "nn/kernels.h"
 
 namespace patchgrad::f64 {
 std::vector<GradcheckSuiteEntry> gradcheck_suite_entries();
 GradcheckSuiteSettings gradcheck_suite_settings();
-std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed);
+std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed,
+                                                   Kernels kernels);
 }  // namespace patchgrad::f64
 
 namespace patchgrad::f32 {
 std::vector<GradcheckSuiteEntry> gradcheck_suite_entries();
 GradcheckSuiteSettings gradcheck_suite_settings();
-std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed);
+std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string>& names, uint64_t seed,
+                                                   Kernels kernels);
 }  // namespace patchgrad::f32

@@ -73,8 +73,6 @@ void Module::train(bool on) {
     for (auto& [name, child] : children_) child->train(on);
 }
 
-const char* to_string(Kernels kernels) { return kernels == Kernels::fast ? "fast" : "reference"; }
-
 void Module::use_kernels(Kernels kernels) {
     kernels_ = kernels;
     for (auto& [name, child] : children_) child->use_kernels(kernels);

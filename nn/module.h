@@ -21,18 +21,9 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/kernels.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
-
-// Which kernels a module's forward runs (and so which backwards):
-//   fast        the fused ops (linear, layer_norm, gelu, multi_head_attention, Swin's one-gather windows)
-//   reference   their textbook twins, composed from primitive ops (linear_reference, ..., core/ops.h):
-//               the paper's steps one op at a time, to read and to step through in a debugger
-// The two compute the same function (tests/test_reference_ops.cpp, tests/test_reference_models.cpp).
-// A model takes it from its config (ViTConfig::kernels, SwinConfig::kernels); the command line's
-// --reference sets it.
-enum class Kernels { fast, reference };
-const char* to_string(Kernels kernels);  // "fast", "reference"
 
 class Module {
 public:

@@ -282,6 +282,7 @@ int run_attention(int argc, char** argv) {
     InputFlags input_flags;
     std::string out = "attention.png";
     int64_t block = -1, threads = 2;
+    bool reference = false;
     ArgParser args("patchgrad attention", "A picture of what a checkpoint's model attends to in one image (binary PPM/PGM, "
                                           "or a test-set\nexample): ViT: each head's CLS attention in the last block and "
                                           "the attention rollout;\nSwin: one block's window attention with the window "
@@ -291,6 +292,7 @@ int run_attention(int argc, char** argv) {
     args.option("--block", &block, "Swin: the block to show, counted over all stages (default: the first shifted "
                                    "block of stage 0)", 0, 1 << 20);
     args.option("--threads", &threads, "OpenMP threads", 1, 1024);
+    args.flag("--reference", &reference, "run every layer's textbook twin instead of its fused kernel (docs/models.md)");
     if (!args.parse(argc, argv)) return 0;
     check_input_flags(args, input_flags);
 #ifdef _OPENMP
@@ -310,7 +312,8 @@ int run_attention(int argc, char** argv) {
                                             " blocks (0..", blocks - 1, ")"));
     }
     const InputImage input = load_input_image(config, ckpt.class_names, input_flags.image(), input_flags.index);
-    const std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    const std::unique_ptr<ImageClassifier> model =
+        model_from_checkpoint(ckpt, reference ? Kernels::reference : Kernels::fast);
     const AttentionPicture picture =
         render_attention(*model, config, normalized_input(input, config), input.dataset.pixels, block);
     write_png(out, picture.png);

@@ -45,12 +45,38 @@ void print_layer_times(const std::string& model_name, int64_t batch, int64_t thr
     }
 }
 
+// --layers --reference: each layer's fast kernel against its textbook twin, on the same inputs: what the
+// fast path buys, layer by layer. The two lists draw their inputs from equal Rngs, so they match.
+void print_layer_comparison(const std::string& model_name, int64_t batch, int64_t threads, int64_t steps,
+                            int64_t warmup) {
+    Rng fast_rng(0), reference_rng(0);
+    const std::vector<LayerBench> fast = layer_benches(model_name, batch, fast_rng, Kernels::fast);
+    const std::vector<LayerBench> reference = layer_benches(model_name, batch, reference_rng, Kernels::reference);
+    std::printf("%s, batch %lld, %lld threads: milliseconds per call (median of %lld), fast kernel vs textbook twin\n",
+                model_name.c_str(), static_cast<long long>(batch), static_cast<long long>(threads),
+                static_cast<long long>(steps));
+    std::printf("%-26s %10s %10s %10s %10s %8s\n", "layer", "fast fwd", "fast bwd", "ref fwd", "ref bwd", "speedup");
+    double fast_total = 0, reference_total = 0;
+    for (size_t i = 0; i < fast.size(); ++i) {
+        const LayerTiming f = time_layer(fast[i], steps, warmup);
+        const LayerTiming r = time_layer(reference[i], steps, warmup);
+        const double f_ms = f.forward_ms + f.backward_ms, r_ms = r.forward_ms + r.backward_ms;
+        fast_total += f_ms;
+        reference_total += r_ms;
+        std::printf("%-26s %10.3f %10.3f %10.3f %10.3f %7.2fx\n", fast[i].name.c_str(), f.forward_ms, f.backward_ms,
+                    r.forward_ms, r.backward_ms, r_ms / f_ms);
+        std::fflush(stdout);
+    }
+    std::printf("%-26s %21.3f %21.3f %7.2fx\n", "all layers, fwd + bwd", fast_total, reference_total,
+                reference_total / fast_total);
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
     std::string model_name = "vit";
     int64_t batch = 128, threads = 2, steps = 12, warmup = 3;
-    bool layers = false;
+    bool layers = false, reference = false;
     ArgParser args("patchgrad bench", "Times a training step (forward + backward + AdamW) and an inference pass of "
                                       "the reference tiny ViT or Swin\non random input, after a warm-up; prints the "
                                       "median as images per second, and the peak memory. With --layers: the\nmedian forward and "
@@ -61,6 +87,7 @@ int run_bench(int argc, char** argv) {
     args.option("--steps", &steps, "timed steps", 1, 10000);
     args.option("--warmup", &warmup, "untimed steps first", 0, 10000);
     args.flag("--layers", &layers, "time each layer of one block instead, forward and backward apart");
+    args.flag("--reference", &reference, "the textbook twins of every layer (with --layers: both, side by side)");
     if (!args.parse(argc, argv)) return 0;
 #ifdef _OPENMP
     omp_set_num_threads(static_cast<int>(threads));
@@ -68,16 +95,25 @@ int run_bench(int argc, char** argv) {
     threads = 1;
 #endif
     if (layers) {
-        print_layer_times(model_name, batch, threads, steps, warmup);
+        if (reference)
+            print_layer_comparison(model_name, batch, threads, steps, warmup);
+        else
+            print_layer_times(model_name, batch, threads, steps, warmup);
         return 0;
     }
+    const Kernels kernels = reference ? Kernels::reference : Kernels::fast;
 
     Rng rng(0);
     std::unique_ptr<ImageClassifier> model;
-    if (model_name == "vit")
-        model = std::make_unique<VisionTransformer>(ViTConfig{}, rng);
-    else
-        model = std::make_unique<SwinTransformer>(SwinConfig{}, rng);
+    if (model_name == "vit") {
+        ViTConfig config;
+        config.kernels = kernels;
+        model = std::make_unique<VisionTransformer>(config, rng);
+    } else {
+        SwinConfig config;
+        config.kernels = kernels;
+        model = std::make_unique<SwinTransformer>(config, rng);
+    }
     AdamW optimizer(model->named_parameters(), 1e-3, 0.9, 0.999, 1e-8, 0.05);
     const Tensor images = Tensor::normal({batch, 3, 32, 32}, 0, 1, rng);
     Tensor labels = Tensor::empty({batch});
@@ -88,7 +124,8 @@ int run_bench(int argc, char** argv) {
     for (int64_t i = 0; i < warmup + steps; ++i) {
         const auto start = std::chrono::steady_clock::now();
         optimizer.zero_grad();
-        Tensor loss = cross_entropy(model->forward(images, rng), labels);
+        const Tensor logits = model->forward(images, rng);
+        Tensor loss = reference ? cross_entropy_reference(logits, labels) : cross_entropy(logits, labels);
         loss.backward();
         optimizer.step();
         if (i >= warmup) train_times.push_back(seconds_since(start));
@@ -103,8 +140,8 @@ int run_bench(int argc, char** argv) {
     }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
-    std::printf("model=%s params=%lld threads=%lld batch=%lld train_img_s=%.1f infer_img_s=%.1f peak_rss_mb=%ld\n",
-                model_name.c_str(), static_cast<long long>(model->parameter_count()), static_cast<long long>(threads),
+    std::printf("model=%s%s params=%lld threads=%lld batch=%lld train_img_s=%.1f infer_img_s=%.1f peak_rss_mb=%ld\n",
+                model_name.c_str(), reference ? " kernels=reference" : "", static_cast<long long>(model->parameter_count()), static_cast<long long>(threads),
                 static_cast<long long>(batch), batch / median(train_times), batch / median(infer_times),
                 usage.ru_maxrss / 1024);
     return 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "nn/module.h"
 
 namespace patchgrad::cli {
 
@@ -30,7 +31,9 @@ struct LayerBench {
 //        window_partition, linear_qkv, window_attention, window_attention_shifted, linear_proj,
 //        window_reverse, linear_fc1, gelu, linear_fc2, residual_add, patch_merging, cross_entropy
 // Throws UsageError for another model name.
-std::vector<LayerBench> layer_benches(const std::string& model, int64_t batch, Rng& rng);
+// kernels reference: each layer runs its textbook twin (linear_reference, ..., core/ops.h) instead.
+std::vector<LayerBench> layer_benches(const std::string& model, int64_t batch, Rng& rng,
+                                      Kernels kernels = Kernels::fast);
 
 struct LayerTiming {
     double forward_ms;   // median time of forward(): the op(s) and the recording of the graph

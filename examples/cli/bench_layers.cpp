@@ -25,23 +25,25 @@ Tensor random_leaf(const Shape& shape, Rng& rng, double std = 1.0) {
 }
 
 // LayerNorm(C) on x (R, C) -> (R, C)
-LayerBench layer_norm_bench(int64_t R, int64_t C, double eps, Rng& rng) {
+LayerBench layer_norm_bench(int64_t R, int64_t C, double eps, Kernels k, Rng& rng) {
     Tensor x = random_leaf({R, C}, rng), weight = random_leaf({C}, rng), bias = random_leaf({C}, rng);
-    return {"layer_norm", {x, weight, bias},
-            [=] { return layer_norm(x, weight, bias, static_cast<Scalar>(eps)); }};
+    const Scalar e = static_cast<Scalar>(eps);
+    if (k == Kernels::reference) return {"layer_norm", {x, weight, bias}, [=] { return layer_norm_reference(x, weight, bias, e); }};
+    return {"layer_norm", {x, weight, bias}, [=] { return layer_norm(x, weight, bias, e); }};
 }
 
 // Linear(C -> OC) on x (R, C) -> (R, OC); weight (OC, C) with std 0.02 as at init
-LayerBench linear_bench(const std::string& name, int64_t R, int64_t C, int64_t OC, bool has_bias, Rng& rng) {
+LayerBench linear_bench(const std::string& name, int64_t R, int64_t C, int64_t OC, Kernels k, Rng& rng) {
     Tensor x = random_leaf({R, C}, rng), weight = random_leaf({OC, C}, rng, 0.02);
-    if (!has_bias) return {name, {x, weight}, [=] { return linear(x, weight, Tensor()); }};
     Tensor bias = random_leaf({OC}, rng, 0.02);
+    if (k == Kernels::reference) return {name, {x, weight, bias}, [=] { return linear_reference(x, weight, bias); }};
     return {name, {x, weight, bias}, [=] { return linear(x, weight, bias); }};
 }
 
 // GELU on x (R, C) -> (R, C)
-LayerBench gelu_bench(int64_t R, int64_t C, Rng& rng) {
+LayerBench gelu_bench(int64_t R, int64_t C, Kernels k, Rng& rng) {
     Tensor x = random_leaf({R, C}, rng);
+    if (k == Kernels::reference) return {"gelu", {x}, [=] { return gelu_reference(x); }};
     return {"gelu", {x}, [=] { return gelu(x); }};
 }
 
@@ -52,35 +54,40 @@ LayerBench residual_bench(int64_t B, int64_t T, int64_t C, Rng& rng) {
 }
 
 // The loss: cross_entropy(logits (B, K), labels (B)) -> ()
-LayerBench loss_bench(int64_t B, int64_t K, Rng& rng) {
+LayerBench loss_bench(int64_t B, int64_t K, Kernels k, Rng& rng) {
     Tensor logits = random_leaf({B, K}, rng);
     Tensor labels = Tensor::empty({B});
     for (int64_t i = 0; i < B; ++i) labels.data()[i] = static_cast<Scalar>(rng.randint(K));
+    if (k == Kernels::reference) return {"cross_entropy", {logits}, [=] { return cross_entropy_reference(logits, labels); }};
     return {"cross_entropy", {logits}, [=] { return cross_entropy(logits, labels); }};
 }
 
 // One ViT block (nn/vit.cpp): x = x + attn(LN1(x)); x = x + MLP(LN2(x)); T = 65 tokens, C = 128,
 // 4 heads of D = 32, MLP 256; then the classifier's loss over K = 10 classes.
-std::vector<LayerBench> vit_layers(int64_t B, Rng& rng) {
+std::vector<LayerBench> vit_layers(int64_t B, Kernels k, Rng& rng) {
     const int64_t T = 65, C = 128, heads = 4, hidden = 256, K = 10;
     Tensor qkv = random_leaf({B, T, 3 * C}, rng);  // (B, T, 3C)
     const Scalar scale = static_cast<Scalar>(1.0 / std::sqrt(static_cast<double>(C / heads)));
-    return {layer_norm_bench(B * T, C, 1e-6, rng),
-            linear_bench("linear_qkv", B * T, C, 3 * C, true, rng),
-            {"attention", {qkv}, [=] { return multi_head_attention(qkv, heads, Tensor(), scale); }},
-            linear_bench("linear_proj", B * T, C, C, true, rng),
-            linear_bench("linear_fc1", B * T, C, hidden, true, rng),
-            gelu_bench(B * T, hidden, rng),
-            linear_bench("linear_fc2", B * T, hidden, C, true, rng),
+    auto attention = [=] {
+        return k == Kernels::reference ? multi_head_attention_reference(qkv, heads, Tensor(), scale)
+                                       : multi_head_attention(qkv, heads, Tensor(), scale);
+    };
+    return {layer_norm_bench(B * T, C, 1e-6, k, rng),
+            linear_bench("linear_qkv", B * T, C, 3 * C, k, rng),
+            {"attention", {qkv}, attention},
+            linear_bench("linear_proj", B * T, C, C, k, rng),
+            linear_bench("linear_fc1", B * T, C, hidden, k, rng),
+            gelu_bench(B * T, hidden, k, rng),
+            linear_bench("linear_fc2", B * T, hidden, C, k, rng),
             residual_bench(B, T, C, rng),
-            loss_bench(B, K, rng)};
+            loss_bench(B, K, k, rng)};
 }
 
 // Window attention (WindowAttention::forward in nn/swin.cpp without its two Linears): the relative
 // position bias read from the table, plus the shifted-window mask when `shifted`, then the fused
 // attention. qkv (B*nW, N, 3C) -> (B*nW, N, C)
 LayerBench window_attention_bench(int64_t B, int64_t grid, int64_t C, int64_t heads, int64_t M, bool shifted,
-                                  Rng& rng) {
+                                  Kernels k, Rng& rng) {
     const int64_t N = M * M, nW = (grid / M) * (grid / M);
     Tensor qkv = random_leaf({B * nW, N, 3 * C}, rng);
     Tensor table = random_leaf({(2 * M - 1) * (2 * M - 1), heads}, rng, 0.02);  // ((2M-1)^2, nH)
@@ -93,7 +100,8 @@ LayerBench window_attention_bench(int64_t B, int64_t grid, int64_t C, int64_t he
             Tensor per_window = expand(reshape(mask, {1, nW, 1, N, N}), {B, nW, 1, N, N});
             bias = bias + reshape(per_window, {B * nW, 1, N, N});  // (B*nW, nH, N, N)
         }
-        return multi_head_attention(qkv, heads, bias, scale);
+        return k == Kernels::reference ? multi_head_attention_reference(qkv, heads, bias, scale)
+                                       : multi_head_attention(qkv, heads, bias, scale);
     };
     return {shifted ? "window_attention_shifted" : "window_attention", {qkv, table}, forward};
 }
@@ -101,7 +109,7 @@ LayerBench window_attention_bench(int64_t B, int64_t grid, int64_t C, int64_t he
 // The first stage of the tiny Swin (nn/swin.cpp): a 16 x 16 token grid, C = 64, 2 heads, window 4
 // (16 windows of N = 16 tokens per image), shift 2 in the second block, MLP 128, then patch merging
 // (B, 256, 64) -> (B, 64, 128); and the classifier's loss over K = 10 classes.
-std::vector<LayerBench> swin_layers(int64_t B, Rng& rng) {
+std::vector<LayerBench> swin_layers(int64_t B, Kernels k, Rng& rng) {
     const int64_t grid = 16, C = 64, heads = 2, M = 4, hidden = 128, K = 10, R = B * grid * grid;
     Tensor grid_x = random_leaf({B, grid, grid, C}, rng);                         // (B, H, W, C)
     Tensor grid_y = random_leaf({B, grid, grid, C}, rng);                         // (B, H, W, C)
@@ -110,23 +118,28 @@ std::vector<LayerBench> swin_layers(int64_t B, Rng& rng) {
     Tensor merge_norm_weight = random_leaf({4 * C}, rng), merge_norm_bias = random_leaf({4 * C}, rng);
     Tensor reduction = random_leaf({2 * C, 4 * C}, rng, 0.02);                    // (2C, 4C), no bias
     auto patch_merging = [=] {
+        if (k == Kernels::reference) {
+            Tensor merged = patch_merging_gather_reference(tokens, grid, grid);   // (B, H/2*W/2, 4C)
+            return linear_reference(layer_norm_reference(merged, merge_norm_weight, merge_norm_bias, Scalar(1e-5)),
+                                    reduction, Tensor());
+        }
         Tensor merged = patch_merging_gather(tokens, grid, grid);                 // (B, H/2*W/2, 4C)
         return linear(layer_norm(merged, merge_norm_weight, merge_norm_bias, Scalar(1e-5)), reduction, Tensor());
     };
-    return {layer_norm_bench(R, C, 1e-5, rng),
+    return {layer_norm_bench(R, C, 1e-5, k, rng),
             {"roll", {grid_x}, [=] { return cyclic_shift(grid_x, M / 2); }},
             {"window_partition", {grid_y}, [=] { return window_partition(grid_y, M); }},
-            linear_bench("linear_qkv", R, C, 3 * C, true, rng),
-            window_attention_bench(B, grid, C, heads, M, false, rng),
-            window_attention_bench(B, grid, C, heads, M, true, rng),
-            linear_bench("linear_proj", R, C, C, true, rng),
+            linear_bench("linear_qkv", R, C, 3 * C, k, rng),
+            window_attention_bench(B, grid, C, heads, M, false, k, rng),
+            window_attention_bench(B, grid, C, heads, M, true, k, rng),
+            linear_bench("linear_proj", R, C, C, k, rng),
             {"window_reverse", {windows}, [=] { return window_reverse(windows, M, grid, grid); }},
-            linear_bench("linear_fc1", R, C, hidden, true, rng),
-            gelu_bench(R, hidden, rng),
-            linear_bench("linear_fc2", R, hidden, C, true, rng),
+            linear_bench("linear_fc1", R, C, hidden, k, rng),
+            gelu_bench(R, hidden, k, rng),
+            linear_bench("linear_fc2", R, hidden, C, k, rng),
             residual_bench(B, grid * grid, C, rng),
             {"patch_merging", {tokens, merge_norm_weight, merge_norm_bias, reduction}, patch_merging},
-            loss_bench(B, K, rng)};
+            loss_bench(B, K, k, rng)};
 }
 
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
@@ -146,9 +159,9 @@ std::string shape_text(const Shape& shape) {
 
 }  // namespace
 
-std::vector<LayerBench> layer_benches(const std::string& model, int64_t batch, Rng& rng) {
-    if (model == "vit") return vit_layers(batch, rng);
-    if (model == "swin") return swin_layers(batch, rng);
+std::vector<LayerBench> layer_benches(const std::string& model, int64_t batch, Rng& rng, Kernels kernels) {
+    if (model == "vit") return vit_layers(batch, kernels, rng);
+    if (model == "swin") return swin_layers(batch, kernels, rng);
     throw UsageError("bench: unknown model '" + model + "' (expected vit or swin)");
 }
 

@@ -249,9 +249,11 @@ void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const
     }
 }
 
-std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpoint) {
+std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpoint, Kernels kernels) {
     Rng rng(0);  // the initial values are overwritten at once
-    std::unique_ptr<ImageClassifier> model = build_model(checkpoint.config, rng);
+    TrainConfig config = checkpoint.config;
+    config.kernels = kernels;
+    std::unique_ptr<ImageClassifier> model = build_model(config, rng);
     load_model_state(*model, checkpoint.model, checkpoint.path);
     model->eval();
     return model;

@@ -81,6 +81,6 @@ TrainConfig read_checkpoint_config(const std::string& path);
 void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const std::string& source);
 
 // The model a checkpoint describes, built from its config, with its weights, in eval mode.
-std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpoint);
+std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpoint, Kernels kernels = Kernels::fast);
 
 }  // namespace patchgrad::cli

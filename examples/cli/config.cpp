@@ -344,7 +344,7 @@ std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& re
 
 bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume, bool* force) {
     TrainConfig f = default_config("vit", "cifar10");  // the flags' targets; the help shows these defaults
-    bool no_augment = false, force_flag = false;
+    bool no_augment = false, force_flag = false, reference = false;
     resume.clear();
     ArgParser args(kCommand,
                    "Trains a Vision Transformer or a Swin Transformer on CIFAR-10, MNIST or Fashion-MNIST, with "
@@ -399,6 +399,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--out", &f.out, "the run's folder (default runs/DATASET-MODEL-TIME; resume: the checkpoint's)");
     args.option("--resume", &resume, "continue the run saved in this checkpoint, in its folder");
     args.flag("--force", &force_flag, "start afresh in an --out that holds a run of another config, replacing it");
+    args.flag("--reference", &reference, "run every layer's textbook twin instead of its fused kernel (slower; "
+                                         "the same function: docs/models.md)");
     if (!args.parse(argc, argv)) return false;
     if (force) *force = force_flag;
     require(!(force_flag && !resume.empty()), "--force replaces another run, --resume continues one: give one of them");
@@ -459,6 +461,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
                     ": a resumed run continues in its own folder (to branch a run, copy its folder and resume there)");
         if (!args.given("--out")) c.out = run_dir;
     }
+    c.kernels = reference ? Kernels::reference : Kernels::fast;
     validate(c);
     config = c;
     return true;
@@ -479,6 +482,7 @@ ViTConfig vit_config(const TrainConfig& c) {
     v.dropout = c.dropout;
     v.position = position_kind(c.pos_embed);
     v.pooling = c.pool == "mean" ? Pooling::mean : Pooling::cls;
+    v.kernels = c.kernels;
     return v;
 }
 
@@ -494,6 +498,7 @@ SwinConfig swin_config(const TrainConfig& c) {
     s.mlp_ratio = c.mlp_ratio;
     s.num_classes = c.num_classes;
     s.dropout = c.dropout;
+    s.kernels = c.kernels;
     return s;
 }
 

@@ -77,6 +77,9 @@ struct TrainConfig {
     int64_t test_limit = 0;         // evaluate on the first N test images only; 0: all
     int64_t eval_batch_size = 500;  // images per forward pass when evaluating
     std::string out;                // the run's folder; empty: runs/<dataset>-<model>-<time>
+
+    // ---- how the model computes: not saved (a run may go on with either) --------------------------------
+    Kernels kernels = Kernels::fast;  // --reference: every layer runs its textbook twin (nn/module.h)
 };
 
 // The defaults of a dataset and model when the flags do not say otherwise: the reference tiny ViT or

@@ -38,7 +38,9 @@ EvalResult evaluate(ImageClassifier& model, const DataLoader& loader, int64_t nu
         const Tensor logits = model.forward(batch.images, unused);  // (B, K)
         const int64_t B = logits.size(0);
         check(logits.size(1) == K, "evaluate: the model gives ", logits.shape(), " logits, expected ", K, " classes");
-        loss_sum += static_cast<double>(cross_entropy(logits, batch.labels).item()) * static_cast<double>(B);
+        const Tensor loss = model.kernels() == Kernels::reference ? cross_entropy_reference(logits, batch.labels)
+                                                                  : cross_entropy(logits, batch.labels);
+        loss_sum += static_cast<double>(loss.item()) * static_cast<double>(B);
         const Scalar* z = logits.data();
         for (int64_t b = 0; b < B; ++b) {
             int64_t predicted = 0;
@@ -112,7 +114,7 @@ void print_table(const Checkpoint& ckpt, const EvalResult& r) {
 int run_eval(int argc, char** argv) {
     std::string checkpoint, data;
     int64_t batch_size = 500, limit = 0, threads = 2;
-    bool json = false;
+    bool json = false, reference = false;
     ArgParser args("patchgrad eval", "Evaluates a checkpoint on the test set of its dataset: accuracy, loss, "
                                      "per-class accuracy and the\nconfusion matrix. The model is rebuilt from the "
                                      "checkpoint's config.");
@@ -122,6 +124,7 @@ int run_eval(int argc, char** argv) {
     args.option("--limit", &limit, "only the first N test images (0: all)", 0, int64_t{1} << 40);
     args.option("--threads", &threads, "OpenMP threads", 1, 1024);
     args.flag("--json", &json, "machine-readable output");
+    args.flag("--reference", &reference, "run every layer's textbook twin instead of its fused kernel (docs/models.md)");
     if (!args.parse(argc, argv)) return 0;
     if (checkpoint.empty()) throw UsageError("patchgrad eval: --checkpoint CKPT is required (see --help)");
 #ifdef _OPENMP
@@ -129,7 +132,8 @@ int run_eval(int argc, char** argv) {
 #endif
 
     const Checkpoint ckpt = read_checkpoint(checkpoint);
-    std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    std::unique_ptr<ImageClassifier> model =
+        model_from_checkpoint(ckpt, reference ? Kernels::reference : Kernels::fast);
     TrainConfig config = ckpt.config;
     if (!data.empty()) config.data = data;
     config.eval_batch_size = batch_size;

@@ -22,7 +22,7 @@ namespace patchgrad::cli {
 
 int run_gradcheck(int argc, char** argv) {
     std::vector<std::string> names;
-    bool list = false, verbose = false, float32 = false;
+    bool list = false, verbose = false, float32 = false, reference = false;
     int64_t seed = 0;
     ArgParser args("patchgrad gradcheck",
                    "Checks hand-written backward passes against central finite differences, in float64, for the "
@@ -33,6 +33,7 @@ int run_gradcheck(int argc, char** argv) {
     args.option("--seed", &seed, "seeds the inputs, the parameters and the random probe", 0, 1000000000);
     args.flag("--verbose", &verbose, "for one input of each check, the first analytic and numeric gradients");
     args.flag("--float32", &float32, "run in float32 instead, to see why it is not trustworthy (docs/gradcheck.md)");
+    args.flag("--reference", &reference, "layers and models run their textbook twins (the op checks check each op itself)");
     if (!args.parse(argc, argv)) return 0;
 
     // The names are the same in both flavours; check them here, so a typo is a usage mistake (exit 2).
@@ -54,8 +55,9 @@ int run_gradcheck(int argc, char** argv) {
     }
 
     const auto seed_value = static_cast<uint64_t>(seed);
+    const Kernels kernels = reference ? Kernels::reference : Kernels::fast;
     const std::vector<GradcheckSuiteRow> rows =
-        float32 ? f32::run_gradcheck_suite(names, seed_value) : f64::run_gradcheck_suite(names, seed_value);
+        float32 ? f32::run_gradcheck_suite(names, seed_value, kernels) : f64::run_gradcheck_suite(names, seed_value, kernels);
     const GradcheckSuiteSettings settings = float32 ? f32::gradcheck_suite_settings() : f64::gradcheck_suite_settings();
     std::cout << format_gradcheck_table(rows, settings);
     if (verbose)

@@ -50,14 +50,17 @@ Tensor training_graph_loss(const TrainConfig& config) {
     model->train();
     const Tensor images = Tensor::normal({2, config.channels, config.image_size, config.image_size}, 0, 1, rng);
     const Tensor labels = Tensor::from_vector({0, static_cast<Scalar>(config.num_classes - 1)}, {2});
-    return cross_entropy(model->forward(images, rng), labels, static_cast<Scalar>(config.label_smoothing));
+    const Tensor logits = model->forward(images, rng);
+    const Scalar smoothing = static_cast<Scalar>(config.label_smoothing);
+    return config.kernels == Kernels::reference ? cross_entropy_reference(logits, labels, smoothing)
+                                                : cross_entropy(logits, labels, smoothing);
 }  // the model goes, its parameters stay: the graph's nodes hold them
 
 std::string training_graph_dot(const TrainConfig& config) { return training_graph_loss(config).to_dot(); }
 
 int run_graph(int argc, char** argv) {
     std::string model = "vit", dataset = "cifar10", out, format;
-    bool tiny = false;
+    bool tiny = false, reference = false;
     const std::string summary =
         "The autograd graph of one training step (forward + cross-entropy on a random batch of 2):\n"
         "one node per tensor, labelled with the op that made it and its shape. As Graphviz DOT\n"
@@ -70,10 +73,12 @@ int run_graph(int argc, char** argv) {
     args.flag("--tiny", &tiny, "a very small model (2 blocks), whose graph fits on a screen");
     args.option("--format", &format, "what to write (default: svg when --out ends in .svg, else dot)", {"dot", "svg"});
     args.option("--out", &out, "the file (default: standard output)");
+    args.flag("--reference", &reference, "the textbook twins' graph: every layer op by op (a bigger graph)");
     if (!args.parse(argc, argv)) return 0;
     if (format.empty()) format = out.ends_with(".svg") ? "svg" : "dot";
 
-    const TrainConfig config = tiny ? tiny_config(model, dataset) : default_config(model, dataset);
+    TrainConfig config = tiny ? tiny_config(model, dataset) : default_config(model, dataset);
+    config.kernels = reference ? Kernels::reference : Kernels::fast;
     const Tensor loss = training_graph_loss(config);
     const std::string dot = loss.to_dot();
     size_t nodes = 0, edges = 0;  // one line per node ("n3 [label=...]") and per edge ("n1 -> n3;")

@@ -38,13 +38,14 @@ double nine_digits(double value) {
 int run_predict(int argc, char** argv) {
     InputFlags input_flags;
     int64_t top = 5, threads = 2;
-    bool json = false;
+    bool json = false, reference = false;
     ArgParser args("patchgrad predict", "The most likely classes, with probabilities, for an image (binary PPM/PGM, "
                                         "any size) or a test-set\nexample, by a checkpoint's model.");
     add_input_flags(args, input_flags);
     args.option("--top", &top, "how many classes to list", 1, 1000);
     args.option("--threads", &threads, "OpenMP threads", 1, 1024);
     args.flag("--json", &json, "machine-readable output, with every class's probability");
+    args.flag("--reference", &reference, "run every layer's textbook twin instead of its fused kernel (docs/models.md)");
     if (!args.parse(argc, argv)) return 0;
     check_input_flags(args, input_flags);
 #ifdef _OPENMP
@@ -62,7 +63,8 @@ int run_predict(int argc, char** argv) {
     const int64_t label = input.label;
     Rng unused(0);
 
-    std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    std::unique_ptr<ImageClassifier> model =
+        model_from_checkpoint(ckpt, reference ? Kernels::reference : Kernels::fast);
     std::vector<double> probabilities(K);
     {
         NoGradGuard no_grad;

@@ -4,11 +4,8 @@
 //       loader.start_epoch(data_rng)                     this epoch's order (and, per batch, augmentation)
 //       for each batch k:
 //           lr = warmup_cosine_lr(step)                  optim/schedule.h
-//           logits = model(images)                       (B, K)       forward
-//           loss = cross_entropy(logits, labels, 0.1)    ()           label smoothing
-//           loss.backward()                                           every parameter's grad
-//           clip_grad_norm(parameters, 1.0)                           bound the step's length
-//           optimizer.step()                                          AdamW
+//           learning_step(model, batch, lr)              optim/learning_step.h: forward, loss, backward,
+//                                                        clip, update; read it first
 //       evaluate on the test set                         NoGradGuard, eval mode
 //       save best.safetensors (when the test accuracy improved) and last.safetensors; append metrics.csv
 //
@@ -38,7 +35,7 @@
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "examples/cli/progress.h"
-#include "optim/clip.h"
+#include "optim/learning_step.h"
 #include "optim/schedule.h"
 
 namespace patchgrad::cli {
@@ -202,7 +199,6 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     state.model_rng = Rng(seeder.next_u64()).state();  // dropout
     std::unique_ptr<ImageClassifier> model = build_model(config, init_rng);
     std::unique_ptr<Optimizer> optimizer = build_optimizer(config, *model);
-    const std::vector<Tensor> parameters = model->parameters();
     if (!options.resume.empty()) {
         const Checkpoint ckpt = read_checkpoint(options.resume);
         const std::string mismatch = resume_mismatch(ckpt.config, config);
@@ -302,14 +298,16 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
             if (options.on_batch) options.on_batch(state.step, batch, *model);
             const int64_t B = batch.labels.numel();
             const Scalar lr = lr_at(state.step);
-            optimizer->set_lr(lr);
-            optimizer->zero_grad();
 
-            Tensor logits, loss;  // (B, K), ()
+            // The learning step itself (optim/learning_step.h): forward, loss, backward, clip, update.
+            LearningStepSettings settings{lr, static_cast<Scalar>(config.label_smoothing), max_norm,
+                                          model->kernels(), nullptr};
+            if (options.on_gradients) settings.after_backward = [&] { options.on_gradients(state.step, *model); };
+            LearningStepResult stepped;
             std::string fault;
             try {
-                logits = model->forward(batch.images, model_rng);
-                loss = cross_entropy(logits, batch.labels, static_cast<Scalar>(config.label_smoothing));
+                stepped = learning_step([&](const Tensor& images) { return model->forward(images, model_rng); },
+                                        batch.images, batch.labels, *optimizer, settings);
             } catch (const std::invalid_argument& error) {
                 // Some ops refuse non-finite values outright (attention refuses a row of NaN scores rather
                 // than return NaN): that is the same fault, met earlier. Any other error is a bug: rethrown.
@@ -317,20 +315,13 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                 if (what.find("NaN") == std::string::npos && what.find("finite") == std::string::npos) throw;
                 fault = "the forward pass met a non-finite value: " + what;
             }
-            const double loss_value = fault.empty() ? static_cast<double>(loss.item()) : std::nan("");
-            if (!fault.empty()) {
-                // reported below
-            } else if (!std::isfinite(loss_value)) {
-                fault = format_message("the loss is ", nonfinite_name(loss_value));
-            } else {
-                loss.backward();
-                if (options.on_gradients) options.on_gradients(state.step, *model);
-                const Scalar norm = clip_grad_norm(parameters, max_norm);
-                if (!std::isfinite(norm))
-                    fault = format_message("the gradient norm is ", nonfinite_name(norm),
-                                           "; the first parameter with a non-finite ",
-                                           "gradient is ", first_nonfinite_grad(*model));
-            }
+            const double loss_value = fault.empty() ? stepped.loss : std::nan("");
+            if (fault.empty() && !std::isfinite(stepped.loss))
+                fault = format_message("the loss is ", nonfinite_name(stepped.loss));
+            else if (fault.empty() && !stepped.stepped)
+                fault = format_message("the gradient norm is ", nonfinite_name(stepped.grad_norm),
+                                       "; the first parameter with a non-finite gradient is ",
+                                       first_nonfinite_grad(*model));
             if (!fault.empty()) {
                 const std::string where = format_message("step ", state.step, " (epoch ", epoch + 1, ", batch ", k + 1,
                                                          "/", N, "): ", fault);
@@ -352,9 +343,8 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                     std::fprintf(options.progress, "skipped %s\n", where.c_str());
                 }
             } else {
-                optimizer->step();
                 state.loss_sum += loss_value * static_cast<double>(B);
-                state.correct += count_correct(logits, batch.labels);
+                state.correct += count_correct(stepped.logits, batch.labels);
                 state.seen += B;
             }
             epoch_images += B;
