@@ -20,87 +20,16 @@
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "tests/helpers.h"
+#include "tests/f32/tiny_run.h"
 #include "tests/temp_files.h"
 
 using namespace patchgrad;
 using namespace patchgrad::cli;
 namespace fs = std::filesystem;
 using testing::TempDir, testing::write_bytes, testing::idx_images, testing::idx_labels;
+using testing::SmallData, testing::real_data_present, testing::tiny_config, testing::write_synthetic_data;
 
 namespace {
-
-// A learnable image of class `label`: noise of mean 30 around a brightness of 20 * label (C channels,
-// side S). Every patch tells the class, as in real images it takes many patches to.
-std::vector<uint8_t> synthetic_image(int label, int64_t C, int64_t S, Rng& rng) {
-    std::vector<uint8_t> pixels(C * S * S);
-    for (uint8_t& p : pixels) p = static_cast<uint8_t>(20 * label + rng.randint(60));
-    return pixels;
-}
-
-// data/cifar-10-batches-bin (5 training batches of `per_batch` records, a test batch of `test` records) and
-// data/mnist (IDX files) under `root`, generated.
-void write_synthetic_data(const std::string& root, int64_t per_batch, int64_t test) {
-    Rng rng(42);
-    fs::create_directories(root + "/cifar-10-batches-bin");
-    fs::create_directories(root + "/mnist");
-    const auto cifar_file = [&](const std::string& name, int64_t count) {
-        std::vector<uint8_t> bytes;
-        for (int64_t i = 0; i < count; ++i) {
-            const int label = static_cast<int>(rng.randint(10));
-            bytes.push_back(static_cast<uint8_t>(label));
-            const std::vector<uint8_t> image = synthetic_image(label, 3, 32, rng);
-            bytes.insert(bytes.end(), image.begin(), image.end());
-        }
-        write_bytes(root + "/cifar-10-batches-bin/" + name, bytes);
-    };
-    for (int b = 1; b <= 5; ++b) cifar_file("data_batch_" + std::to_string(b) + ".bin", per_batch);
-    cifar_file("test_batch.bin", test);
-    const auto mnist_files = [&](const std::string& prefix, int64_t count) {
-        std::vector<uint8_t> pixels, labels;
-        for (int64_t i = 0; i < count; ++i) {
-            const int label = static_cast<int>(rng.randint(10));
-            labels.push_back(static_cast<uint8_t>(label));
-            const std::vector<uint8_t> image = synthetic_image(label, 1, 28, rng);
-            pixels.insert(pixels.end(), image.begin(), image.end());
-        }
-        write_bytes(root + "/mnist/" + prefix + "-images-idx3-ubyte", idx_images(uint32_t(count), 28, 28, pixels));
-        write_bytes(root + "/mnist/" + prefix + "-labels-idx1-ubyte", idx_labels(uint32_t(count), labels));
-    };
-    mnist_files("train", 5 * per_batch);
-    mnist_files("t10k", test);
-}
-
-bool real_data_present() {
-    return fs::exists("data/cifar-10-batches-bin/test_batch.bin") && fs::exists("data/mnist/t10k-labels-idx1-ubyte");
-}
-
-// The tiny ViT of these tests: patch 8 on CIFAR-10 (a 4 x 4 grid), 7 on MNIST (also 4 x 4), width 32,
-// 2 blocks of 2 heads: about 24k parameters, thousands of images per second.
-TrainConfig tiny_config(const std::string& dataset, const std::string& data, const std::string& out) {
-    TrainConfig c = default_config("vit", dataset);
-    c.data = data;
-    c.out = out;
-    c.patch = dataset == "cifar10" ? 8 : 7;
-    c.dim = 32;
-    c.depth = 2;
-    c.heads = 2;
-    c.mlp_dim = 64;
-    c.mlp_ratio = 2;
-    c.batch_size = 32;
-    c.epochs = 2;
-    c.warmup_epochs = 0.5;
-    c.lr = 2e-3;
-    c.threads = 1;  // results do not depend on it; one thread is fastest for so small a model on a busy machine
-    c.seed = 7;
-    c.eval_batch_size = 100;
-    return c;
-}
-
-// 200 training images (7 batches of 32, the last one of 8) and 50 test images, generated.
-struct SmallData {
-    TempDir dir;
-    SmallData() { write_synthetic_data(dir.str(), 40, 50); }
-};
 
 // Every tensor of two checkpoints, bit for bit (weights, buffers, optimizer state).
 void check_same_tensors(const std::string& a, const std::string& b) {

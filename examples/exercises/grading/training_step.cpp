@@ -3,7 +3,7 @@
 
 #include "nn/linear.h"
 #include "optim/adam.h"
-#include "optim/clip.h"
+#include "optim/learning_step.h"
 
 namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 
@@ -30,19 +30,6 @@ struct TinyClassifier {
     }
 };
 
-// The step as the training command takes it, to compare against.
-double reference_step(const TinyClassifier& model, const Tensor& images, const Tensor& labels, Optimizer& optimizer,
-                      double max_grad_norm) {
-    optimizer.zero_grad();
-    Tensor loss = cross_entropy(model.forward(images), labels);
-    loss.backward();
-    std::vector<Tensor> parameters;
-    for (const auto& [name, p] : optimizer.named_parameters()) parameters.push_back(p);
-    clip_grad_norm(parameters, max_grad_norm);
-    optimizer.step();
-    return loss.item();
-}
-
 }  // namespace
 
 void grade_training_step(const TrainingStep& learner_fn, Grader& grader) {
@@ -60,7 +47,14 @@ void grade_training_step(const TrainingStep& learner_fn, Grader& grader) {
             const Tensor images = grader.random({5, 6});
             Tensor labels = Tensor::empty({5});
             for (int64_t n = 0; n < 5; ++n) labels.data()[n] = static_cast<Scalar>(grader.random_int(0, 3));
-            const double expected_loss = reference_step(reference_model, images, labels, reference_optimizer, max_norm);
+            // The step the training command takes (optim/learning_step.h), at the optimizer's own rate.
+            LearningStepSettings settings;
+            settings.lr = reference_optimizer.lr();
+            settings.max_grad_norm = max_norm;
+            const double expected_loss =
+                learning_step([&](const Tensor& x) { return reference_model.forward(x); }, images, labels,
+                              reference_optimizer, settings)
+                    .loss;
             const double got_loss = grader.call([&] {
                 return learner_fn([&](const Tensor& x) { return learner_model.forward(x); }, images, labels,
                                   learner_optimizer, max_norm);
@@ -70,7 +64,8 @@ void grade_training_step(const TrainingStep& learner_fn, Grader& grader) {
             const NamedTensors got = learner_model.parameters(), expected = reference_model.parameters();
             for (size_t i = 0; i < got.size(); ++i)
                 grader.expect_close(got[i].first + " after the step", got[i].second, expected[i].second, kSameMath,
-                                    "the same step taken by zero_grad, forward, cross_entropy, backward, clip, step");
+                                    "learning_step (optim/learning_step.h): zero_grad, forward, cross_entropy, "
+                                    "backward, clip, step");
         }
     }
 }
