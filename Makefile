@@ -72,7 +72,7 @@ f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
 
 DOCTEST_HEADER := /usr/include/doctest/doctest.h
 
-.PHONY: all test sanitize bench data clean help gradcheck exercise exercises
+.PHONY: all test sanitize bench data clean help gradcheck exercise exercises ensure-ctags compile_commands.json
 all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
 
 $(OBJ)/f32/%.o: %.cpp
@@ -133,8 +133,21 @@ $(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(GRADING_OBJS) $(SOLUTI
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
+# Universal Ctags, for tests/test_tooling.cpp (an editor's indexer must see every definition): a tool of
+# the tests, installed with apt like doctest.
+CTAGS := $(shell command -v ctags 2>/dev/null)
+ensure-ctags:
+	@if [ -z "$(CTAGS)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "ctags is missing: installing Debian's universal-ctags"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq universal-ctags >/dev/null; \
+	  else \
+	    echo "make: ctags is missing; install it with: sudo apt-get install universal-ctags" >&2; exit 1; \
+	  fi; \
+	fi
+
 # The tests run the untouched exercise programs too (each must say "not started"), from $(BIN)/exercises.
-test: all $(BIN)/tests $(EXERCISE_PROGS)
+test: all $(BIN)/tests $(EXERCISE_PROGS) | ensure-ctags
 	PATCHGRAD_EXERCISES=$(BIN)/exercises $(BIN)/tests
 	$(BIN)/examples/custom_op_f64 > /dev/null  # docs/gradcheck.md's example: the planted bug must be caught
 	$(BIN)/examples/autograd_by_hand_f64 > /dev/null  # docs/autograd.md's worked example
@@ -184,6 +197,22 @@ exercises:
 	  case $$? in 0) status="passed     ";; 3) status="not started";; *) status="FAILING    ";; esac; \
 	  printf '%2s  %s  %s\n' "$${about%% *}" "$$status" "$${about#* }"; \
 	done | sort -n
+
+# compile_commands.json: how each source is compiled, for clangd and other editors' indexers (go to
+# definition, find references). The library and the command line as float32; tests/*.cpp and the
+# exercises as float64, as the build compiles them. COMPILE_COMMANDS=path writes it elsewhere.
+COMPILE_COMMANDS ?= compile_commands.json
+F64_SRCS := $(TEST_SRCS_F64) $(wildcard examples/exercises/*.cpp examples/exercises/grading/*.cpp \
+            tests/exercises/solutions/*.cpp) examples/custom_op_f64.cpp examples/autograd_by_hand_f64.cpp
+F32_SRCS := $(LIB_SRCS) $(CLI_SRCS) examples/cli/main.cpp $(TEST_SRCS_F32)
+compile_commands.json:
+	@{ echo "["; sep=""; \
+	  for f in $(F32_SRCS); do printf '%b  {"directory": "%s", "file": "%s", "command": "%s %s -c %s"}' \
+	    "$$sep" "$(CURDIR)" "$$f" "$(CXX)" "$(CXXFLAGS)" "$$f"; sep=",\n"; done; \
+	  for f in $(F64_SRCS); do printf '%b  {"directory": "%s", "file": "%s", "command": "%s %s -DPATCHGRAD_FLOAT64 -c %s"}' \
+	    "$$sep" "$(CURDIR)" "$$f" "$(CXX)" "$(CXXFLAGS)" "$$f"; sep=",\n"; done; \
+	  printf '\n]\n'; } > $(COMPILE_COMMANDS)
+	@echo "wrote $(COMPILE_COMMANDS) ($(words $(F32_SRCS) $(F64_SRCS)) files)"
 
 clean:
 	rm -rf build

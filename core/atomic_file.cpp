@@ -14,7 +14,8 @@
 
 #include "check.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -178,4 +179,5 @@ std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes
     return read_regular_file<std::vector<uint8_t>>(path, max_bytes);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -22,7 +22,8 @@
 
 #include "scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // read_file's cap when the caller names none: small text files (config.json, metrics.csv).
 constexpr uint64_t kMaxReadFileBytes = 64 << 20;
@@ -49,4 +50,5 @@ int remove_stale_temporaries(const std::string& path);
 std::string read_file(const std::string& path, uint64_t max_bytes = kMaxReadFileBytes);
 std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes = kMaxReadFileBytes);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

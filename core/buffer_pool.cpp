@@ -5,7 +5,8 @@
 #include <cstdlib>
 #include <new>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 BufferPool::~BufferPool() { clear(); }
 
@@ -69,4 +70,5 @@ BufferPool& storage_pool() {
     return *pool;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -28,7 +28,8 @@
 
 #include "scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class BufferPool {
 public:
@@ -72,4 +73,5 @@ private:
 // before the tensors that hold its buffers (it lives until exit).
 BufferPool& storage_pool();
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

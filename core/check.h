@@ -25,7 +25,8 @@
 
 #include "scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // A tensor's shape, outermost dimension first: (B, T, C) is {B, T, C}.
 using Shape = std::vector<int64_t>;
@@ -61,4 +62,5 @@ void check_io(bool ok, const Parts&... parts) {
     if (!ok) throw std::runtime_error(format_message(parts...));
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -32,7 +32,8 @@
 #include <omp.h>
 #endif
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -412,4 +413,5 @@ void gemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B,
         }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

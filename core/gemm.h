@@ -16,7 +16,8 @@
 
 #include "scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // One operand of a matrix product: a pointer and its two strides (in elements), so a transposed
 // operand is the same memory with the strides swapped: A^T of a row-major (K,M) matrix is {data, 1, M}.
@@ -47,4 +48,5 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K,
 void gemm_reference(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc, bool accumulate,
                     const Scalar* row_bias = nullptr);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

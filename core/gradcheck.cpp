@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // L(x) = sum(f(x) * probe), accumulated in double whatever the flavour.
 static double probed_loss(const TensorFunction& f, const std::vector<Tensor>& inputs, const Tensor& probe) {
@@ -92,4 +93,5 @@ std::string GradcheckReport::message() const {
     return text.empty() ? "gradcheck passed" : text;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -16,7 +16,8 @@
 
 #include "tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 struct GradcheckOptions {
     double eps = 1e-6;   // finite-difference step
@@ -52,4 +53,5 @@ using TensorFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 GradcheckReport gradcheck(const TensorFunction& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -23,7 +23,8 @@
 
 #include "tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -87,4 +88,5 @@ std::string Tensor::to_dot() const {
     return dot.str();
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -30,7 +30,8 @@
 
 #include "tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -227,4 +228,5 @@ std::string Tensor::to_svg(const std::vector<std::pair<Tensor, std::string>>& na
     return svg.str();
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -34,7 +34,8 @@
 #include "scalar.h"
 #include "utf8.h"  // is_valid_utf8
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Arrays and objects nested more deeply than this are refused by parse_json.
 constexpr int kMaxJsonDepth = 64;
@@ -129,4 +130,5 @@ Json parse_json(std::string_view text, std::string_view source = "json");
 // ("[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1..."): a message stays one short line whatever a file holds.
 void append_part(std::ostringstream& os, const Json& value);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

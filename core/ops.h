@@ -14,7 +14,8 @@
 
 #include "tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- elementwise, broadcasting (core/ops/elementwise.cpp) ---------------------------------------------
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op_name);  // (2,1,4),(3,1) -> (2,3,4)
@@ -136,4 +137,5 @@ Tensor softmax_reference(const Tensor& x, int64_t dim);
 Tensor log_softmax_reference(const Tensor& x, int64_t dim);
 Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, Scalar label_smoothing = 0);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

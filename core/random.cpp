@@ -4,7 +4,8 @@
 
 #include "check.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // splitmix64 spreads a small seed (0, 1, 2, ...) over the 256-bit state, so nearby seeds give unrelated
 // streams and the state is never all zero (the one state xoshiro cannot leave).
@@ -59,4 +60,5 @@ int64_t Rng::randint(int64_t n) {
     return static_cast<int64_t>(draw % range);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

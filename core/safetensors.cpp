@@ -10,7 +10,8 @@
 #include "atomic_file.h"
 #include "json.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -300,4 +301,5 @@ const std::string* SafetensorsFile::find_metadata(std::string_view key) const {
     return nullptr;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -31,7 +31,8 @@
 
 #include "tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;       // ("head.weight", tensor), in order
 using StringPairs = std::vector<std::pair<std::string, std::string>>;  // metadata: ("epoch", "3"), in order
@@ -68,4 +69,5 @@ SafetensorsFile load_safetensors(const std::string& path);
 // CRC-32 as in zip, PNG and Python's zlib.crc32 (IEEE polynomial, reflected): crc32("123456789") == 0xcbf43926.
 uint32_t crc32(std::string_view bytes);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

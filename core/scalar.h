@@ -10,9 +10,13 @@
 // training) without the linker confusing the two. libstdc++ uses the same mechanism for std::__cxx11.
 // Every patchgrad file therefore opens its namespace as
 //
-//     namespace patchgrad::inline PATCHGRAD_FLAVOUR { ... }
+//     namespace patchgrad {
+//     inline namespace PATCHGRAD_FLAVOUR {
 //
-// and this is the only macro in the library. docs/tensor.md explains the choice.
+// two lines rather than C++20's one-line `namespace patchgrad::inline PATCHGRAD_FLAVOUR`, because editors'
+// indexers (Universal Ctags, clangd) read this form and find every definition inside it
+// (tests/test_tooling.cpp). PATCHGRAD_FLAVOUR is the only macro in the library. docs/tensor.md explains
+// the choice.
 
 #ifdef PATCHGRAD_FLOAT64
 #define PATCHGRAD_FLAVOUR f64
@@ -20,7 +24,8 @@
 #define PATCHGRAD_FLAVOUR f32
 #endif
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 #ifdef PATCHGRAD_FLOAT64
 using Scalar = double;
@@ -31,4 +36,5 @@ using Scalar = float;
 // The name of this flavour, for messages and reports: "float32" or "float64".
 constexpr const char* scalar_name() { return sizeof(Scalar) == 8 ? "float64" : "float32"; }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

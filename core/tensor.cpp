@@ -8,7 +8,8 @@
 #include <cstring>
 #include <unordered_set>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- storage ------------------------------------------------------------------------------------------
 
@@ -284,4 +285,5 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) {
     Autograd::run(*this, grad_output, retain_graph);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -24,7 +24,8 @@
 #include "random.h"
 #include "scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class Tensor;
 struct TensorImpl;
@@ -194,4 +195,5 @@ bool grad_enabled();
 int64_t numel_of(const Shape& shape);
 int64_t normalize_dim(int64_t dim, int64_t rank, const char* op_name);  // -1 -> rank-1, with a range check
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -1,6 +1,7 @@
 #include "utf8.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // The number of bytes of the UTF-8 sequence starting at p[0], or 0 if those bytes are not valid UTF-8
 // (RFC 3629, table 3-7 of the Unicode standard):
@@ -55,4 +56,5 @@ bool is_valid_utf8(std::string_view text, size_t* bad_offset) {
     return true;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

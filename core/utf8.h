@@ -6,7 +6,8 @@
 
 #include "scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // The number of bytes (1 to 4) of the UTF-8 sequence starting at p[0], or 0 if those bytes are not valid
 // UTF-8; `available` is how many bytes there are from p[0] on.
@@ -16,4 +17,5 @@ size_t utf8_sequence_length(const unsigned char* p, size_t available);
 // `bad_offset` is given, it receives the offset of the first byte of the offending sequence.
 bool is_valid_utf8(std::string_view text, size_t* bad_offset = nullptr);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -4,7 +4,8 @@
 #include <filesystem>
 #include <sstream>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // The binary version of CIFAR-10 (Krizhevsky, 2009) has no header at all. A batch file is records of
 // 3073 bytes, one after another:
@@ -76,4 +77,5 @@ ImageDataset load_cifar10(const std::string& dir, bool train) {
     return data;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -13,7 +13,8 @@
 
 #include "datasets/dataset.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // In label order, as in batches.meta.txt.
 inline const std::array<const char*, 10> kCifar10Classes = {
@@ -24,4 +25,5 @@ ImageDataset load_cifar10(const std::string& dir, bool train);
 // One batch file: any whole number of 3073-byte records. Appends to `data` (whose shape is 3x32x32).
 void read_cifar10_batch(const std::string& path, ImageDataset& data);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

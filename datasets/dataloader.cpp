@@ -4,7 +4,8 @@
 
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 Normalization cifar10_normalization() {
     return {{kCifar10Mean.begin(), kCifar10Mean.end()}, {kCifar10Std.begin(), kCifar10Std.end()}};
@@ -119,4 +120,5 @@ Batch DataLoader::batch(int64_t k, Rng& rng) const {
     return out;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

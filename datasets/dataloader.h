@@ -32,7 +32,8 @@
 #include "core/tensor.h"
 #include "datasets/dataset.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // The per-channel mean and standard deviation of each training set, pixels scaled to [0, 1]: the values
 // the literature and torchvision examples use. tests/test_datasets.cpp recomputes them from the real data
@@ -95,4 +96,5 @@ private:
     bool epoch_started_ = false;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -17,7 +17,8 @@
 #include "core/atomic_file.h"
 #include "core/check.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 struct ImageDataset {
     int64_t count = 0;     // N, e.g. 50000
@@ -47,4 +48,5 @@ inline std::vector<uint8_t> read_binary_file(const std::string& path, const std:
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

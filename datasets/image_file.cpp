@@ -8,7 +8,8 @@
 #include "core/atomic_file.h"
 #include "core/check.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -200,4 +201,5 @@ Image resize_bilinear(const Image& image, int64_t height, int64_t width) {
     return out;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -22,7 +22,8 @@
 
 #include "core/scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // The largest image file read_pnm reads (read_file refuses larger ones, and FIFOs and devices).
 constexpr uint64_t kMaxImageFileBytes = 64 << 20;
@@ -58,4 +59,5 @@ Image convert_channels(const Image& image, int64_t channels);
 // reduced to a few aliased samples.
 Image resize_bilinear(const Image& image, int64_t height, int64_t width);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -2,7 +2,8 @@
 
 #include <sstream>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // IDX (LeCun et al., the MNIST home page), every integer big-endian:
 //
@@ -118,4 +119,5 @@ ImageDataset load_mnist(const std::string& dir, bool train, const std::string& w
     return data;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

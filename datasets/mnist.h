@@ -12,7 +12,8 @@
 
 #include "datasets/dataset.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // which: "mnist" (digits 0-9) or "fashion-mnist" (T-shirt/top ... Ankle boot); only the class names and
 // the messages differ, the format is the same.
@@ -24,4 +25,5 @@ ImageDataset read_idx_images(const std::string& path, const std::string& loader)
 std::vector<uint8_t> read_idx_labels(const std::string& path, const std::string& loader,
                                      int64_t num_classes);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -17,7 +17,9 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR::autograd_by_hand {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
+namespace autograd_by_hand {
 
 // Every tensor of the expression, by the name the chapter gives it.
 struct Expression {
@@ -96,4 +98,6 @@ inline std::string report() {
     return out.str();
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR::autograd_by_hand
+}  // namespace autograd_by_hand
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -4,7 +4,8 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Checked before any member is built, so a bad dim or heads is reported by this class, not by Linear.
 static int64_t checked_dim(int64_t dim, int64_t heads) {
@@ -38,4 +39,5 @@ Tensor MultiHeadSelfAttention::forward(const Tensor& x, Rng& rng, const Tensor& 
     return proj_drop.forward(out, rng);                                  // (B, T, C)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -20,7 +20,8 @@
 #include "nn/linear.h"
 #include "nn/module.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class MultiHeadSelfAttention : public Module {
 public:
@@ -44,4 +45,5 @@ private:
     int64_t dim_, heads_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -3,7 +3,8 @@
 // architecture (VisionTransformer in nn/vit.h, SwinTransformer in nn/swin.h).
 #include "nn/module.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class ImageClassifier : public Module {
 public:
@@ -11,4 +12,5 @@ public:
     virtual Tensor forward(const Tensor& images, Rng& rng) const = 0;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

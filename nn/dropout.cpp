@@ -2,7 +2,8 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 Dropout::Dropout(double p) : p_(p) {
     // p = 1 would drop everything and divide by zero; a NaN fails both comparisons.
@@ -21,4 +22,5 @@ Tensor Dropout::forward(const Tensor& x, Rng& rng) const {
     return x * mask;                                                 // x.shape; dx = dout * mask
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -20,7 +20,8 @@
 //   Tensor y = drop.forward(x, rng);      // x (B, T, C) -> (B, T, C)
 #include "nn/module.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class Dropout : public Module {
 public:
@@ -33,4 +34,5 @@ private:
     double p_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -5,7 +5,8 @@
 #include "core/ops.h"
 #include "nn/init.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- patches -------------------------------------------------------------------------------------------
 
@@ -170,4 +171,5 @@ Tensor PositionEmbedding::forward(const Tensor& x) const {
     return x + table();                                                       // (B, [1+]N, D) + (1, [1+]N, D)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -15,7 +15,8 @@
 
 #include "nn/module.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- patches -------------------------------------------------------------------------------------------
 
@@ -126,4 +127,5 @@ private:
     bool cls_token_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

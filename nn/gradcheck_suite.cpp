@@ -21,7 +21,8 @@
 #include "nn/vit.h"
 #include "nn/window.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -438,4 +439,5 @@ std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string
     return rows;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

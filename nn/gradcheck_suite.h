@@ -21,7 +21,8 @@
 #include "nn/gradcheck_table.h"
 #include "nn/kernels.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Every check, in the order the table prints them, with a one-line description.
 std::vector<GradcheckSuiteEntry> gradcheck_suite_entries();
@@ -42,4 +43,5 @@ std::vector<GradcheckSuiteRow> run_gradcheck_suite(const std::vector<std::string
 GradcheckSuiteRow gradcheck_row(const std::string& name, const GradcheckReport& report,
                                 const std::vector<std::string>& input_names);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

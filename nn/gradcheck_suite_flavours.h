@@ -4,7 +4,7 @@
 // float32 ones.
 //
 // Why this header names patchgrad::f32 and patchgrad::f64 explicitly, when the rest of the code never does:
-// nn/gradcheck_suite.h declares its functions in `patchgrad::inline PATCHGRAD_FLAVOUR`, that is in the ONE
+// nn/gradcheck_suite.h declares its functions in `inline namespace PATCHGRAD_FLAVOUR`, that is in the ONE
 // flavour the including file is compiled as. A float32 file that includes it sees only the float32
 // catalogue; the float64 functions exist (libpatchgrad_f64.a defines them as patchgrad::f64::...), but no
 // header of that file declares them. So here they are declared by their full names. This is safe because

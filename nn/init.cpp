@@ -2,7 +2,8 @@
 
 #include <cmath>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Rejection sampling: draw z ~ normal(0, 1) until |z| <= 2, then scale by std. About 95.4% of draws are
 // kept, so on average a value costs 1.05 draws. The number of draws depends only on the rng stream, so a
@@ -20,4 +21,5 @@ Tensor trunc_normal(const Shape& shape, double std, Rng& rng) {
     return out;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

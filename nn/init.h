@@ -15,10 +15,12 @@
 // differ only in the ~4.6% of draws beyond 2 std; a trained model does not care which was used.
 #include "core/tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // A new leaf tensor of `shape` (requires_grad false; register_parameter turns it on), each element drawn
 // from normal(0, std^2) and redrawn until it lies in [-2 std, 2 std]. std must be positive.
 Tensor trunc_normal(const Shape& shape, double std, Rng& rng);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -2,7 +2,8 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 LayerNorm::LayerNorm(int64_t dim, double eps) : dim_(dim), eps_(eps) {
     check(dim > 0, "LayerNorm: dim ", dim, " must be positive");
@@ -21,4 +22,5 @@ Tensor LayerNorm::forward(const Tensor& x) const {
                                            : layer_norm(x, weight, bias, eps);  // (.., C)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -15,7 +15,8 @@
 
 #include "nn/module.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class LayerNorm : public Module {
 public:
@@ -34,4 +35,5 @@ private:
     double eps_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -3,7 +3,8 @@
 #include "core/ops.h"
 #include "nn/init.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 Linear::Linear(int64_t in_features, int64_t out_features, Rng& rng, bool has_bias)
     : in_features_(in_features), out_features_(out_features) {
@@ -22,4 +23,5 @@ Tensor Linear::forward(const Tensor& x) const {
     return kernels() == Kernels::reference ? linear_reference(x, weight, bias) : linear(x, weight, bias);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

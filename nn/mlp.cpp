@@ -2,7 +2,8 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Members are built in declaration order (fc1, fc2), so the rng stream is used in the same order as
 // timm creates the layers. Linear's own check names a non-positive dim or hidden.
@@ -23,4 +24,5 @@ Tensor Mlp::forward(const Tensor& x, Rng& rng) const {
     return drop2.forward(out, rng);     // (.., C)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

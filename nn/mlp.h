@@ -15,7 +15,8 @@
 #include "nn/linear.h"
 #include "nn/module.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class Mlp : public Module {
 public:
@@ -29,4 +30,5 @@ public:
     Dropout drop2;  // after fc2
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 void Module::check_new_name(const std::string& name, const char* what) const {
     check(!name.empty() && name.find('.') == std::string::npos, "Module: ", what, " name '", name,
@@ -78,4 +79,5 @@ void Module::use_kernels(Kernels kernels) {
     for (auto& [name, child] : children_) child->use_kernels(kernels);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -23,7 +23,8 @@
 #include "core/tensor.h"
 #include "nn/kernels.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class Module {
 public:
@@ -81,4 +82,5 @@ private:
     std::vector<std::unique_ptr<M>> items_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -6,7 +6,8 @@
 #include "nn/init.h"
 #include "nn/window.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- config ---------------------------------------------------------------------------------------------
 
@@ -256,4 +257,5 @@ Tensor SwinTransformer::forward(const Tensor& images, Rng& rng, std::vector<Tens
     return head.forward(x);                                           // (B, K)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -25,7 +25,8 @@
 #include "nn/linear.h"
 #include "nn/mlp.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // One stage as a config lays it out: what SwinTransformer builds, what parameter_count counts, what
 // `patchgrad explain hierarchy` draws. For Swin-T (SwinConfig::swin_t()), stage 0 is
@@ -157,4 +158,5 @@ private:
     SwinConfig config_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

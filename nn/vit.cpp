@@ -3,7 +3,8 @@
 #include "core/ops.h"
 #include "nn/init.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const char* to_string(Pooling pooling) { return pooling == Pooling::cls ? "cls" : "mean"; }
 
@@ -114,4 +115,5 @@ Tensor VisionTransformer::forward(const Tensor& images, Rng& rng, std::vector<Te
     return head.forward(pooled);                                  // (B, K)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

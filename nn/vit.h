@@ -24,7 +24,8 @@
 #include "nn/linear.h"
 #include "nn/mlp.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 enum class Pooling { cls, mean };
 const char* to_string(Pooling pooling);  // "cls", "mean"
@@ -85,4 +86,5 @@ private:
     ViTConfig config_;
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // window_partition: (B, H, W, C) -> (B * nW, N, C)                       (timm: window_partition)
 //   (B, H, W, C)
@@ -208,4 +209,5 @@ std::vector<int64_t> inverse_order(const std::vector<int64_t>& order) {
     return inverse;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

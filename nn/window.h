@@ -22,7 +22,8 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // window_partition: cut each image's grid into M x M windows.
 //   x (B, H, W, C) -> (B * nW, N, C); windows in row-major order of the window grid (then batch
@@ -75,4 +76,5 @@ Tensor patch_merging_gather(const Tensor& x, int64_t H, int64_t W);
 // concatenated along the channels, [x0, x1, x2, x3] as above. The one reshape/permute above is its fast twin.
 Tensor patch_merging_gather_reference(const Tensor& x, int64_t H, int64_t W);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

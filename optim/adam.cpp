@@ -4,7 +4,8 @@
 
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 Adam::Adam(NamedTensors params, Scalar lr, Scalar beta1, Scalar beta2, Scalar eps, Scalar weight_decay,
            const DecayRule& decay_rule)
@@ -73,4 +74,5 @@ void Adam::step() {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

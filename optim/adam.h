@@ -16,7 +16,8 @@
 // State: "exp_avg.<param>" (m) and "exp_avg_sq.<param>" (v), plus the step counts (optim/optimizer.h).
 #include "optim/optimizer.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class Adam : public Optimizer {
 public:
@@ -52,4 +53,5 @@ public:
           Scalar weight_decay = 0.01, const DecayRule& decay_rule = decays_by_default);
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

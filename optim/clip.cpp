@@ -4,7 +4,8 @@
 
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 Scalar clip_grad_norm(const std::vector<Tensor>& params, Scalar max_norm) {
     check(max_norm > 0 && std::isfinite(max_norm), "clip_grad_norm: max_norm must be a finite number > 0, got ",
@@ -35,4 +36,5 @@ Scalar clip_grad_norm(const std::vector<Tensor>& params, Scalar max_norm) {
     return static_cast<Scalar>(norm);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

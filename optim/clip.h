@@ -11,7 +11,8 @@
 
 #include "core/tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Clips the grads of `params` in place and returns their norm before clipping. Parameters without a grad
 // are skipped. The sum of squares is accumulated in double, one parameter after another in the order given,
@@ -20,4 +21,5 @@ namespace patchgrad::inline PATCHGRAD_FLAVOUR {
 // max_norm > 0.
 Scalar clip_grad_norm(const std::vector<Tensor>& params, Scalar max_norm);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

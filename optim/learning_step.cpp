@@ -5,7 +5,8 @@
 #include "core/ops.h"
 #include "optim/clip.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 LearningStepResult learning_step(const std::function<Tensor(const Tensor&)>& forward, const Tensor& images,
                                  const Tensor& labels, Optimizer& optimizer, const LearningStepSettings& settings) {
@@ -29,4 +30,5 @@ LearningStepResult learning_step(const std::function<Tensor(const Tensor&)>& for
     return result;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -20,7 +20,8 @@
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 struct LearningStepSettings {
     Scalar lr = 1e-3;                 // this step's learning rate (the schedule's)
@@ -41,4 +42,5 @@ struct LearningStepResult {
 LearningStepResult learning_step(const std::function<Tensor(const Tensor&)>& forward, const Tensor& images,
                                  const Tensor& labels, Optimizer& optimizer, const LearningStepSettings& settings);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -29,7 +29,8 @@
 
 #include "core/tensor.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -108,4 +109,5 @@ private:
 void check_non_negative(const char* optimizer, const char* what, Scalar value);
 void check_unit_interval(const char* optimizer, const char* what, Scalar value);  // [0, 1)
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -5,7 +5,8 @@
 
 #include "core/check.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 static void check_warmup(const char* schedule, int64_t step, int64_t warmup_steps, Scalar base_lr) {
     check(step >= 0, schedule, ": step must be >= 0, got ", step);
@@ -45,4 +46,5 @@ Scalar LrSchedule::at(int64_t step) const {
     throw std::invalid_argument(format_message("LrSchedule: unknown kind '", kind, "' (expected 'cosine' or 'constant')"));
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

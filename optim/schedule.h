@@ -18,7 +18,8 @@
 
 #include "core/scalar.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // 0 <= warmup_steps <= total_steps, total_steps > 0, 0 <= min_lr <= base_lr, step >= 0.
 Scalar warmup_cosine_lr(int64_t step, int64_t warmup_steps, int64_t total_steps, Scalar base_lr, Scalar min_lr);
@@ -40,4 +41,5 @@ struct LrSchedule {
     Scalar at(int64_t step) const;  // throws for an unknown kind, naming it
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

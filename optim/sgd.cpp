@@ -2,7 +2,8 @@
 
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 SGD::SGD(NamedTensors params, Scalar lr, Scalar momentum, Scalar dampening, Scalar weight_decay, bool nesterov,
          const DecayRule& decay_rule)
@@ -49,4 +50,5 @@ void SGD::step() {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

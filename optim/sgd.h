@@ -14,7 +14,8 @@
 //     p <- p - gamma * g
 #include "optim/optimizer.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 class SGD : public Optimizer {
 public:
@@ -36,4 +37,5 @@ private:
     std::vector<Tensor> momentum_buffer_;  // one per parameter, its shape; empty when momentum == 0
 };
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -24,7 +24,8 @@
 
 #include "core/random.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Under AddressSanitizer every read costs a few times more; the sweeps then run a fraction of their
 // variants (still over a thousand per reader). __SANITIZE_ADDRESS__ is set by g++ -fsanitize=address.
@@ -171,4 +172,5 @@ inline void for_each_text_field_variant(const std::string& valid, const std::vec
         }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -14,7 +14,8 @@
 #include "core/gradcheck.h"
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Uniform in [low, high) from a seed; requires grad unless told otherwise.
 inline Tensor random_tensor(const Shape& shape, uint64_t seed, bool requires_grad = true, Scalar low = -1,
@@ -78,4 +79,5 @@ inline void check_close(const Tensor& actual, const Tensor& expected, double tol
     check_values(actual, expected.shape(), std::vector<double>(values.begin(), values.end()), tolerance);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -251,9 +251,9 @@ TEST_CASE("doc snippets: a source must exist and be compiled by make test") {
     block.source = "core/nope.cpp";
     CHECK(block_problem(block) == "names core/nope.cpp, which does not exist");
     block.source = "core/scalar.h";
-    block.lines = {"namespace patchgrad::inline PATCHGRAD_FLAVOUR {   // a comment the file does not have"};
-    CHECK(contains(block_problem(block), "is not a quotation of core/scalar.h: the lines from \"namespace"));
-    block.lines = {"namespace patchgrad::inline PATCHGRAD_FLAVOUR {"};
+    block.lines = {"inline namespace PATCHGRAD_FLAVOUR {   // a comment the file does not have"};
+    CHECK(contains(block_problem(block), "is not a quotation of core/scalar.h: the lines from \"inline namespace"));
+    block.lines = {"inline namespace PATCHGRAD_FLAVOUR {"};
     CHECK(block_problem(block) == "");
 }
 

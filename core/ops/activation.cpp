@@ -7,7 +7,8 @@
 #include "core/ops/fast_math.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // relu: out = max(x, 0)                                                    (torch.relu)
 //   d/dx = 1 for x > 0, else 0. At exactly x = 0 the function has a kink and no derivative; like PyTorch
@@ -60,4 +61,5 @@ Tensor gelu_reference(const Tensor& x) {
     return Scalar(0.5) * x * (1 + erf(x * (1 / std::numbers::sqrt2_v<Scalar>)));
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -31,7 +31,8 @@
 #include "core/ops/fast_math.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -401,4 +402,5 @@ Tensor multi_head_attention_reference(const Tensor& qkv, int64_t heads, const Te
     return reshape(permute(out, {0, 2, 1, 3}), {B, T, C});     // merge heads: (B, T, H, D) -> (B, T, C)
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -17,7 +17,8 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -375,4 +376,5 @@ Tensor erf(const Tensor& x) {
         [two_over_sqrt_pi](Scalar v, Scalar) { return two_over_sqrt_pi * std::exp(-v * v); });
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -15,7 +15,8 @@
 #include <cmath>
 #include <cstdint>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- e^x -----------------------------------------------------------------------------------------------
 // Range reduction: write x = n ln2 + r with n = round(x / ln2), so |r| <= ln2 / 2 = 0.347, and
@@ -82,4 +83,5 @@ inline float fast_erf(float x) { return fast_erf_with_exp(x, fast_exp(-x * x)); 
 inline double fast_erf_with_exp(double x, double) { return std::erf(x); }
 inline double fast_erf(double x) { return std::erf(x); }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -11,7 +11,8 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // layer_norm over the last dimension                                  (torch.nn.functional.layer_norm)
 //   x (.., C)  weight (C)  bias (C)  ->  out (.., C);   R = numel(x) / C
@@ -137,4 +138,5 @@ Tensor layer_norm_reference(const Tensor& x, const Tensor& weight, const Tensor&
     return xhat * weight + bias;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

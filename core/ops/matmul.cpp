@@ -10,7 +10,8 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -235,4 +236,5 @@ Tensor linear_reference(const Tensor& x, const Tensor& weight, const Tensor& bia
     return bias.defined() ? out + bias : out;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -16,7 +16,8 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -492,4 +493,5 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     return out;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -5,7 +5,8 @@
 
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Loops over more elements than this are shared among OpenMP threads; smaller ones stay on one thread,
 // where starting threads would cost more than it saves. Every parallel loop writes disjoint memory.
@@ -85,4 +86,5 @@ Tensor unary_op(const Tensor& x, const char* op_name, F f, DF df) {
     return out;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

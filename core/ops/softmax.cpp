@@ -9,7 +9,8 @@
 #include "core/ops.h"
 #include "core/ops/op_helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
@@ -216,4 +217,5 @@ Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, Scal
     return -mean(sum(q * log_softmax_reference(logits, -1), -1));
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -11,7 +11,8 @@
 #include "examples/exercises/grading/grader.h"
 #include "tests/helpers.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // Grades `cases` with `seed`; returns the report and, through `printed`, what the grader printed.
 inline GradeReport grade(const ExerciseInfo& info, uint64_t seed, const std::function<void(Grader&)>& cases,
@@ -46,4 +47,5 @@ inline void check_mutant_fails(const ExerciseInfo& info, const char* mutant,
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -5,7 +5,8 @@
 #include "examples/exercises/grading/exercises.h"
 #include "optim/adam.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo adamw_step_info{
     17,
@@ -119,4 +120,5 @@ void grade_adamw_step(const AdamWDecays& learner_decays, const AdamWStep& learne
     grade_steps(learner_step, {"cls_token", {1, 1, 4}, ""}, drawn(), grader);
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -3,7 +3,8 @@
 
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo attention_backward_info{
     11,
@@ -50,4 +51,5 @@ void grade_attention_backward(const AttentionBackward& learner_fn, Grader& grade
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -1,7 +1,8 @@
 // Grades examples/exercises/broadcast_mul_backward.cpp: the backward of a broadcasting product.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo broadcast_mul_backward_info{
     4,
@@ -32,4 +33,5 @@ void grade_broadcast_mul_backward(const BroadcastMulBackward& learner_fn, Grader
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -1,7 +1,8 @@
 // Every exercise, in the order of the course (docs/exercises.md).
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 std::vector<ExerciseInfo> all_exercises() {
     return {
@@ -26,4 +27,5 @@ std::vector<ExerciseInfo> all_exercises() {
     };
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

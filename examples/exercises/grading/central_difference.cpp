@@ -1,7 +1,8 @@
 // Grades examples/exercises/central_difference.cpp: measuring a gradient, the check behind every other grade.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo central_difference_info{
     3,
@@ -43,4 +44,5 @@ void grade_central_difference(const CentralDifference& learner_fn, Grader& grade
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

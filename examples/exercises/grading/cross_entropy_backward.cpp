@@ -1,7 +1,8 @@
 // Grades examples/exercises/cross_entropy_backward.cpp: cross-entropy with label smoothing, its gradient.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo cross_entropy_backward_info{
     8,
@@ -35,4 +36,5 @@ void grade_cross_entropy_backward(const CrossEntropyBackward& learner_fn, Grader
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -14,7 +14,8 @@
 #include "examples/exercises/grading/grader.h"
 #include "optim/optimizer.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // ---- 1. broadcast_mul_backward (docs/ops_elementwise.md) ------------------------------------------------
 // out = a * b with broadcasting; given dout, return (da, db), each of its input's shape.
@@ -120,10 +121,12 @@ void grade_adamw_step(const AdamWDecays& learner_decays, const AdamWStep& learne
 // Every exercise, in the order of the chapters.
 std::vector<ExerciseInfo> all_exercises();
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad
 
 // ---- the exercises of the first chapters and of training ------------------------------------------------------
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // row_major_offset (docs/tensor.md): where element `index` of a tensor of `shape` sits in its flat buffer.
 using RowMajorOffset = std::function<int64_t(const std::vector<int64_t>& index, const Shape& shape)>;
@@ -153,4 +156,5 @@ using TrainingStep = std::function<double(const std::function<Tensor(const Tenso
 extern const ExerciseInfo training_step_info;
 void grade_training_step(const TrainingStep& learner_fn, Grader& grader);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

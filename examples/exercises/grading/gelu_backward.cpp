@@ -1,7 +1,8 @@
 // Grades examples/exercises/gelu_backward.cpp: GELU's derivative, applied to an incoming gradient.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo gelu_backward_info{
     9,
@@ -29,4 +30,5 @@ void grade_gelu_backward(const GeluBackward& learner_fn, Grader& grader) {
     grader.expect_close("dx", at_zero, Tensor::full({1}, 0.5), kSameMath, "gelu'(0) = Phi(0) = 1/2 exactly");
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

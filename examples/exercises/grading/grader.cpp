@@ -8,7 +8,8 @@
 #include <iostream>
 #include <sstream>
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 void not_implemented(const char* function_name) {
     throw NotImplemented(std::string(function_name) + " is not implemented yet");
@@ -228,4 +229,5 @@ int run_exercise(int argc, char** argv, const ExerciseInfo& info, const std::fun
     return 1;
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

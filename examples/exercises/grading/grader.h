@@ -26,7 +26,8 @@
 #include "core/gradcheck.h"
 #include "core/ops.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 // What the skeleton's body throws until the learner writes it.
 struct NotImplemented : std::logic_error {
@@ -136,4 +137,5 @@ Tensor numeric_gradient(const std::function<Tensor(const Tensor&)>& f, const Ten
 // line, "number name: title (chapter)", for `make exercises`.
 int run_exercise(int argc, char** argv, const ExerciseInfo& info, const std::function<void(Grader&)>& cases);
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

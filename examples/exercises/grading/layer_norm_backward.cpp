@@ -1,7 +1,8 @@
 // Grades examples/exercises/layer_norm_backward.cpp: LayerNorm's backward for x, weight and bias.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo layer_norm_backward_info{
     7,
@@ -39,4 +40,5 @@ void grade_layer_norm_backward(const LayerNormBackward& learner_fn, Grader& grad
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -1,7 +1,8 @@
 // Grades examples/exercises/matmul_backward.cpp: the matrix product's backward, batch dimensions included.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo matmul_backward_info{
     6,
@@ -31,4 +32,5 @@ void grade_matmul_backward(const MatmulBackward& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

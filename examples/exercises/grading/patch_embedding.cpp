@@ -2,7 +2,8 @@
 #include "examples/exercises/grading/exercises.h"
 #include "nn/embedding.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo patch_embedding_info{
     12,
@@ -41,4 +42,5 @@ void grade_patch_embedding(const PatchEmbeddingForward& learner_fn, Grader& grad
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

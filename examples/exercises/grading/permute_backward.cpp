@@ -1,7 +1,8 @@
 // Grades examples/exercises/permute_backward.cpp: a movement op's backward is the inverse movement.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo permute_backward_info{
     5,
@@ -30,4 +31,5 @@ void grade_permute_backward(const PermuteBackward& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

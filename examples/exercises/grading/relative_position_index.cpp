@@ -2,7 +2,8 @@
 #include "examples/exercises/grading/exercises.h"
 #include "nn/window.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo relative_position_index_info{
     16,
@@ -25,4 +26,5 @@ void grade_relative_position_index(const RelativePositionIndex& learner_fn, Grad
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -1,7 +1,8 @@
 // Grades examples/exercises/row_major_offset.cpp: from a multi-index to an offset in the flat buffer.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo row_major_offset_info{
     1,
@@ -37,4 +38,5 @@ void grade_row_major_offset(const RowMajorOffset& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -2,7 +2,8 @@
 #include "examples/exercises/grading/exercises.h"
 #include "nn/window.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo shifted_window_mask_info{
     15,
@@ -36,4 +37,5 @@ void grade_shifted_window_mask(const ShiftedWindowMask& learner_fn, Grader& grad
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

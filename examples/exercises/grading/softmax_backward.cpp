@@ -1,7 +1,8 @@
 // Grades examples/exercises/softmax_backward.cpp: softmax's backward, given its output.
 #include "examples/exercises/grading/exercises.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo softmax_backward_info{
     10,
@@ -27,4 +28,5 @@ void grade_softmax_backward(const SoftmaxBackward& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -3,7 +3,8 @@
 
 #include "core/gradcheck.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo tanh_op_info{
     2,
@@ -51,4 +52,5 @@ void grade_tanh_op(const TanhOp& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -5,7 +5,8 @@
 #include "optim/adam.h"
 #include "optim/learning_step.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo training_step_info{
     18,
@@ -70,4 +71,5 @@ void grade_training_step(const TrainingStep& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

@@ -2,7 +2,8 @@
 #include "examples/exercises/grading/exercises.h"
 #include "nn/window.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo window_partition_info{
     13,
@@ -38,4 +39,5 @@ void grade_window_partition(const WindowPartition& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad

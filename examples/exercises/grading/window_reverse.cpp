@@ -2,7 +2,8 @@
 #include "examples/exercises/grading/exercises.h"
 #include "nn/window.h"
 
-namespace patchgrad::inline PATCHGRAD_FLAVOUR {
+namespace patchgrad {
+inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo window_reverse_info{
     14,
@@ -44,4 +45,5 @@ void grade_window_reverse(const WindowReverse& learner_fn, Grader& grader) {
     }
 }
 
-}  // namespace patchgrad::inline PATCHGRAD_FLAVOUR
+}  // inline namespace PATCHGRAD_FLAVOUR
+}  // namespace patchgrad
