@@ -335,3 +335,21 @@ TEST_CASE("exercises: training_step") {
         return static_cast<double>(cross_entropy(model(images), labels).item());
     }));
 }
+
+TEST_CASE("exercises: crop_and_flip") {
+    auto with = [](CropAndFlip f) { return [f](Grader& g) { grade_crop_and_flip(f, g); }; };
+    check_solution_passes(crop_and_flip_info, with(solution::crop_and_flip));
+    check_mutant_fails(crop_and_flip_info, "the flip before the crop", with([](const Tensor& image, int64_t dy, int64_t dx, int64_t P, bool flip) {
+        // mirrors the image, then crops at the same corner: differs whenever dx != P
+        const int64_t W = image.size(2);
+        std::vector<int64_t> reversed(W);
+        for (int64_t x = 0; x < W; ++x) reversed[x] = W - 1 - x;
+        return solution::crop_and_flip(flip ? index_select(image, 2, reversed) : image, dy, dx, P, false);
+    }));
+    check_mutant_fails(crop_and_flip_info, "the corner without the padding's offset", with([](const Tensor& image, int64_t dy, int64_t dx, int64_t P, bool flip) {
+        return solution::crop_and_flip(image, dy + P, dx + P, P, flip);
+    }));
+    check_mutant_fails(crop_and_flip_info, "rows and columns swapped", with([](const Tensor& image, int64_t dy, int64_t dx, int64_t P, bool flip) {
+        return solution::crop_and_flip(image, dx, dy, P, flip);
+    }));
+}

@@ -23,6 +23,7 @@ std::vector<ExerciseInfo> all_exercises() {
         shifted_window_mask_info,
         relative_position_index_info,
         adamw_step_info,
+        crop_and_flip_info,
         training_step_info,
     };
 }

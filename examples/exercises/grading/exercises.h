@@ -149,6 +149,11 @@ using PermuteBackward = std::function<Tensor(const Tensor& dout, const std::vect
 extern const ExerciseInfo permute_backward_info;
 void grade_permute_backward(const PermuteBackward& learner_fn, Grader& grader);
 
+// crop_and_flip (docs/data.md): the window of the image padded by P, corner (dy, dx), mirrored if flip.
+using CropAndFlip = std::function<Tensor(const Tensor& image, int64_t dy, int64_t dx, int64_t P, bool flip)>;
+extern const ExerciseInfo crop_and_flip_info;
+void grade_crop_and_flip(const CropAndFlip& learner_fn, Grader& grader);
+
 // training_step (docs/training.md): one learning step; returns the loss before the update.
 //   model: images -> logits (N, classes); optimizer over the model's parameters
 using TrainingStep = std::function<double(const std::function<Tensor(const Tensor&)>& model, const Tensor& images,

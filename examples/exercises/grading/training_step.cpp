@@ -9,10 +9,10 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo training_step_info{
-    18,
+    19,
     "training_step",
     "the learning step: forward, loss, backward, clip, step",
-    "docs/training.md, section The loop, step by step",
+    "docs/training.md, section The learning step, on one screen",
     "optimizer.zero_grad(); loss = cross_entropy(model(images), labels); loss.backward(); "
     "clip_grad_norm(parameters, max_norm); optimizer.step(); return the loss",
     "you can write the step every training loop repeats, in the order that makes it right",

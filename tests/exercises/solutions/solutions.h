@@ -32,6 +32,7 @@ int64_t row_major_offset(const std::vector<int64_t>& index, const Shape& shape);
 Tensor tanh_op(const Tensor& x);
 Tensor central_difference(const std::function<Tensor(const Tensor&)>& f, Tensor& x, const Tensor& probe, double eps);
 Tensor permute_backward(const Tensor& dout, const std::vector<int64_t>& dims);
+Tensor crop_and_flip(const Tensor& image, int64_t dy, int64_t dx, int64_t P, bool flip);
 double training_step(const std::function<Tensor(const Tensor&)>& model, const Tensor& images, const Tensor& labels,
                      Optimizer& optimizer, double max_grad_norm);
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, int64_t step,
