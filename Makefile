@@ -56,7 +56,7 @@ else
   BIN := build/$(VARIANT)
 endif
 
-LIB_SRCS   := $(wildcard core/*.cpp core/ops/*.cpp nn/*.cpp optim/*.cpp datasets/*.cpp)
+LIB_SRCS   := $(wildcard core/*.cpp core/ops/*.cpp core/io/*.cpp nn/*.cpp optim/*.cpp datasets/*.cpp)
 # The command line's pieces (examples/cli/*.cpp but main.cpp) are linked into the tests too, so the
 # training loop and the flag parser are tested as the program runs them.
 CLI_SRCS   := $(filter-out examples/cli/main.cpp,$(wildcard examples/cli/*.cpp))

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/ops/op_helpers.h"
+#include "core/parallel.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "core/check.h"
 
 namespace patchgrad {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "core/check.h"
 
 namespace patchgrad {

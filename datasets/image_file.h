@@ -46,7 +46,7 @@ Image read_pnm(const std::string& path);
 
 // P5 for one channel, P6 for three; maxval 255.
 std::string encode_pnm(const Image& image);
-void write_pnm(const std::string& path, const Image& image);  // atomically (core/atomic_file.h)
+void write_pnm(const std::string& path, const Image& image);  // atomically (core/io/atomic_file.h)
 
 // To `channels` (1 or 3): RGB -> grey by the ITU-R BT.601 luma, 0.299 R + 0.587 G + 0.114 B (PIL's "L"
 // conversion); grey -> RGB by repeating the grey value in each channel.

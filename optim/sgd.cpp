@@ -1,6 +1,6 @@
 #include "optim/sgd.h"
 
-#include "core/ops/op_helpers.h"
+#include "core/parallel.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {

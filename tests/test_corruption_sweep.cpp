@@ -1,6 +1,6 @@
 // Corruption sweeps of the library's readers (docs/reliability.md): IDX (datasets/mnist.h), CIFAR-10
-// (datasets/cifar10.h), safetensors (core/safetensors.h), PGM/PPM (datasets/image_file.h) and JSON
-// (core/json.h). Each takes a small valid file built here and thousands of corrupted variants of it
+// (datasets/cifar10.h), safetensors (core/io/safetensors.h), PGM/PPM (datasets/image_file.h) and JSON
+// (core/io/json.h). Each takes a small valid file built here and thousands of corrupted variants of it
 // (tests/corruption_sweep.h: truncations, bit flips, byte values, every header field set to 0, -1, 2^31-1,
 // 2^32-1, 2^63 ...; for JSON also invalid UTF-8, deep nesting, unterminated strings, huge numbers and
 // duplicate keys). Each variant must read, and then agree with itself (the sizes the header claims are
@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/json.h"
-#include "core/safetensors.h"
+#include "core/io/json.h"
+#include "core/io/safetensors.h"
 #include "datasets/cifar10.h"
 #include "datasets/image_file.h"
 #include "datasets/mnist.h"

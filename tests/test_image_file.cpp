@@ -6,7 +6,7 @@
 #include <atomic>
 #include <filesystem>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "datasets/image_file.h"
 #include "tests/helpers.h"
 

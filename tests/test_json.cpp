@@ -1,9 +1,9 @@
-// The JSON value type, parser and writer (core/json.h).
+// The JSON value type, parser and writer (core/io/json.h).
 #include <bit>
 #include <cmath>
 #include <limits>
 
-#include "core/json.h"
+#include "core/io/json.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;

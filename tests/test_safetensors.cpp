@@ -1,5 +1,5 @@
-// Checkpoint files: the safetensors reader and writer (core/safetensors.h), CRC-32, and atomic writes
-// (core/atomic_file.h).
+// Checkpoint files: the safetensors reader and writer (core/io/safetensors.h), CRC-32, and atomic writes
+// (core/io/atomic_file.h).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -14,9 +14,9 @@
 #include <filesystem>
 #include <limits>
 
-#include "core/atomic_file.h"
-#include "core/json.h"
-#include "core/safetensors.h"
+#include "core/io/atomic_file.h"
+#include "core/io/json.h"
+#include "core/io/safetensors.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <string>
 
-#include "core/atomic_file.h"
-#include "core/json.h"
-#include "core/safetensors.h"
+#include "core/io/atomic_file.h"
+#include "core/io/json.h"
+#include "core/io/safetensors.h"
 #include "tests/helpers.h"
 #include "tests/temp_files.h"
 

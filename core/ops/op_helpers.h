@@ -4,13 +4,10 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "core/parallel.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
-
-// Loops over more elements than this are shared among OpenMP threads; smaller ones stay on one thread,
-// where starting threads would cost more than it saves. Every parallel loop writes disjoint memory.
-constexpr int64_t kParallelElements = 32768;
 
 // sum over k = 0 .. n-1 of term(k), in a fixed shape that vectorises: kSumLanes running sums side by side
 // (lane l takes k = l, l + kSumLanes, l + 2 kSumLanes, ...), then the lanes added pairwise (l + 8 into l,

@@ -8,7 +8,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/json.h"
+#include "core/io/json.h"
 
 namespace patchgrad::cli {
 

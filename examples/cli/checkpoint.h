@@ -1,5 +1,5 @@
 #pragma once
-// Training checkpoints: one safetensors file (core/safetensors.h, docs/checkpoint_format.md) holding
+// Training checkpoints: one safetensors file (core/io/safetensors.h, docs/checkpoint_format.md) holding
 // everything needed to evaluate the model, or to continue its training bit for bit.
 //
 //   tensors   the model's parameters and buffers under their timm names ("blocks.0.attn.qkv.weight",
@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "core/safetensors.h"
+#include "core/io/safetensors.h"
 #include "examples/cli/config.h"
 
 namespace patchgrad::cli {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/json.h"
+#include "core/io/json.h"
 #include "datasets/dataloader.h"
 #include "datasets/dataset.h"
 #include "nn/classifier.h"

@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "examples/cli/svg.h"

@@ -29,7 +29,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "datasets/cifar10.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"

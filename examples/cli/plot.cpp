@@ -17,7 +17,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "core/check.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"

@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "core/check.h"
-#include "core/safetensors.h"
+#include "core/io/safetensors.h"
 #include "datasets/image_file.h"
 
 namespace patchgrad::cli {

@@ -20,7 +20,7 @@
 //               the uncompressed bytes: for each row, a filter-type byte (0: none) then width * channels
 //               samples, left to right; pixels interleaved (R G B R G B ...)
 //     IEND      no data
-// The CRC-32 is the one of zip and safetensors (core/safetensors.h's crc32, polynomial 0xEDB88320).
+// The CRC-32 is the one of zip and safetensors (core/io/safetensors.h's crc32, polynomial 0xEDB88320).
 //
 // read_png reads what write_png writes (8-bit grey or RGB, stored blocks, filter 0) and trusts nothing: the
 // signature, every chunk's length and CRC, the IHDR fields, the zlib header, each block's LEN/NLEN, the
@@ -52,7 +52,7 @@ uint32_t adler32(std::string_view bytes);
 std::string zlib_stored(std::string_view bytes);
 std::string zlib_unstored(std::string_view stream, const std::string& source);
 
-// The bytes of a PNG file, and write_png: those bytes, written atomically (core/atomic_file.h).
+// The bytes of a PNG file, and write_png: those bytes, written atomically (core/io/atomic_file.h).
 std::string encode_png(const PngImage& image);
 void write_png(const std::string& path, const PngImage& image);
 

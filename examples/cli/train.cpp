@@ -30,7 +30,7 @@
 #include <omp.h>
 #endif
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "core/ops.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
@@ -228,7 +228,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     const std::string last_path = result.out + "/last.safetensors", best_path = result.out + "/best.safetensors";
     const std::string metrics_path = result.out + "/metrics.csv";
     // Temporary files of an earlier run that was killed (SIGKILL) mid-save: its checkpoints are intact,
-    // the half-written copies are litter (core/atomic_file.h).
+    // the half-written copies are litter (core/io/atomic_file.h).
     for (const std::string& path : {last_path, best_path, metrics_path, result.out + "/config.json"})
         remove_stale_temporaries(path);
     write_file_atomically(result.out + "/config.json", to_json(saved_config).dump(2) + "\n");

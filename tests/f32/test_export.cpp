@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "examples/cli/seeing_inside.h"

@@ -13,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "datasets/image_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"

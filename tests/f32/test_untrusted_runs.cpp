@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/atomic_file.h"
+#include "core/io/atomic_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "tests/helpers.h"

@@ -1,5 +1,5 @@
 #pragma once
-// Whole-file reads and crash-safe whole-file writes, for checkpoints (core/safetensors.h), config.json and
+// Whole-file reads and crash-safe whole-file writes, for checkpoints (core/io/safetensors.h), config.json and
 // metrics. docs/checkpoint_format.md ("Atomic writes") tells the story.
 //
 // write_file_atomically(path, bytes) leaves `path` holding either its old contents or all of `bytes`,
@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "scalar.h"
+#include "core/scalar.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {

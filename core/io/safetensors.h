@@ -16,7 +16,7 @@
 //
 // Writing stores dtype F32 in the float32 build and F64 in the float64 build, the tensors in the order
 // given, a CRC-32 of the data section in the metadata ("patchgrad.checksum": "crc32:1a2b3c4d"), and goes
-// through write_file_atomically (core/atomic_file.h): a crash never leaves half a checkpoint.
+// through write_file_atomically (core/io/atomic_file.h): a crash never leaves half a checkpoint.
 //
 // Reading accepts F32 and F64 in either build (converting to Scalar), and trusts nothing in the file: it
 // checks the header length against the file size, the JSON, every dtype, shape and offset, that the
@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <system_error>
 
-#include "check.h"
+#include "core/check.h"
 #include "utf8.h"
 
 namespace patchgrad {

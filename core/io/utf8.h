@@ -1,10 +1,10 @@
 #pragma once
-// UTF-8, byte by byte (RFC 3629): the rules the JSON parser (core/json.h) reads strings by, and the test
+// UTF-8, byte by byte (RFC 3629): the rules the JSON parser (core/io/json.h) reads strings by, and the test
 // of a whole text that the JSON writer and the command line's printable() use.
 #include <cstddef>
 #include <string_view>
 
-#include "scalar.h"
+#include "core/scalar.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {

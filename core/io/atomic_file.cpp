@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <random>
 
-#include "check.h"
+#include "core/check.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {

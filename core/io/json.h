@@ -1,6 +1,6 @@
 #pragma once
 // Json: a small JSON (RFC 8259) value type, parser and writer, for configs, metrics and the header of a
-// safetensors checkpoint (core/safetensors.h). docs/checkpoint_format.md explains where it is used.
+// safetensors checkpoint (core/io/safetensors.h). docs/checkpoint_format.md explains where it is used.
 //
 //     Json config = parse_json(read_file("config.json"), "config.json");
 //     double lr = config.at("optimizer").at("lr").as_number();      // errors name the missing key
@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "scalar.h"
+#include "core/scalar.h"
 #include "utf8.h"  // is_valid_utf8
 
 namespace patchgrad {
