@@ -67,6 +67,12 @@ TEST_SRCS_F32 := $(wildcard tests/f32/*.cpp)
 
 LIB_F32 := $(OBJ)/libpatchgrad_f32.a
 LIB_F64 := $(OBJ)/libpatchgrad_f64.a
+# The gradient-check catalogue and its table (examples/gradcheck/): test tooling, not a layer of the library.
+# Built in both flavours like the library, because `patchgrad gradcheck` runs float64 checks from a float32
+# program; its archives come before the library's on a link line.
+GRADCHECK_SRCS := $(wildcard examples/gradcheck/*.cpp)
+GRADCHECK_F32  := $(OBJ)/libgradcheck_f32.a
+GRADCHECK_F64  := $(OBJ)/libgradcheck_f64.a
 f32_objs = $(patsubst %.cpp,$(OBJ)/f32/%.o,$(1))
 f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
 
@@ -88,9 +94,15 @@ $(LIB_F32): $(call f32_objs,$(LIB_SRCS))
 $(LIB_F64): $(call f64_objs,$(LIB_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
+$(GRADCHECK_F32): $(call f32_objs,$(GRADCHECK_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+$(GRADCHECK_F64): $(call f64_objs,$(GRADCHECK_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
 
 # The command line: float32 for training, plus the float64 library for `patchgrad gradcheck`.
-$(BIN)/patchgrad: $(call f32_objs,examples/cli/main.cpp $(CLI_SRCS)) $(LIB_F32) $(LIB_F64)
+$(BIN)/patchgrad: $(call f32_objs,examples/cli/main.cpp $(CLI_SRCS)) $(GRADCHECK_F32) $(GRADCHECK_F64) $(LIB_F32) $(LIB_F64)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
@@ -98,7 +110,7 @@ $(BIN)/examples/%: $(OBJ)/f32/examples/%.o $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 # An example whose name ends in _f64 is built in the float64 flavour (a gradient check needs it).
-$(BIN)/examples/%_f64: $(OBJ)/f64/examples/%_f64.o $(LIB_F64)
+$(BIN)/examples/%_f64: $(OBJ)/f64/examples/%_f64.o $(GRADCHECK_F64) $(LIB_F64)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
@@ -129,7 +141,8 @@ $(BIN)/exercises/%: $(OBJ)/f64/examples/exercises/%.o $(GRADING_OBJS) $(LIB_F64)
 TEST_OBJS := $(call f64_objs,$(TEST_SRCS_F64)) $(call f32_objs,$(TEST_SRCS_F32))
 $(TEST_OBJS): | $(DOCTEST_HEADER)
 
-$(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(GRADING_OBJS) $(SOLUTION_OBJS) $(LIB_F64) $(LIB_F32)
+$(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(GRADING_OBJS) $(SOLUTION_OBJS) $(GRADCHECK_F64) \
+              $(GRADCHECK_F32) $(LIB_F64) $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
@@ -155,7 +168,7 @@ test: all $(BIN)/tests $(EXERCISE_PROGS) | ensure-ctags
 sanitize:
 	$(MAKE) SAN=1 test
 
-# Every gradient check of nn/gradcheck_suite.cpp, as a table (the same checks run inside `make test`).
+# Every gradient check of examples/gradcheck/gradcheck_suite.cpp, as a table (the same checks run inside `make test`).
 gradcheck: $(BIN)/patchgrad
 	$(BIN)/patchgrad gradcheck
 
@@ -204,7 +217,7 @@ exercises:
 COMPILE_COMMANDS ?= compile_commands.json
 F64_SRCS := $(TEST_SRCS_F64) $(wildcard examples/exercises/*.cpp examples/exercises/grading/*.cpp \
             tests/exercises/solutions/*.cpp) examples/custom_op_f64.cpp examples/autograd_by_hand_f64.cpp
-F32_SRCS := $(LIB_SRCS) $(CLI_SRCS) examples/cli/main.cpp $(TEST_SRCS_F32)
+F32_SRCS := $(LIB_SRCS) $(GRADCHECK_SRCS) $(CLI_SRCS) examples/cli/main.cpp $(TEST_SRCS_F32)
 compile_commands.json:
 	@{ echo "["; sep=""; \
 	  for f in $(F32_SRCS); do printf '%b  {"directory": "%s", "file": "%s", "command": "%s %s -c %s"}' \

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/gradcheck.h"
-#include "nn/gradcheck_suite.h"
+#include "examples/gradcheck/gradcheck_suite.h"
 
 using namespace patchgrad;
 

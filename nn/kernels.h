@@ -8,7 +8,7 @@
 // (Module::use_kernels); the command line's --reference sets it.
 //
 // Outside the float32/float64 flavours (core/scalar.h): it names a choice, not a number, so one program's
-// float32 and float64 halves share it (nn/gradcheck_suite_flavours.h).
+// float32 and float64 halves share it (examples/gradcheck/gradcheck_suite_flavours.h).
 namespace patchgrad {
 
 enum class Kernels { fast, reference };

@@ -1,7 +1,7 @@
-// The gradient-check catalogue (nn/gradcheck_suite.cpp) as test cases: every entry must pass in float64,
+// The gradient-check catalogue (examples/gradcheck/gradcheck_suite.cpp) as test cases: every entry must pass in float64,
 // one CHECK per entry naming it. The same list is what `patchgrad gradcheck` prints, so the command line
 // and the test suite can never disagree about which checks exist. Also: the table, the float32 flavour
-// reached through nn/gradcheck_suite_flavours.h, the command line's exit codes, and that the example in
+// reached through examples/gradcheck/gradcheck_suite_flavours.h, the command line's exit codes, and that the example in
 // docs/gradcheck.md is the code that is compiled and run.
 #include <fstream>
 #include <iostream>
@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "examples/cli/args.h"
-#include "nn/gradcheck_suite.h"
-#include "nn/gradcheck_suite_flavours.h"
+#include "examples/gradcheck/gradcheck_suite.h"
+#include "examples/gradcheck/gradcheck_suite_flavours.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;
@@ -143,7 +143,7 @@ TEST_CASE("gradcheck suite: neighbouring inputs of one shape share it in the inp
 }
 
 TEST_CASE("gradcheck suite: float32 runs the same checks with errors ~1e-4, far above float64's ~1e-9") {
-    // The float32 library is linked into the tests too; nn/gradcheck_suite_flavours.h names it.
+    // The float32 library is linked into the tests too; examples/gradcheck/gradcheck_suite_flavours.h names it.
     const GradcheckSuiteSettings settings32 = f32::gradcheck_suite_settings();
     CHECK(settings32.flavour == "float32");
     CHECK(settings32.eps == 1e-3);

@@ -51,7 +51,8 @@ TEST_CASE("tooling: every source file of the library and the command line has it
         const std::string k = kind;
         if (k == "function" || k == "class" || k == "struct") indexed.insert(file);
     }
-    for (const char* folder : {"core", "core/ops", "core/io", "nn", "optim", "datasets", "examples/cli"})
+    for (const char* folder : {"core", "core/ops", "core/io", "nn", "optim", "datasets", "examples/cli",
+                               "examples/gradcheck"})
         for (const auto& entry : std::filesystem::directory_iterator(folder)) {
             if (entry.path().extension() != ".cpp") continue;
             CHECK_MESSAGE(indexed.count(entry.path().string()), entry.path().string(), " has no definition ctags sees");

@@ -5,8 +5,8 @@
 //   build/patchgrad gradcheck softmax --float32    the same check in single precision: see why it is not trusted
 //   build/patchgrad gradcheck --list
 //
-// The catalogue itself is nn/gradcheck_suite.cpp, shared with `make test`. This file is compiled as float32,
-// like the rest of the command line, and reaches the float64 catalogue through nn/gradcheck_suite_flavours.h.
+// The catalogue itself is examples/gradcheck/gradcheck_suite.cpp, shared with `make test`. This file is compiled as float32,
+// like the rest of the command line, and reaches the float64 catalogue through examples/gradcheck/gradcheck_suite_flavours.h.
 // Exit code: 0 when every check passes, 1 when any fails, 2 for a usage mistake (an unknown name).
 #include <algorithm>
 #include <cstdint>
@@ -16,7 +16,7 @@
 
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
-#include "nn/gradcheck_suite_flavours.h"
+#include "examples/gradcheck/gradcheck_suite_flavours.h"
 
 namespace patchgrad::cli {
 

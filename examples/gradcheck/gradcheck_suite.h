@@ -11,14 +11,14 @@
 // from kinks where the op has one; layer parameters perturbed off their init so no gradient is trivially
 // zero) and runs core/gradcheck.h on every input that requires grad. docs/gradcheck.md explains the table.
 //
-// The rows are flavour-neutral types (nn/gradcheck_table.h), so a program compiled as float32 can run both
-// flavours' catalogues through nn/gradcheck_suite_flavours.h.
+// The rows are flavour-neutral types (examples/gradcheck/gradcheck_table.h), so a program compiled as float32 can run both
+// flavours' catalogues through examples/gradcheck/gradcheck_suite_flavours.h.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/gradcheck.h"
-#include "nn/gradcheck_table.h"
+#include "examples/gradcheck/gradcheck_table.h"
 #include "nn/kernels.h"
 
 namespace patchgrad {

@@ -1,5 +1,5 @@
 #pragma once
-// The results of the gradient-check catalogue (nn/gradcheck_suite.h) as plain strings and doubles, and the
+// The results of the gradient-check catalogue (examples/gradcheck/gradcheck_suite.h) as plain strings and doubles, and the
 // table `patchgrad gradcheck` prints from them.
 //
 // Why a header of its own, outside the flavour namespaces: the library is compiled twice (core/scalar.h),

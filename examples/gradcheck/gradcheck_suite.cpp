@@ -1,4 +1,4 @@
-// The gradient-check catalogue (nn/gradcheck_suite.h): every check as a name, a one-line description, and
+// The gradient-check catalogue (examples/gradcheck/gradcheck_suite.h): every check as a name, a one-line description, and
 // a function that builds, from an Rng seeded by the caller, the function to check and its inputs.
 //
 // Sizes are tiny on purpose: a check costs two forward passes per input element, and the whole catalogue
@@ -7,7 +7,7 @@
 // (relu at 0, log and sqrt near 0). Inputs are drawn one statement or one declaration at a time, never
 // as two arguments of one call, whose order of evaluation C++ leaves open: the same seed gives the same
 // numbers with every compiler.
-#include "nn/gradcheck_suite.h"
+#include "examples/gradcheck/gradcheck_suite.h"
 
 #include <functional>
 #include <memory>

@@ -4,12 +4,12 @@
 // float32 ones.
 //
 // Why this header names patchgrad::f32 and patchgrad::f64 explicitly, when the rest of the code never does:
-// nn/gradcheck_suite.h declares its functions in `inline namespace PATCHGRAD_FLAVOUR`, that is in the ONE
+// examples/gradcheck/gradcheck_suite.h declares its functions in `inline namespace PATCHGRAD_FLAVOUR`, that is in the ONE
 // flavour the including file is compiled as. A float32 file that includes it sees only the float32
 // catalogue; the float64 functions exist (libpatchgrad_f64.a defines them as patchgrad::f64::...), but no
 // header of that file declares them. So here they are declared by their full names. This is safe because
 //   * the functions take and return only flavour-neutral types (std::string, uint64_t, Kernels and the
-//     structs of nn/gradcheck_table.h, which live in plain `namespace patchgrad`), so the declarations mean the same
+//     structs of examples/gradcheck/gradcheck_table.h, which live in plain `namespace patchgrad`), so the declarations mean the same
 //     in a float32 file and in a float64 one;
 //   * an inline namespace's name is part of the linker symbol (as std::__cxx11 is), so the declaration
 //     patchgrad::f64::run_gradcheck_suite links to exactly the float64 definition.
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/scalar.h"
-#include "nn/gradcheck_table.h"
+#include "examples/gradcheck/gradcheck_table.h"
 #include "nn/kernels.h"
 
 namespace patchgrad::f64 {
