@@ -353,3 +353,20 @@ TEST_CASE("exercises: crop_and_flip") {
         return solution::crop_and_flip(image, dx, dy, P, flip);
     }));
 }
+
+TEST_CASE("exercises: every chapter of the course in docs/README.md ends with its exercises") {
+    const std::string path = file_text("docs/README.md");
+    const size_t course = path.find("## The course"), next = path.find("\n## ", course + 1);
+    REQUIRE(course != std::string::npos);
+    const std::string table = path.substr(course, next - course);
+    int chapters = 0;
+    for (size_t at = table.find("]("); at != std::string::npos; at = table.find("](", at + 2)) {
+        const std::string chapter = "docs/" + table.substr(at + 2, table.find(')', at) - at - 2);
+        const std::string text = file_text(chapter);
+        ++chapters;
+        CHECK_MESSAGE(contains(text, "\n## Exercises\n"), chapter, " has no Exercises section");
+        CHECK_MESSAGE(contains(text.substr(text.rfind("\n## Exercises\n") + 1), "make exercise NAME="), chapter,
+                      "'s Exercises section names no exercise");
+    }
+    CHECK(chapters == 15);
+}
