@@ -28,6 +28,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "core/io/xml.h"
 #include "tensor.h"
 
 namespace patchgrad {
@@ -50,20 +51,6 @@ std::string format_values(const Scalar* values, int64_t count) {
     std::string text = "[";
     for (int64_t i = 0; i < std::min<int64_t>(count, 4); ++i) text += (i ? ", " : "") + format_value(values[i]);
     return text + (count > 4 ? ", ...]" : "]");
-}
-
-std::string xml_escape(const std::string& text) {
-    std::string escaped;
-    for (const char c : text) {
-        switch (c) {
-            case '&': escaped += "&amp;"; break;
-            case '<': escaped += "&lt;"; break;
-            case '>': escaped += "&gt;"; break;
-            case '"': escaped += "&quot;"; break;
-            default: escaped += c;
-        }
-    }
-    return escaped;
 }
 
 // The four lines of a tensor's box.

@@ -3,6 +3,8 @@
 // text of a thrown error.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -41,6 +43,21 @@ inline std::string thrown_message(const std::function<void()>& action) {
         return error.what();
     }
     return "";
+}
+
+// The largest |a - b| over two tensors of one shape (a test fails if the shapes differ).
+inline double max_abs_difference(const Tensor& a, const Tensor& b) {
+    REQUIRE(a.shape() == b.shape());
+    double largest = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) largest = std::max(largest, std::abs(double(a.data()[i] - b.data()[i])));
+    return largest;
+}
+
+// The Euclidean length of all of t's elements, as one vector.
+inline double norm(const Tensor& t) {
+    double total = 0;
+    for (Scalar value : t.to_vector()) total += double(value) * value;
+    return std::sqrt(total);
 }
 
 inline bool contains(const std::string& text, const std::string& part) {

@@ -21,18 +21,6 @@ namespace {
 
 Tensor iota(const Shape& shape) { return Tensor::from_vector(Tensor::arange(numel_of(shape)).to_vector(), shape); }
 
-double max_abs_difference(const Tensor& a, const Tensor& b) {
-    REQUIRE(a.shape() == b.shape());
-    double largest = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) largest = std::max(largest, std::abs(double(a.data()[i] - b.data()[i])));
-    return largest;
-}
-
-double norm(const Tensor& t) {
-    double total = 0;
-    for (Scalar value : t.to_vector()) total += double(value) * value;
-    return std::sqrt(total);
-}
 
 // The loss of each pitfall's gradient comparisons: sum(out * probe), never a plain sum (tests/helpers.h).
 Tensor probed(const Tensor& out, uint64_t seed) { return sum(out * random_tensor(out.shape(), seed, false)); }

@@ -13,14 +13,6 @@ using namespace patchgrad;
 
 namespace {
 
-// The largest |a - b| over two tensors of one shape.
-double max_difference(const Tensor& a, const Tensor& b) {
-    REQUIRE(a.shape() == b.shape());
-    double worst = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::abs(a.data()[i] - b.data()[i]));
-    return worst;
-}
-
 // Runs `forward` through `module` twice, with fast and with reference kernels, backpropagating the same
 // random probe; checks the outputs, the input's gradient and every parameter's gradient agree.
 void check_paths_agree(Module& module, const Tensor& input, const std::function<Tensor(const Tensor&)>& forward,
@@ -38,12 +30,12 @@ void check_paths_agree(Module& module, const Tensor& input, const std::function<
         for (const auto& [name, p] : module.named_parameters()) param_grads[path].push_back(p.grad());
     }
     module.use_kernels(Kernels::fast);
-    CHECK(max_difference(outputs[0], outputs[1]) <= tolerance);
-    CHECK(max_difference(input_grads[0], input_grads[1]) <= tolerance);
+    CHECK(max_abs_difference(outputs[0], outputs[1]) <= tolerance);
+    CHECK(max_abs_difference(input_grads[0], input_grads[1]) <= tolerance);
     const auto names = module.named_parameters();
     for (size_t i = 0; i < names.size(); ++i) {
         CAPTURE(names[i].first);
-        CHECK(max_difference(param_grads[0][i], param_grads[1][i]) <= tolerance);
+        CHECK(max_abs_difference(param_grads[0][i], param_grads[1][i]) <= tolerance);
     }
 }
 

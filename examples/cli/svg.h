@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/io/xml.h"
+
 namespace patchgrad::cli {
 
 // How a shape is painted. Empty strings and zero widths are left out of the element, so SVG's defaults
@@ -46,8 +48,7 @@ struct TextStyle {
 // printed as "0". Locale-independent (std::to_chars).
 std::string format_number(double value);
 
-// `text` with & < > " ' replaced by their XML entities, safe inside an element or an attribute.
-std::string xml_escape(const std::string& text);
+// xml_escape (core/io/xml.h): & < > " ' as XML entities.
 
 class Svg {
 public:
