@@ -157,8 +157,9 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 //                ...            ...        ...                MR = 13 rows
 //                a12 ->     acc[12][0]  acc[12][1]
 //
-// Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the 24 accumulators
-// never leave the registers until the tile is done. NVEC = 1 serves the last, narrow panel of C.
+// Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the MR * NVEC accumulators
+// (26 with AVX-512) never leave the registers until the tile is done. NVEC = 1 serves the last, narrow
+// panel of C.
 template <int NVEC>
 void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* c, int64_t ldc, bool add,
                   const Scalar* bias) {
