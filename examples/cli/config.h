@@ -7,9 +7,9 @@
 //     so `eval`, `predict` and `--resume` rebuild the very same model from a checkpoint (from_json);
 //   * the tests build one directly, field by field.
 //
-// Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the run's
-// bookkeeping may (epochs, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing, augment,
-// clip_grad, skip_nonfinite, threads, data, out, eval_batch_size, test_limit); the fields in
+// Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the
+// run's bookkeeping may (epochs, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
+// augment, clip_grad, skip_nonfinite, dropout, threads, data, out, eval_batch_size, test_limit); the fields in
 // kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
 // the data, and a change would make the checkpoint mean something else.
 #include <cstdint>
