@@ -8,6 +8,7 @@
 #include "core/ops.h"
 #include "nn/swin.h"
 #include "nn/vit.h"
+#include "optim/schedule.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;
@@ -152,4 +153,19 @@ TEST_CASE("doc numbers: layers_math.md, GELU's minimum at x = -0.7518, gelu = -0
     CHECK(std::round(gelu(Tensor::from_vector({low}, {1})).data()[0] * 1e4) == -1700);
     CHECK(slope(-1) == doctest::Approx(-0.0833155).epsilon(1e-6));
     CHECK(slope(1) == doctest::Approx(1.083315).epsilon(1e-6));
+}
+
+TEST_CASE("doc numbers: training.md's epoch line and its arithmetic of the default run") {
+    const int64_t N = (50000 + 128 - 1) / 128;  // batches per epoch
+    CHECK(N == 391);
+    CHECK(50000 - 390 * 128 == 80);  // data.md: 390 full batches and one of 80
+    // epoch 3 of 21 ends at step 3N - 1 = 1172; warmup 2 epochs; lr 1e-3 down to 1e-5
+    CHECK(3 * N - 1 == 1172);
+    const double lr = warmup_cosine_lr(3 * N - 1, 2 * N, 21 * N, 1e-3, 1e-5);
+    CHECK(std::round(lr * 1e6) == 993);  // printed as 0.000993
+    // 50,000 images at 340 img/s, 10,000 test images at ~1,100/s, 21 epochs
+    CHECK(std::round(50000 / 340.0) == 147);
+    CHECK(std::round(10000 / 1100.0) == 9);
+    CHECK(21 * (147 + 9) == 3276);  // about 3,280 s, 55 minutes
+    CHECK(3 * (147 + 9) == 468);    // 7m48s after 3 epochs
 }
