@@ -1,5 +1,12 @@
-// The defaults table of docs/training.md, recomputed from the code the command line runs: for each dataset
-// and model, default_config's shapes, schedule and the parameter count of the model it builds.
+// Numbers of the chapters that need the float32 build: the defaults table of docs/training.md, recomputed
+// from the code the command line runs (default_config's shapes and schedule, and the parameter count of
+// the model it builds), and the byte-by-byte dump of docs/checkpoint_format.md, which the float32 build
+// writes.
+#include <fstream>
+#include <iterator>
+#include <regex>
+
+#include "core/safetensors.h"
 #include "examples/cli/config.h"
 #include "tests/helpers.h"
 
@@ -45,4 +52,23 @@ TEST_CASE("doc numbers: training.md's defaults per dataset and model, parameter 
     CHECK((swin.swin_heads == std::vector<int64_t>{2, 4, 8} && swin.mlp_ratio == 2));
     CHECK((swin_grey.embed_dim == 32 && swin_grey.depths == std::vector<int64_t>{2, 2} && swin_grey.window == 7));
     CHECK(swin_grey.swin_heads == std::vector<int64_t>{2, 4});
+}
+
+TEST_CASE("doc numbers: checkpoint_format.md's xxd dump is what the float32 build writes, byte for byte") {
+    std::ifstream in("docs/checkpoint_format.md");
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The dump's lines: "00000000: 7000 0000 ... 7461  p.......{"__meta      N = ..."; 16 bytes each.
+    const std::regex line(R"(([0-9a-f]{8}): ((?:[0-9a-f]{4} ){7}[0-9a-f]{4}))");
+    std::string dumped;
+    for (auto it = std::sregex_iterator(doc.begin(), doc.end(), line); it != std::sregex_iterator(); ++it) {
+        CHECK(std::stoul((*it)[1].str(), nullptr, 16) == dumped.size());  // the offsets follow on
+        const std::string hex = std::regex_replace((*it)[2].str(), std::regex(" "), "");
+        for (size_t i = 0; i < hex.size(); i += 2) dumped += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    }
+    REQUIRE(dumped.size() == 128);  // 8 + N = 120 bytes of header, 8 of data
+    const std::string written = encode_safetensors({{"w", Tensor::from_vector({1, -2}, {2})}});
+    CHECK(written == dumped);
+    CHECK(written.substr(8, 109).find("crc32:c3872656") != std::string::npos);  // the JSON is 109 bytes
+    CHECK(written.substr(117, 3) == "   ");                                     // padded to N = 112
+    CHECK(crc32("123456789") == 0xcbf43926u);                                   // the check value
 }
