@@ -59,7 +59,7 @@ constexpr int64_t MR = kVectorBytes == 64 ? 13 : 6;
 constexpr int64_t NV = 2;
 constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles: the tile is 128 bytes wide in both flavours
 
-// Cache blocking, for 48 KiB L1d and 2 MiB L2 per core:
+// Cache blocking, for 48 KiB L1d and 2 MiB L2 per core (both blocks also fit 32 KiB and 1 MiB):
 //   A panel (kc, MR)  = 384 * 13 * 4 B = 19.5 KiB: stays in L1 while it meets every B panel
 //   B block (kc, nc)  = 384 * 640 * 4 B = 960 KiB: stays in L2 while every A strip streams past it
 // Both are counted in bytes, so the float64 build halves kc and keeps the same footprint.
