@@ -37,7 +37,7 @@ public:
     static constexpr size_t kMinPooledBytes = 64 * 1024;  // smaller buffers bypass the pool
     // 64 MiB of free buffers at most. Free buffers count in the peak memory: with no cap, the Swin's
     // training step peaked at 656 MB, with 64 MiB at 605 MB, with no pool at 587 MB, at the same speed
-    // (docs/performance.md, "Memory").
+    // (docs/performance.md, "The second round").
     static constexpr size_t kDefaultLimit = size_t(64) << 20;
 
     explicit BufferPool(size_t limit = kDefaultLimit) : limit_(limit) {}

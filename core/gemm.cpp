@@ -59,7 +59,7 @@ constexpr int64_t MR = kVectorBytes == 64 ? 13 : 6;
 constexpr int64_t NV = 2;
 constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles: the tile is 128 bytes wide in both flavours
 
-// Cache blocking, for 48 KiB L1d and 2 MiB L2 per core:
+// Cache blocking, for 48 KiB L1d and 2 MiB L2 per core (both blocks also fit 32 KiB and 1 MiB):
 //   A panel (kc, MR)  = 384 * 13 * 4 B = 19.5 KiB: stays in L1 while it meets every B panel
 //   B block (kc, nc)  = 384 * 640 * 4 B = 960 KiB: stays in L2 while every A strip streams past it
 // Both are counted in bytes, so the float64 build halves kc and keeps the same footprint.
@@ -158,7 +158,8 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 //                a12 ->     acc[12][0]  acc[12][1]
 //
 // Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the MR * NVEC accumulators
-// never leave the registers until the tile is done. NVEC = 1 serves the last, narrow panel of C.
+// (26 with AVX-512) never leave the registers until the tile is done. NVEC = 1 serves the last, narrow
+// panel of C.
 template <int NVEC>
 void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* c, int64_t ldc, bool add,
                   const Scalar* bias) {

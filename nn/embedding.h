@@ -105,7 +105,7 @@ Tensor sincos_2d_table(int64_t h, int64_t w, int64_t D);
 // For every kind but learned_1d the CLS token has no place on the grid, so its row is ZERO: the CLS token
 // enters the first block as it is (MAE does the same). Never add a (1, D, h, w)-shaped grid encoding to
 // a (B, 1+N, D) sequence directly: the shapes do not even broadcast, and reshaping one to fit the other
-// silently mixes channels with positions and misses the CLS offset (docs/vit_layers.md, "pitfalls").
+// silently mixes channels with positions and misses the CLS offset (docs/vit_layers.md, section 4, "The pitfall").
 class PositionEmbedding : public Module {
 public:
     PositionEmbedding(PositionEmbeddingKind kind, int64_t grid_h, int64_t grid_w, int64_t dim, bool cls_token,

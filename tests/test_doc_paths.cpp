@@ -1,11 +1,13 @@
 // Every docs/... path named in the code and the docs, and every relative link between the docs, leads to a
-// file that exists: a comment that points a reader at a chapter must not point at nothing.
+// file that exists: a comment that points a reader at a chapter must not point at nothing. A section
+// cited by number or by title is a heading of that chapter.
 #include <doctest/doctest.h>
 
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -112,4 +114,47 @@ TEST_CASE("doc paths: the scanners find what they should") {
     CHECK(is_placeholder("docs/img/NAME.svg"));
     CHECK_FALSE(is_placeholder("docs/README.md"));
     CHECK(prose_of("a `[](x)` b\n```\n[](y)\n```\nc") == "a  b\n\nc");
+}
+
+namespace {
+
+// The headings of docs/NAME.md, without their leading #s and blanks.
+std::vector<std::string> headings_of(const fs::path& chapter) {
+    std::vector<std::string> headings;
+    std::ifstream in(chapter);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty() && line[0] == '#') headings.push_back(line.substr(line.find_first_not_of("# ")));
+    return headings;
+}
+
+std::string lowercase(std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("doc paths: every section a source or doc cites exists in that chapter") {
+    // "attention.md, section 6" or "[attention.md](attention.md), section 6": a heading "## 6. ..." there;
+    // "training.md, \"Exact resume\"": a heading that contains those words.
+    const std::regex by_number(R"(([a-z_]+\.md)\)?,?\s+section\s+([0-9]+))");
+    const std::regex by_title(R"re(([a-z_]+\.md)\)?,?\s+"([^"\n]+)")re");
+    int checked = 0;
+    for (const fs::path& file : readable_files()) {
+        const std::string text = text_of(file);
+        for (const std::regex* pattern : {&by_number, &by_title})
+            for (auto it = std::sregex_iterator(text.begin(), text.end(), *pattern); it != std::sregex_iterator(); ++it) {
+                const fs::path chapter = fs::path("docs") / (*it)[1].str();
+                if (!fs::exists(chapter)) continue;  // a file elsewhere (README.md): the path test covers it
+                const std::string wanted = (*it)[2].str();
+                bool found = false;
+                for (const std::string& heading : headings_of(chapter))
+                    found = found || (pattern == &by_number ? heading.rfind(wanted + ". ", 0) == 0
+                                                            : lowercase(heading).find(lowercase(wanted)) != std::string::npos);
+                ++checked;
+                CHECK_MESSAGE(found, file.string(), " cites ", chapter.string(), ", \"", wanted,
+                              "\", which is no section of it");
+            }
+    }
+    CHECK(checked > 50);  // the scan found the citations (there are about seventy)
 }

@@ -1,6 +1,6 @@
 #pragma once
 // exp and erf for the float32 kernels, written so that a loop calling them vectorises.
-//                                                           docs/performance.md, "exp and erf" tells why.
+// docs/performance.md, "What each change bought", tells why.
 //
 // std::exp and std::erf are calls into the C library, one number at a time: GCC cannot turn a loop of
 // them into vector instructions (it would need -ffast-math), and in a training step of the tiny ViT they

@@ -184,8 +184,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 // linear: out = x @ weight^T + bias                                     (torch.nn.functional.linear)
 //   x (.., C)  weight (OC, C)  bias (OC) or undefined  ->  out (.., OC);   R = numel(x) / C
 //   Index form:  out[r,o] = sum_c x[r,c] weight[o,c] + bias[o]
-//   Forward: one gemm (R,C) @ (C,OC), the weight read transposed through its strides (no copy), then one
-//   pass over the rows of out adding the bias.
+//   Forward: one gemm (R,C) @ (C,OC), the weight read transposed through its strides (no copy), which adds
+//   the bias to each row as it stores a tile of out (gemm's row_bias).
 //   Backward, from the index form (docs/layers_math.md derives it):
 //     d out[r,o] / d x[r,c] = weight[o,c]   ->  dx      += dout @ weight    (R,OC)@(OC,C)  -> (R,C)
 //     d out[r,o] / d w[o,c] = x[r,c]        ->  dweight += dout^T @ x       (OC,R)@(R,C)   -> (OC,C)

@@ -7,9 +7,9 @@
 //     so `eval`, `predict` and `--resume` rebuild the very same model from a checkpoint (from_json);
 //   * the tests build one directly, field by field.
 //
-// Which fields may change on --resume (docs/training.md, "Resuming"): the recipe's schedule and the run's
-// bookkeeping may (epochs, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing, augment,
-// clip_grad, skip_nonfinite, threads, data, out, eval_batch_size, test_limit); the fields in
+// Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the
+// run's bookkeeping may (epochs, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
+// augment, clip_grad, skip_nonfinite, dropout, threads, data, out, eval_batch_size, test_limit); the fields in
 // kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
 // the data, and a change would make the checkpoint mean something else.
 #include <cstdint>
@@ -38,9 +38,9 @@ struct TrainConfig {
     int64_t batch_size = 128;         // images per optimizer step
     std::string optimizer = "adamw";  // "sgd", "adam" or "adamw"
     double lr = 1e-3;                 // the peak learning rate, reached at the end of the warmup
-    double min_lr = 1e-5;             // the cosine's floor, reached at the last step
-    double warmup_epochs = 2;         // linear warmup, in epochs (fractions allowed; 1 for MNIST; the flags
-                                      // cap the default at epochs / 5)
+    double min_lr = 1e-5;             // the cosine's floor, reached at epochs x N steps, one after the last
+    double warmup_epochs = 2;         // linear warmup, in epochs (fractions allowed; 1 for MNIST and
+                                      // Fashion-MNIST; the flags cap the default at epochs / 5)
     double weight_decay = 0.05;       // AdamW: decoupled; Adam, SGD: an L2 penalty; never on biases/norms
     double momentum = 0.9;            // SGD only
     double label_smoothing = 0.1;     // cross_entropy's target: 0.9 on the label + 0.1 spread over the K classes

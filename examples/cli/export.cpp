@@ -15,7 +15,7 @@
 //   format "pt"    patchgrad.format "patchgrad-weights"    config (the TrainConfig JSON)    class_names
 //   timm_kwargs    the keyword arguments of timm's VisionTransformer / SwinTransformer that build the same
 //                  model (absent for the learned_2d position embedding, which timm does not have)
-// no optimizer state and no training bookkeeping. eval and predict refuse it (it is not a checkpoint);
+// (plus patchgrad.checksum, which save_safetensors adds to every file), no optimizer state and no training bookkeeping. eval and predict refuse it (it is not a checkpoint);
 // import turns it back into one.
 //
 // import reads a safetensors file of weights and writes a checkpoint at epoch 0 with a fresh optimizer
