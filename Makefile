@@ -11,7 +11,7 @@
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
 # Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), figures, reliability,
-# clean, help.
+# exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
