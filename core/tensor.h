@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "check.h"
+#include "parallel.h"
 #include "random.h"
 #include "scalar.h"
 
@@ -64,6 +65,20 @@ public:
         void operator+=(Scalar value) const { *at = fresh ? value : *at + value; }
     };
     Element operator[](int64_t i) const { return {data_ + i, fresh_}; }
+    // dx[i] += term(i) for every i < n, shared among threads when n is large: a pointwise backward's whole
+    // loop. Written here as two loops, one that writes and one that adds, so that each vectorises with no
+    // choice inside it (a pointwise derivative with exponentials in it does not, when += decides per element).
+    template <class Term>
+    void add_each(int64_t n, Term term) const {
+        Scalar* d = data_;
+        if (fresh_) {
+#pragma omp parallel for if (n >= kParallelElements)  // iteration i owns d[i]
+            for (int64_t i = 0; i < n; ++i) d[i] = term(i);
+        } else {
+#pragma omp parallel for if (n >= kParallelElements)  // iteration i owns d[i]
+            for (int64_t i = 0; i < n; ++i) d[i] += term(i);
+        }
+    }
     // For a kernel that takes the choice as an argument, as gemm does: C = (accumulate ? C : 0) + A @ B.
     Scalar* data() const { return data_; }
     bool accumulate() const { return !fresh_; }

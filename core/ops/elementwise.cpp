@@ -135,9 +135,7 @@ void add_to_grad(const Tensor& input, const Tensor& grad) {
     if (grad.shape() != input.shape()) return add_sum_to_shape(grad, input.shape(), input.grad_data());
     GradAccumulator into = input.grad_accumulator();  // nothing broadcast: every element once
     const Scalar* g = grad.data();
-    const int64_t n = grad.numel();
-#pragma omp parallel for if (n >= kParallelElements)  // iteration i owns into[i]
-    for (int64_t i = 0; i < n; ++i) into[i] += g[i];
+    into.add_each(grad.numel(), [g](int64_t i) { return g[i]; });  // input.grad += grad
 }
 
 // ---- broadcasting -------------------------------------------------------------------------------------

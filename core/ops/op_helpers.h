@@ -76,9 +76,7 @@ Tensor unary_op(const Tensor& x, const char* op_name, F f, DF df) {
         const Scalar* xv = x.data();
         const Scalar* yv = saved_out.data();
         const Scalar* g = dout.data();
-        const int64_t count = x.numel();
-#pragma omp parallel for if (count >= kParallelElements)  // iteration i owns dx[i]
-        for (int64_t i = 0; i < count; ++i) dx[i] += g[i] * df(xv[i], yv[i]);   // dx = dout * f'(x)
+        dx.add_each(x.numel(), [=](int64_t i) { return g[i] * df(xv[i], yv[i]); });   // dx += dout * f'(x)
     });
     return out;
 }
