@@ -11,7 +11,8 @@
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
 # Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), figures, reliability,
-# clean, help.
+# fuzz (coverage-guided fuzzing of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer,
+# FUZZER=name for one; not part of `make test`), clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
