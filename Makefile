@@ -11,7 +11,9 @@
 # in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
 #
 # Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), figures, reliability,
-# exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, clean, help.
+# exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, fuzz (coverage-guided fuzzing
+# of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer, FUZZER=name for one; not part of
+# `make test`), clean, help.
 
 OPT    ?= -O3
 OMP    ?= 1
@@ -269,3 +271,48 @@ train: $(BIN)/patchgrad
 reliability: $(BIN)/patchgrad
 	PATCHGRAD=$(BIN)/patchgrad bash tests/reliability/kill_and_disk.sh
 	PATCHGRAD=$(BIN)/patchgrad bash tests/reliability/soak.sh
+
+# Coverage-guided fuzzing (docs/reliability.md, "Fuzzing"): one libFuzzer program per parser of a file
+# patchgrad reads (tests/fuzz/fuzz_NAME.cpp), built with clang++ and AddressSanitizer +
+# UndefinedBehaviorSanitizer into build/fuzz/, each run for FUZZ_SECONDS on its corpus
+# build/fuzz/corpus/NAME, seeded by tests/fuzz/make_seeds.cpp (with the real datasets' first bytes when
+# data/ holds them). FUZZER=NAME runs one. Exits non-zero when a fuzzer finds something; the reproducer
+# is in build/fuzz/artifacts/NAME/. A test tool: clang is not needed by any other target, and the
+# library is built serial (no OpenMP) for it. Not part of `make test`.
+FUZZ_CXX     ?= clang++
+FUZZ_SECONDS ?= 60
+FUZZER       ?=
+FUZZ_DIR     := build/fuzz
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
+FUZZ_RUN     := $(if $(FUZZER),$(FUZZER),$(FUZZ_NAMES))
+FUZZ_FLAGS   := -std=c++20 -I. -g -O1 -fno-omit-frame-pointer -Wno-unknown-pragmas -MMD -MP
+FUZZ_SAN     := -fsanitize=address,undefined
+FUZZ_OBJS    := $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS) $(CLI_SRCS) $(GRADCHECK_SRCS))
+FUZZ_LIB     := $(FUZZ_DIR)/libpatchgrad_fuzz.a
+
+.PHONY: fuzz fuzz-build
+fuzz:
+	@command -v $(FUZZ_CXX) >/dev/null 2>&1 || { echo "make fuzz: $(FUZZ_CXX) is missing; the fuzzers need" \
+	  "clang's libFuzzer: sudo apt-get install clang" >&2; exit 1; }
+	@for name in $(FUZZ_RUN); do [ -f tests/fuzz/fuzz_$$name.cpp ] || { echo "make fuzz: no fuzzer" \
+	  "'$$name' (FUZZER=one of: $(FUZZ_NAMES))" >&2; exit 2; }; done
+	@$(MAKE) --no-print-directory fuzz-build
+	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds data
+	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run_fuzzers.sh $(FUZZ_RUN)
+
+fuzz-build: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_RUN)) $(FUZZ_DIR)/make_seeds
+
+# The library's objects carry the coverage instrumentation (fuzzer-no-link); only the fuzzers link
+# libFuzzer's main.
+$(FUZZ_DIR)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
+$(FUZZ_DIR)/make_seeds: $(FUZZ_DIR)/obj/tests/fuzz/make_seeds.o $(FUZZ_LIB)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $^ -o $@
+
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -55,6 +55,10 @@ struct EpochMetrics {
     double peak_rss_mb;   // the process's peak resident memory so far (getrusage), for leak checks
 };
 
+// metrics.csv as train writes it: kMetricsHeader, then one metrics_row per epoch (plot.cpp reads it).
+extern const char* const kMetricsHeader;
+std::string metrics_row(const EpochMetrics& metrics);
+
 struct TrainOptions {
     std::string resume;                // a checkpoint to continue from ("": start afresh)
     bool force = false;                // start afresh in a folder that holds a run of another config

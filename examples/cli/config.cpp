@@ -317,7 +317,8 @@ TrainConfig from_json(const Json& json) {
         ++known;
     });
     if (json.size() != known)
-        for (const auto& [key, value] : json.as_object()) {
+        for (const auto& entry : json.as_object()) {
+            const std::string& key = entry.first;  // not a structured binding: clang before 16 cannot capture one
             bool found = key == "version";
             for_each_field(config, [&](const char* k, const auto&) { found = found || key == k; });
             check_io(found, "config: unknown key \"", key, "\"");

@@ -94,7 +94,8 @@ NamedTensors fitted_tensors(const SafetensorsFile& file, const ImageClassifier& 
         if (!ends_with(name, ".attn_mask")) tensors.emplace_back(name, t);
     for (const auto& [name, buffer] : model.named_buffers()) {
         if (!ends_with(name, ".relative_position_index")) continue;
-        const auto given = std::find_if(tensors.begin(), tensors.end(), [&](const auto& pair) { return pair.first == name; });
+        // [&name = name]: clang before 16 cannot capture a structured binding (make fuzz builds with clang).
+        const auto given = std::find_if(tensors.begin(), tensors.end(), [&name = name](const auto& pair) { return pair.first == name; });
         if (given == tensors.end()) {
             tensors.emplace_back(name, buffer.clone());
         } else if (given->second.shape() == buffer.shape()) {

@@ -59,6 +59,19 @@ void request_stop(int signal) {
 int stop_requested() { return g_stop_signal; }
 void clear_stop_request() { g_stop_signal = 0; }
 
+// ---- metrics.csv -------------------------------------------------------------------------------------
+
+const char* const kMetricsHeader =
+    "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds,peak_rss_mb";
+
+std::string metrics_row(const EpochMetrics& m) {
+    char row[256];
+    std::snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f,%.1f", static_cast<long long>(m.epoch),
+                  static_cast<long long>(m.step), m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
+                  m.images_per_s, m.seconds, m.peak_rss_mb);
+    return row;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -109,9 +122,6 @@ std::string first_nonfinite_grad(const ImageClassifier& model) {
     return "(none found)";
 }
 
-constexpr const char* kMetricsHeader =
-    "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds,peak_rss_mb";
-
 // The process's peak resident set size so far, in MB (Linux reports ru_maxrss in KB).
 double peak_rss_mb() {
     struct rusage usage {};
@@ -134,14 +144,6 @@ std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epoc
         if (epoch >= 1 && epoch <= epochs) rows.push_back(line);
     }
     return rows;
-}
-
-std::string metrics_row(const EpochMetrics& m) {
-    char row[256];
-    std::snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f,%.1f", static_cast<long long>(m.epoch),
-                  static_cast<long long>(m.step), m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
-                  m.images_per_s, m.seconds, m.peak_rss_mb);
-    return row;
 }
 
 // A run folder belongs to one run: starting afresh in a folder whose config.json describes another
