@@ -117,3 +117,17 @@ TEST_CASE("reference ops: scaled dot-product and multi-head attention agree with
     for (int64_t i = 0; i < fast_weights.numel(); ++i)
         CHECK(std::abs(fast_weights.data()[i] - reference_weights.data()[i]) <= 1e-12);
 }
+
+TEST_CASE("reference ops: the twins refuse bad shapes naming them") {
+    CHECK(contains(thrown_message([] { multi_head_attention_reference(Tensor::zeros({2, 5, 10}), 3, Tensor(), 1); }),
+                   "qkv (2, 5, 10) must be (B, T, 3C) with C a multiple of heads = 3"));
+    CHECK(contains(thrown_message([] { cross_entropy_reference(Tensor::zeros({4, 3}), Tensor::zeros({5}), 0); }),
+                   "logits (4, 3) must be (N, C) and targets (5,) (N)"));
+    // linear_reference and layer_norm_reference are made of ops that name both shapes themselves.
+    CHECK(contains(thrown_message([] { linear_reference(Tensor::zeros({2, 4}), Tensor::zeros({3, 5}), Tensor()); }),
+                   "(2, 4)"));
+    CHECK(contains(thrown_message([] {
+              layer_norm_reference(Tensor::zeros({2, 4}), Tensor::ones({3}), Tensor::zeros({3}), 1e-5);
+          }),
+          "(3,)"));
+}
