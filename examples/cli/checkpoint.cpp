@@ -123,6 +123,7 @@ void save_checkpoint(const std::string& path, const TrainConfig& config, const T
         {"step", std::to_string(state.step)},
         {"data_rng", rng_words(state.data_rng)},
         {"model_rng", rng_words(state.model_rng)},
+        {"best_val_acc", exact(state.best_val_acc)},
         {"best_test_acc", exact(state.best_test_acc)},
         {"best_epoch", std::to_string(state.best_epoch)},
         {"loss_sum", exact(state.loss_sum)},
@@ -186,6 +187,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     s.step = meta.integer("step", 0);
     s.data_rng = meta.rng("data_rng");
     s.model_rng = meta.rng("model_rng");
+    s.best_val_acc = file.find_metadata("best_val_acc") ? meta.real("best_val_acc") : -1;  // older files: none
     s.best_test_acc = meta.real("best_test_acc");
     s.best_epoch = meta.integer("best_epoch", 0);
     s.loss_sum = meta.real("loss_sum");

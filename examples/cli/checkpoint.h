@@ -17,7 +17,10 @@
 //     data_rng            the data Rng's state at the start of epoch `epoch`, 4 words as decimal strings in a
 //                         JSON array: it draws that epoch's order and augmentation (datasets/dataloader.h)
 //     model_rng           the dropout Rng's state now, likewise
-//     best_test_acc best_epoch   the best test accuracy so far and its epoch (-1, 0 before any)
+//     best_val_acc best_epoch    the validation accuracy that chose best.safetensors, and its epoch (-1, 0
+//                         before any; best_val_acc stays -1 without a validation split, --val 0, where
+//                         best.safetensors is the run's final state). Missing in older files: -1
+//     best_test_acc       the test accuracy of best.safetensors: reported, never used to choose (-1: none)
 //     loss_sum correct seen skipped seconds   the running sums of the epoch in progress, and the
 //                         training seconds so far, so a resumed epoch reports the same numbers
 // Doubles are written with 17 significant digits: they read back bit for bit.
@@ -40,8 +43,9 @@ struct TrainingState {
     int64_t step = 0;             // batches taken since the run began
     Rng::State data_rng{};        // the data Rng at the start of epoch `epoch`
     Rng::State model_rng{};       // the dropout Rng now
-    double best_test_acc = -1;    // in [0, 1]; -1: no evaluation yet
-    int64_t best_epoch = 0;       // 1-based; 0: none
+    double best_val_acc = -1;     // in [0, 1]: what chose best.safetensors; -1: nothing yet, or no --val
+    int64_t best_epoch = 0;       // 1-based: the epoch best.safetensors holds; 0: none
+    double best_test_acc = -1;    // in [0, 1]: best.safetensors' test accuracy, for the report; -1: none
     double loss_sum = 0;          // the epoch in progress: sum of batch loss * batch size
     int64_t correct = 0;          //   training predictions that were right
     int64_t seen = 0;             //   images trained on (skipped steps not counted)

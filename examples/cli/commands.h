@@ -14,6 +14,7 @@
 #include "datasets/dataloader.h"
 #include "examples/cli/checkpoint.h"
 #include "examples/cli/config.h"
+#include "examples/cli/time_budget.h"
 
 namespace patchgrad::cli {
 
@@ -47,7 +48,9 @@ struct EpochMetrics {
     double lr;            // the learning rate of the epoch's last step
     double train_loss;    // the mean training loss (label smoothing included) over the epoch's steps
     double train_acc;     // the fraction of training images classified right while training (augmented)
-    double test_loss;     // plain cross-entropy on the test set (no smoothing)
+    double val_loss;      // plain cross-entropy on the validation split (no smoothing); NaN without one
+    double val_acc;       //   what chooses best.safetensors
+    double test_loss;     // plain cross-entropy on the test set: reported, never used to choose
     double test_acc;
     double images_per_s;  // training images per second in this epoch
     double seconds;       // the run's time so far, training and evaluation, over every session
@@ -70,12 +73,15 @@ struct TrainOptions {
     std::function<void(int64_t step, ImageClassifier& model)> on_gradients;        // after the backward
     std::function<void(const StepInfo& info)> after_step;                         // after the update
     std::function<void(const EpochMetrics& metrics)> after_epoch;                 // after the checkpoints
+    std::function<void(BudgetPlanInput& measured)> on_budget_probe;               // --time: before the plan
 };
 
 enum class TrainStatus {
     completed,    // every epoch ran
     interrupted,  // a stop was requested (SIGINT, SIGTERM): `last` holds a resumable checkpoint
     nonfinite,    // a NaN or Inf loss or gradient: stopped, `last` untouched (message says where)
+    out_of_time,  // a --time budget ran out before the planned steps (a machine that slowed down): `last`
+                  // holds a resumable checkpoint, `best` the best epoch so far (message says where)
 };
 
 struct TrainResult {

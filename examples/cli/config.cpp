@@ -9,6 +9,7 @@
 #include "datasets/mnist.h"
 #include "examples/cli/args.h"
 #include "examples/cli/checkpoint.h"
+#include "examples/cli/time_budget.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
 
@@ -27,6 +28,9 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("dataset", c.dataset);
     visit("data", c.data);
     visit("epochs", c.epochs);
+    visit("steps", c.steps);
+    visit("time", c.time);
+    visit("val", c.val);
     visit("batch_size", c.batch_size);
     visit("optimizer", c.optimizer);
     visit("lr", c.lr);
@@ -81,6 +85,14 @@ void read_value(const Json& j, std::vector<int64_t>& v) {
     for (const Json& x : j.as_array()) v.push_back(x.as_int());
 }
 
+// Keys added after version 1's first files: a config.json or checkpoint written before them lacks them,
+// and their defaults (the struct's) reproduce what that run did.
+bool is_later_key(const std::string& key) {
+    for (const char* later : {"steps", "time", "val"})
+        if (key == later) return true;
+    return false;
+}
+
 // Every numeric field's range: the flags' (parse_train_config declares each flag with these bounds) and
 // validate()'s, so a config.json or a checkpoint's config can hold nothing a flag could not set. A list
 // holds each element in the range (--depths 2,2,6). mlp_ratio is bounded for Swin only: a ViT's is
@@ -98,7 +110,8 @@ constexpr Range kRanges[] = {
     {"dropout", 0, 0.99},          {"embed_dim", 1, 65536},         {"depths", 1, 1024},
     {"swin_heads", 1, 4096},       {"window", 1, 1024},             {"threads", 1, 1024},
     {"seed", 0, 0x1p53},           {"limit", 0, 0x1p40},            {"test_limit", 0, 0x1p40},
-    {"eval_batch_size", 1, 65536}};
+    {"eval_batch_size", 1, 65536}, {"steps", 0, 0x1p40},          {"time", 0, 1000.0 * 3600},
+    {"val", 0, 0x1p40}};
 
 const Range& range(const std::string& key) {
     for (const Range& r : kRanges)
@@ -308,6 +321,7 @@ TrainConfig from_json(const Json& json) {
     size_t known = 1;  // "version"
     for_each_field(config, [&](const char* key, auto& value) {
         const Json* entry = json.find(key);
+        if (entry == nullptr && is_later_key(key)) return;  // a file from before the key: its default applies
         check_io(entry != nullptr, "config: missing key \"", key, "\"");
         try {
             read_value(*entry, value);
@@ -331,7 +345,7 @@ TrainConfig from_json(const Json& json) {
 const std::vector<std::string> kResumeFixedFields = {
     "model", "dataset", "image_size", "channels", "num_classes", "patch", "dim", "depth", "heads", "mlp_dim",
     "pos_embed", "pool", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
-    "limit", "seed"};
+    "limit", "seed", "val"};
 
 std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& requested) {
     const Json a = to_json(checkpoint), b = to_json(requested);
@@ -346,6 +360,7 @@ std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& re
 bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume, bool* force) {
     TrainConfig f = default_config("vit", "cifar10");  // the flags' targets; the help shows these defaults
     bool no_augment = false, force_flag = false, reference = false;
+    std::string time_text;  // --time's duration, parsed below
     resume.clear();
     ArgParser args(kCommand,
                    "Trains a Vision Transformer or a Swin Transformer on CIFAR-10, MNIST or Fashion-MNIST, with "
@@ -357,6 +372,12 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--data", &f.data, "the folder `make data` fills");
     args.option("--epochs", &f.epochs, "passes over the training set (MNIST, Fashion-MNIST: 9)",
                 int_min("epochs"), int_max("epochs"));
+    args.option("--steps", &f.steps, "the run's length in optimizer steps instead (0: epochs x steps per epoch)",
+                int_min("steps"), int_max("steps"));
+    args.option("--time", &time_text, "a time budget that sizes the run (60m, 1.5h, 90s): it measures its speed, "
+                                      "then fixes --steps");
+    args.option("--val", &f.val, "hold out N training images (seeded) to choose the best checkpoint by (0: none)",
+                int_min("val"), int_max("val"));
     args.option("--batch-size", &f.batch_size, "images per step (MNIST, Fashion-MNIST: 64)",
                 int_min("batch_size"), int_max("batch_size"));
     args.option("--optimizer", &f.optimizer, "the optimizer", {"sgd", "adam", "adamw"});
@@ -423,6 +444,19 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
         if (args.given(flag)) merged.set(key, value);
     }
     if (no_augment) merged.set("augment", false);
+    if (args.given("--time")) {
+        require(resume.empty(), "--time sizes a new run; a resumed run keeps the steps its budget fixed (--steps "
+                                "or --epochs change them)");
+        require(!args.given("--epochs") && !args.given("--steps"),
+                "--time sizes the run, --epochs and --steps fix its length: give one of them");
+        merged.set("time", parse_duration(time_text, "--time"));
+        merged.set("steps", int64_t{0});  // fixed by the time budget's plan when the run starts
+    }
+    require(!(args.given("--epochs") && args.given("--steps")),
+            "--epochs and --steps both set the run's length: give one of them");
+    if (args.given("--epochs")) merged.set("steps", int64_t{0});  // on resume: the epochs given rule
+    // On resume, a length given by hand replaces the one a budget fixed: the budget no longer applies.
+    if (args.given("--epochs") || args.given("--steps")) merged.set("time", 0.0);
     TrainConfig c = from_json(merged);
 
     // Conflicts, named.

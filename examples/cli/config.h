@@ -8,7 +8,7 @@
 //   * the tests build one directly, field by field.
 //
 // Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the
-// run's bookkeeping may (epochs, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
+// run's bookkeeping may (epochs, steps, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
 // augment, clip_grad, skip_nonfinite, dropout, threads, data, out, eval_batch_size, test_limit); the fields in
 // kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
 // the data, and a change would make the checkpoint mean something else.
@@ -35,6 +35,11 @@ struct TrainConfig {
 
     // ---- the recipe ------------------------------------------------------------------------------------
     int64_t epochs = 21;              // passes over the training set (9 for MNIST and Fashion-MNIST)
+    int64_t steps = 0;                // the run's length in optimizer steps; 0: epochs x steps per epoch.
+                                      // When set, the run has ceil(steps / N) epochs, the last one partial
+    double time = 0;                  // --time: a budget in seconds that sizes the run (sets `steps` and
+                                      // `epochs` before the first step: examples/cli/time_budget.h); 0: none
+    int64_t val = 0;                  // training images held out for validation (datasets/split.h); 0: none
     int64_t batch_size = 128;         // images per optimizer step
     std::string optimizer = "adamw";  // "sgd", "adam" or "adamw"
     double lr = 1e-3;                 // the peak learning rate, reached at the end of the warmup

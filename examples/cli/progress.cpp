@@ -22,7 +22,7 @@ std::string format_duration(double seconds) {
 ProgressLine::ProgressLine(std::FILE* stream, bool interactive) : stream_(stream), interactive_(interactive) {}
 
 void ProgressLine::update(int64_t epoch, int64_t epochs, int64_t k, int64_t N, double loss, double accuracy,
-                          double images_per_s, double eta_s) {
+                          double images_per_s, double eta_s, double budget_left_s) {
     if (!stream_) return;
     const auto now = std::chrono::steady_clock::now();
     if (interactive_) {
@@ -34,10 +34,11 @@ void ProgressLine::update(int64_t epoch, int64_t epochs, int64_t k, int64_t N, d
         last_tenth_ = tenth;
     }
     last_draw_ = now;
-    std::fprintf(stream_, "%sepoch %lld/%lld  batch %lld/%lld  loss %.4f  acc %.1f%%  %.0f img/s  ETA %s%s",
+    const std::string budget = budget_left_s >= 0 ? "  budget left " + format_duration(budget_left_s) : "";
+    std::fprintf(stream_, "%sepoch %lld/%lld  batch %lld/%lld  loss %.4f  acc %.1f%%  %.0f img/s  ETA %s%s%s",
                  interactive_ ? "\r" : "", static_cast<long long>(epoch), static_cast<long long>(epochs),
                  static_cast<long long>(k), static_cast<long long>(N), loss, 100 * accuracy, images_per_s,
-                 format_duration(eta_s).c_str(), interactive_ ? "\033[K" : "\n");
+                 format_duration(eta_s).c_str(), budget.c_str(), interactive_ ? "\033[K" : "\n");
     std::fflush(stream_);
     open_ = interactive_;
 }

@@ -2,6 +2,7 @@
 // ProgressLine: the live line on stderr while an epoch trains.
 //
 //   epoch 3/15  batch 120/391  loss 1.4321  acc 48.7%  312 img/s  ETA 41m05s
+//   epoch 3/29  batch 120/391  loss 1.4321  acc 48.7%  312 img/s  ETA 51m40s  budget left 52m12s   (--time)
 //
 // On a terminal (isatty) the line is redrawn in place with '\r' at most a few times a second; otherwise
 // (a log file, a pipe, CI) one plain line is printed every 10% of the epoch, so logs stay short.
@@ -20,9 +21,10 @@ public:
     // stream: where to draw (stderr, or nullptr for nothing); interactive: redraw in place.
     ProgressLine(std::FILE* stream, bool interactive);
     // The state after batch k (1-based) of N in `epoch` (1-based) of `epochs`; loss and accuracy are the
-    // epoch's running means, images_per_s the epoch's rate so far, eta_s the whole run's remaining time.
+    // epoch's running means, images_per_s the epoch's rate so far, eta_s the whole run's remaining time,
+    // budget_left_s what is left of a --time budget (negative: no budget, not shown).
     void update(int64_t epoch, int64_t epochs, int64_t k, int64_t N, double loss, double accuracy,
-                double images_per_s, double eta_s);
+                double images_per_s, double eta_s, double budget_left_s = -1);
     // Ends the line (a newline after an in-place line), so the next output starts clean.
     void finish();
 

@@ -1,30 +1,33 @@
 // patchgrad train: the training loop, top to bottom. docs/training.md is its chapter.
 //
+//   hold out --val N training images                 datasets/split.h: the validation split
+//   with --time: measure the speed, fix the steps    examples/cli/time_budget.h
 //   for each epoch:
 //       loader.start_epoch(data_rng)                     this epoch's order (and, per batch, augmentation)
 //       for each batch k:
 //           lr = warmup_cosine_lr(step)                  optim/schedule.h
 //           learning_step(model, batch, lr)              optim/learning_step.h: forward, loss, backward,
 //                                                        clip, update; read it first
-//       evaluate on the test set                         NoGradGuard, eval mode
-//       save best.safetensors (when the test accuracy improved) and last.safetensors; append metrics.csv
+//       evaluate on the validation split and the test set    NoGradGuard, eval mode
+//       save best.safetensors (when the validation accuracy improved; without a split, at the end) and
+//       last.safetensors; append metrics.csv
 //
-// Reproducibility: one seed makes three Rngs (weights, data, dropout); the data Rng's state at the start
-// of an epoch decides the whole epoch (datasets/dataloader.h), so a checkpoint stores that state and the
-// batch index, and a resumed run replays the epoch's draws up to the batch where it stopped. Everything
-// else the loop needs (weights, optimizer state, step count) is in the checkpoint too, so a resumed run
-// computes the same numbers, bit for bit, as a run that never stopped.
-#include <sys/resource.h>
+// Choosing without the test set: best.safetensors is chosen by validation accuracy; the test set is
+// evaluated every epoch for the report only (metrics.csv's test_* columns), never to choose.
+//
+// Reproducibility: one seed makes four Rngs (weights, data, dropout, the validation split); the data Rng's
+// state at the start of an epoch decides the whole epoch (datasets/dataloader.h), so a checkpoint stores
+// that state and the batch index, and a resumed run replays the epoch's draws up to the batch where it
+// stopped. Everything else the loop needs (weights, optimizer state, step count) is in the checkpoint too,
+// so a resumed run computes the same numbers, bit for bit, as a run that never stopped.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <ctime>
 #include <filesystem>
 #include <limits>
-#include <sstream>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,7 +37,10 @@
 #include "core/ops.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
+#include "datasets/split.h"
 #include "examples/cli/progress.h"
+#include "examples/cli/run_files.h"
+#include "examples/cli/time_budget.h"
 #include "optim/learning_step.h"
 #include "optim/schedule.h"
 
@@ -59,19 +65,6 @@ void request_stop(int signal) {
 int stop_requested() { return g_stop_signal; }
 void clear_stop_request() { g_stop_signal = 0; }
 
-// ---- metrics.csv -------------------------------------------------------------------------------------
-
-const char* const kMetricsHeader =
-    "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds,peak_rss_mb";
-
-std::string metrics_row(const EpochMetrics& m) {
-    char row[256];
-    std::snprintf(row, sizeof row, "%lld,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f,%.1f", static_cast<long long>(m.epoch),
-                  static_cast<long long>(m.step), m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
-                  m.images_per_s, m.seconds, m.peak_rss_mb);
-    return row;
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -82,15 +75,6 @@ double seconds_since(Clock::time_point start) {
 
 const char* signal_name(int signal) {
     return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
-}
-
-std::string default_out(const TrainConfig& config) {
-    const std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-    return "runs/" + config.dataset + "-" + config.model + "-" + stamp;
 }
 
 // How many rows of logits (B, K) have their largest entry (the first, on ties) at the label.
@@ -122,83 +106,89 @@ std::string first_nonfinite_grad(const ImageClassifier& model) {
     return "(none found)";
 }
 
-// The process's peak resident set size so far, in MB (Linux reports ru_maxrss in KB).
-double peak_rss_mb() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_maxrss) / 1024;
-}
-
-// metrics.csv's rows for the epochs up to `epochs` from an earlier session (a resumed run keeps them and
-// drops any later rows, which a resume from an older checkpoint will write again).
-std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epochs) {
-    std::vector<std::string> rows;
-    if (!std::filesystem::exists(path)) return rows;
-    std::istringstream lines(read_file(path));
-    std::string line;
-    std::getline(lines, line);  // the header
-    while (std::getline(lines, line)) {
-        if (line.empty()) continue;
-        const int64_t epoch = std::atoll(line.c_str());
-        if (std::count(line.begin(), line.end(), ',') == 8) line += ",";  // a row from before peak_rss_mb
-        if (epoch >= 1 && epoch <= epochs) rows.push_back(line);
+// The time budget's probe: a few real training steps (forward and backward on batches the loader draws
+// with an Rng of its own, the gradients then cleared: no weight, optimizer state or random draw of the
+// run changes) and an evaluation batch, timed. The first steps warm the buffer pool and are not counted.
+BudgetPlanInput measure_speed(ImageClassifier& model, DataLoader& loader, const DataLoader& eval_loader,
+                              const TrainConfig& config, Optimizer& optimizer) {
+    constexpr int64_t kWarm = 2, kTimed = 8;
+    Rng probe_rng(0x7072'6f62'65ull);  // "probe": a fixed Rng, apart from the run's own
+    loader.start_epoch(probe_rng);
+    model.train();
+    std::vector<double> step_seconds;
+    for (int64_t k = 0; k < kWarm + kTimed; ++k) {
+        const Batch batch = loader.batch(k % loader.batches_per_epoch(), probe_rng);
+        const auto start = Clock::now();
+        optimizer.zero_grad();
+        cross_entropy(model.forward(batch.images, probe_rng), batch.labels,
+                      static_cast<Scalar>(config.label_smoothing)).backward();
+        if (k >= kWarm) step_seconds.push_back(seconds_since(start));
     }
-    return rows;
-}
-
-// A run folder belongs to one run: starting afresh in a folder whose config.json describes another
-// run (another value of any field but `out` and `threads`, which change no result) would replace its
-// config, metrics and checkpoints. Refused unless --force.
-void refuse_another_run(const std::string& folder, const TrainConfig& config, bool force) {
-    const std::string path = folder + "/config.json";
-    if (force || !std::filesystem::exists(path)) return;
-    std::string difference;
-    try {
-        const Json theirs = to_json(from_json(parse_json(read_file(path), path))), ours = to_json(config);
-        for (const auto& [key, value] : ours.as_object())
-            if (difference.empty() && key != "out" && key != "threads" && !(theirs.at(key) == value))
-                difference = key + " is " + theirs.at(key).dump() + " there, " + value.dump() + " here";
-    } catch (const std::exception& error) {
-        difference = std::string("its config.json cannot be read: ") + error.what();
+    optimizer.zero_grad();
+    std::sort(step_seconds.begin(), step_seconds.end());
+    model.eval();
+    double eval_seconds = 0;
+    int64_t eval_images = 0;
+    for (int64_t pass = 0; pass < 2; ++pass) {  // the second pass is timed
+        const NoGradGuard no_grad;
+        const Batch batch = eval_loader.batch(0, probe_rng);
+        const auto start = Clock::now();
+        model.forward(batch.images, probe_rng);
+        eval_seconds = seconds_since(start);
+        eval_images = batch.labels.numel();
     }
-    if (!difference.empty())
-        throw UsageError("patchgrad train: " + folder + " holds another run (" + difference +
-                         "); choose another --out, or give --force to replace that run");
+    BudgetPlanInput input;
+    input.step_s = step_seconds[step_seconds.size() / 2];  // the median
+    input.eval_image_s = eval_seconds / static_cast<double>(std::max<int64_t>(1, eval_images));
+    return input;
 }
 
 }  // namespace
 
-TrainResult train(const TrainConfig& config, const TrainOptions& options) {
-    validate(config);
+TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
+    const auto session_start = Clock::now();
+    validate(requested);
     // The run's folder, checked before anything is loaded: a folder that holds another run is refused.
-    TrainConfig saved_config = config;
-    saved_config.out = config.out.empty() ? default_out(config) : config.out;
-    if (options.resume.empty()) refuse_another_run(saved_config.out, saved_config, options.force);
+    TrainConfig config = requested;  // a --time budget fixes steps, epochs and warmup_epochs below
+    config.out = requested.out.empty() ? default_run_folder(requested) : requested.out;
+    if (options.resume.empty()) refuse_another_run(config.out, config, options.force);
     clear_stop_request();
 #ifdef _OPENMP
     omp_set_num_threads(static_cast<int>(config.threads));
 #endif
     TrainResult result;
 
-    // ---- 1. the data ---------------------------------------------------------------------------------
-    const ImageDataset train_set = load_dataset(config, true);
-    const ImageDataset test_set = load_dataset(config, false);
-    for (const ImageDataset* set : {&train_set, &test_set})
-        check_io(set->channels == config.channels && set->height == config.image_size &&
-                     set->width == config.image_size && set->num_classes() == config.num_classes,
-                 "train: ", dataset_dir(config), " holds images ", Shape{set->channels, set->height, set->width},
-                 " of ", set->num_classes(), " classes, the config expects ",
-                 Shape{config.channels, config.image_size, config.image_size}, " of ", config.num_classes);
-    DataLoader loader(train_set, train_loader_options(config));
-    const DataLoader test_loader(test_set, eval_loader_options(config));
-    const int64_t N = loader.batches_per_epoch();  // batches per epoch
-
-    // ---- 2. the model, the optimizer, and where the run stands ----------------------------------------
+    // ---- 1. the data, and the model, the optimizer, and where the run stands --------------------------------
     Rng seeder(static_cast<uint64_t>(config.seed));
     Rng init_rng(seeder.next_u64());  // the initial weights
     TrainingState state;
     state.data_rng = Rng(seeder.next_u64()).state();   // the order and augmentation of the data
     state.model_rng = Rng(seeder.next_u64()).state();  // dropout
+    Rng split_rng(seeder.next_u64());                  // which training images are held out (--val)
+    TrainValidationSplit data;
+    {
+        const ImageDataset full_train_set = load_dataset(config, true);
+        if (config.val >= full_train_set.count)
+            throw UsageError(format_message("patchgrad train: --val ", config.val, " holds out all of the ",
+                                            full_train_set.count, " training images; at most ",
+                                            full_train_set.count - 1, " leaves one to train on"));
+        data = split_validation(full_train_set, config.val, split_rng);
+    }
+    const ImageDataset test_set = load_dataset(config, false);
+    for (const ImageDataset* set : {static_cast<const ImageDataset*>(&data.train), &test_set})
+        check_io(set->channels == config.channels && set->height == config.image_size &&
+                     set->width == config.image_size && set->num_classes() == config.num_classes,
+                 "train: ", dataset_dir(config), " holds images ", Shape{set->channels, set->height, set->width},
+                 " of ", set->num_classes(), " classes, the config expects ",
+                 Shape{config.channels, config.image_size, config.image_size}, " of ", config.num_classes);
+    DataLoader loader(data.train, train_loader_options(config));
+    const DataLoader test_loader(test_set, eval_loader_options(config));
+    DataLoaderOptions val_options = eval_loader_options(config);
+    val_options.limit = 0;  // --test-limit is the test set's
+    const DataLoader val_loader(data.validation, val_options);
+    const bool has_val = val_loader.size() > 0;
+    const int64_t N = loader.batches_per_epoch();  // batches per epoch
+
     std::unique_ptr<ImageClassifier> model = build_model(config, init_rng);
     std::unique_ptr<Optimizer> optimizer = build_optimizer(config, *model);
     if (!options.resume.empty()) {
@@ -216,7 +206,30 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         check_io(state.batch <= N, options.resume, ": the checkpoint stopped after batch ", state.batch,
                  " of an epoch, but this run's epochs have ", N, " batches");
     }
-    const int64_t total_steps = config.epochs * N;
+
+    // ---- 2. the run's length: fixed by --epochs or --steps, or sized to a --time budget -----------------
+    BudgetPlanInput budget;  // what the probe measured (zeros without a budget)
+    if (config.time > 0 && config.steps == 0 && options.resume.empty()) {
+        budget = measure_speed(*model, loader, test_loader, config, *optimizer);
+        budget.budget_s = config.time;
+        budget.elapsed_s = seconds_since(session_start);
+        budget.save_s = 0.5;  // two checkpoints of a few MB, metrics.csv and metrics.svg: well under this
+        budget.steps_per_epoch = N;
+        budget.eval_images = val_loader.size() + test_loader.size();
+        if (options.on_budget_probe) options.on_budget_probe(budget);
+        config.steps = plan_steps(budget);
+        if (config.steps < 1)
+            throw UsageError(format_message("patchgrad train: --time ", format_duration(config.time),
+                                            " is too short: one step takes ", budget.step_s, " s here and ",
+                                            format_duration(budget.elapsed_s), " are spent already"));
+        // The warmup is at most a fifth of the planned run, as when --epochs is given without it.
+        config.warmup_epochs = std::min(config.warmup_epochs, static_cast<double>(config.steps) / (5.0 * N));
+    }
+    const int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
+    if (config.steps > 0) config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
+    const int64_t epochs = config.epochs;
+    // Batches of epoch e (0-based): N, but the last epoch of a run of `steps` takes only what is left.
+    const auto batches_in = [&](int64_t e) { return std::min(N, total_steps - e * N); };
     const int64_t warmup_steps =
         std::min<int64_t>(total_steps, std::llround(config.warmup_epochs * static_cast<double>(N)));
     const auto lr_at = [&](int64_t step) {
@@ -225,7 +238,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     };
 
     // ---- 3. the run's folder ---------------------------------------------------------------------------
-    result.out = saved_config.out;
+    result.out = config.out;
     std::filesystem::create_directories(result.out);
     const std::string last_path = result.out + "/last.safetensors", best_path = result.out + "/best.safetensors";
     const std::string metrics_path = result.out + "/metrics.csv";
@@ -233,7 +246,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     // the half-written copies are litter (core/io/atomic_file.h).
     for (const std::string& path : {last_path, best_path, metrics_path, result.out + "/config.json"})
         remove_stale_temporaries(path);
-    write_file_atomically(result.out + "/config.json", to_json(saved_config).dump(2) + "\n");
+    write_file_atomically(result.out + "/config.json", to_json(config).dump(2) + "\n");
     std::vector<std::string> metrics_rows = kept_metrics_rows(metrics_path, options.resume.empty() ? 0 : state.epoch);
     const auto write_metrics = [&] {
         std::string text = std::string(kMetricsHeader) + "\n";
@@ -245,18 +258,27 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
 
     if (options.summary) {
         std::fprintf(options.summary,
-                     "patchgrad train: %s on %s (%lld training, %lld test images), %lld parameters, %s lr %g, "
-                     "%lld epochs of %lld steps, %lld threads -> %s\n",
+                     "patchgrad train: %s on %s (%lld training, %lld validation, %lld test images), %lld parameters, "
+                     "%s lr %g, %lld epochs of %lld steps (%lld steps), %lld threads -> %s\n",
                      config.model.c_str(), config.dataset.c_str(), static_cast<long long>(loader.size()),
-                     static_cast<long long>(test_loader.size()), static_cast<long long>(model->parameter_count()),
-                     config.optimizer.c_str(), config.lr, static_cast<long long>(config.epochs),
-                     static_cast<long long>(N), static_cast<long long>(config.threads), result.out.c_str());
+                     static_cast<long long>(val_loader.size()), static_cast<long long>(test_loader.size()),
+                     static_cast<long long>(model->parameter_count()), config.optimizer.c_str(), config.lr,
+                     static_cast<long long>(epochs), static_cast<long long>(N), static_cast<long long>(total_steps),
+                     static_cast<long long>(config.threads), result.out.c_str());
+        if (budget.budget_s > 0)
+            std::fprintf(options.summary,
+                         "time budget %s: %.3f s per step and %.2f ms per evaluated image measured, %s spent; "
+                         "%lld steps planned to end by %s (written to config.json: --steps %lld repeats the run)\n",
+                         format_duration(budget.budget_s).c_str(), budget.step_s, 1000 * budget.eval_image_s,
+                         format_duration(budget.elapsed_s).c_str(), static_cast<long long>(total_steps),
+                         format_duration(budget.elapsed_s + planned_seconds(budget, total_steps)).c_str(),
+                         static_cast<long long>(total_steps));
         if (!options.resume.empty())
             std::fprintf(options.summary, "resuming %s at epoch %lld, batch %lld/%lld (step %lld)\n",
                          options.resume.c_str(), static_cast<long long>(state.epoch + 1),
                          static_cast<long long>(state.batch), static_cast<long long>(N),
                          static_cast<long long>(state.step));
-        if (state.epoch >= config.epochs)
+        if (state.epoch >= epochs)
             std::fprintf(options.summary, "the run has completed its %lld epochs: nothing to do (--epochs N trains "
                                           "further, the cosine stretched to the new end)\n",
                          static_cast<long long>(state.epoch));
@@ -264,30 +286,35 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
     }
 
     // ---- 4. the loop -------------------------------------------------------------------------------------
-    const auto session_start = Clock::now();
     const double seconds_before = state.seconds;
+    const auto run_seconds = [&] { return seconds_before + seconds_since(session_start); };  // over every session
     const auto save = [&](const std::string& path) {
-        state.seconds = seconds_before + seconds_since(session_start);
-        save_checkpoint(path, saved_config, state, train_set.class_names, *model, optimizer.get());
+        state.seconds = run_seconds();
+        save_checkpoint(path, config, state, data.train.class_names, *model, optimizer.get());
     };
-    const auto interrupted = [&](int64_t epoch, int64_t batch) {  // epoch 1-based, batch its last one taken
+    const auto interrupted = [&](int64_t epoch, int64_t batch, int64_t batches) {  // epoch 1-based
         result.status = TrainStatus::interrupted;
         result.signal = stop_requested();
         result.message = format_message("interrupted by ", signal_name(result.signal), " in epoch ", epoch,
-                                        " after batch ", batch, "/", N, " (step ", state.step, "): saved ", last_path,
-                                        "; continue with: patchgrad train --resume ", last_path);
+                                        " after batch ", batch, "/", batches, " (step ", state.step, "): saved ",
+                                        last_path, "; continue with: patchgrad train --resume ", last_path);
         result.state = state;
         return result;
     };
     ProgressLine progress(options.progress, options.progress_interactive);
-    Rng data_rng(0), model_rng(0), eval_rng(0);
+    Rng data_rng(0), model_rng(0);
     model_rng.set_state(state.model_rng);
-    double eval_seconds = -1;  // the last evaluation's duration, for the ETA
+    // The last evaluation's duration (validation + test), for the ETA and the budget's deadline; the probe's
+    // estimate until one has run.
+    double eval_seconds = budget.eval_image_s > 0
+                              ? budget.eval_image_s * static_cast<double>(val_loader.size() + test_loader.size())
+                              : -1;
     const Scalar max_norm = config.clip_grad > 0 ? static_cast<Scalar>(config.clip_grad)
                                                  : std::numeric_limits<Scalar>::max();  // no clipping: norm only
 
-    while (state.epoch < config.epochs) {
+    while (state.epoch < epochs) {
         const int64_t epoch = state.epoch;  // 0-based
+        const int64_t batches = batches_in(epoch);
         // This epoch's draws, from its first: replay those of the batches an earlier session already took.
         data_rng.set_state(state.data_rng);
         loader.start_epoch(data_rng);
@@ -295,7 +322,24 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         model->train();
         const auto epoch_start = Clock::now();
         int64_t epoch_images = 0;  // trained in this session, for images/s
-        for (int64_t k = state.batch; k < N; ++k) {
+        const int64_t first_batch = state.batch;
+        for (int64_t k = first_batch; k < batches; ++k) {
+            // The budget's deadline: a step that would leave too little time for the last evaluation and
+            // save is not taken (the plan left a margin; a machine that slowed down can still use it up).
+            const double step_estimate =
+                k > first_batch ? seconds_since(epoch_start) / static_cast<double>(k - first_batch) : budget.step_s;
+            if (config.time > 0 && run_seconds() + step_estimate + std::max(0.0, eval_seconds) + 1 > config.time) {
+                progress.finish();
+                save(last_path);
+                result.status = TrainStatus::out_of_time;
+                result.message = format_message(
+                    "the time budget (", format_duration(config.time), ") ran out in epoch ", epoch + 1, " after batch ",
+                    k, "/", batches, " (step ", state.step, " of ", total_steps, "): saved ", last_path,
+                    "; best.safetensors holds the best epoch so far; the schedule's last ", total_steps - state.step,
+                    " steps were not taken (continue with: patchgrad train --resume ", last_path, ")");
+                result.state = state;
+                return result;
+            }
             Batch batch = loader.batch(k, data_rng);
             if (options.on_batch) options.on_batch(state.step, batch, *model);
             const int64_t B = batch.labels.numel();
@@ -326,7 +370,7 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
                                        first_nonfinite_grad(*model));
             if (!fault.empty()) {
                 const std::string where = format_message("step ", state.step, " (epoch ", epoch + 1, ", batch ", k + 1,
-                                                         "/", N, "): ", fault);
+                                                         "/", batches, "): ", fault);
                 optimizer->zero_grad();
                 if (!config.skip_nonfinite) {
                     progress.finish();
@@ -355,35 +399,41 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
             state.model_rng = model_rng.state();
 
             const double rate = static_cast<double>(epoch_images) / std::max(1e-9, seconds_since(epoch_start));
-            const double evals_left = static_cast<double>(config.epochs - epoch);
-            const double eval_estimate = eval_seconds >= 0 ? eval_seconds
-                                                           : static_cast<double>(test_loader.size()) / (3 * rate);
+            const double evals_left = static_cast<double>(epochs - epoch);
+            const double eval_estimate =
+                eval_seconds >= 0 ? eval_seconds
+                                  : static_cast<double>(val_loader.size() + test_loader.size()) / (3 * rate);
             const double images_left = static_cast<double>(total_steps - state.step) * static_cast<double>(loader.size()) /
                                        static_cast<double>(N);
             const double trained = static_cast<double>(std::max<int64_t>(1, state.seen));
-            progress.update(epoch + 1, config.epochs, k + 1, N, state.loss_sum / trained,
+            progress.update(epoch + 1, epochs, k + 1, batches, state.loss_sum / trained,
                             static_cast<double>(state.correct) / trained, rate,
-                            images_left / rate + evals_left * eval_estimate);
+                            images_left / rate + evals_left * eval_estimate,
+                            config.time > 0 ? config.time - run_seconds() : -1);
             if (options.after_step) options.after_step({epoch, k, state.step - 1, loss_value, lr});
             if (stop_requested()) {
                 progress.finish();
                 save(last_path);
-                return interrupted(epoch + 1, k + 1);
+                return interrupted(epoch + 1, k + 1, batches);
             }
         }
         progress.finish();
         const double train_seconds = seconds_since(epoch_start);
 
-        // The test set, every epoch.
+        // The validation split (chooses) and the test set (reported), every epoch.
         const auto eval_start = Clock::now();
-        const EvalResult test = evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
-        if (test.interrupted) {
-            save(last_path);  // batch == N: the epoch's training is done, its evaluation will run on resume
-            return interrupted(epoch + 1, N);
+        EvalResult val;
+        if (has_val) val = evaluate(*model, val_loader, config.num_classes, /*watch_stop_request=*/true);
+        const EvalResult test = val.interrupted ? EvalResult{}
+                                                : evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
+        if (val.interrupted || test.interrupted) {
+            save(last_path);  // batch == batches: the epoch's training is done, its evaluation will run on resume
+            return interrupted(epoch + 1, batches, batches);
         }
         eval_seconds = seconds_since(eval_start);
 
-        // The epoch is complete: record it, then save.
+        // The epoch is complete: record it, then save. The best checkpoint is chosen by validation accuracy;
+        // without a validation split nothing chooses, and best.safetensors is the run's final state.
         const double trained = static_cast<double>(std::max<int64_t>(1, state.seen));
         EpochMetrics m{};
         m.epoch = epoch + 1;
@@ -391,17 +441,20 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         m.lr = lr_at(std::max<int64_t>(0, state.step - 1));
         m.train_loss = state.loss_sum / trained;
         m.train_acc = static_cast<double>(state.correct) / trained;
+        m.val_loss = has_val ? val.loss : std::nan("");
+        m.val_acc = has_val ? val.accuracy : std::nan("");
         m.test_loss = test.loss;
         m.test_acc = test.accuracy;
         m.images_per_s = static_cast<double>(epoch_images) / std::max(1e-9, train_seconds);
         m.skipped = state.skipped;
-        const bool best = test.accuracy > state.best_test_acc;
+        const bool best = has_val ? val.accuracy > state.best_val_acc : epoch + 1 == epochs;
         state.epoch = epoch + 1;
         state.batch = 0;
         state.data_rng = data_rng.state();  // the next epoch starts where this one's draws ended
         state.loss_sum = 0;
         state.correct = state.seen = state.skipped = 0;
         if (best) {
+            state.best_val_acc = has_val ? val.accuracy : -1;
             state.best_test_acc = test.accuracy;
             state.best_epoch = epoch + 1;
             save(best_path);
@@ -421,17 +474,19 @@ TrainResult train(const TrainConfig& config, const TrainOptions& options) {
         }
         result.epochs.push_back(m);
         if (options.summary) {
+            char val_text[64] = "";
+            if (has_val) std::snprintf(val_text, sizeof val_text, "  val loss %.4f acc %.2f%%", m.val_loss, 100 * m.val_acc);
             std::fprintf(options.summary,
-                         "epoch %lld/%lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  "
+                         "epoch %lld/%lld  train loss %.4f acc %.2f%%%s  test loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  "
                          "%s%s%s\n",
-                         static_cast<long long>(m.epoch), static_cast<long long>(config.epochs), m.train_loss,
-                         100 * m.train_acc, m.test_loss, 100 * m.test_acc, m.lr, m.images_per_s,
-                         format_duration(m.seconds).c_str(), best ? "  (best)" : "",
+                         static_cast<long long>(m.epoch), static_cast<long long>(epochs), m.train_loss,
+                         100 * m.train_acc, val_text, m.test_loss, 100 * m.test_acc, m.lr, m.images_per_s,
+                         format_duration(m.seconds).c_str(), best && has_val ? "  (best)" : "",
                          m.skipped ? format_message("  skipped ", m.skipped, " steps").c_str() : "");
             std::fflush(options.summary);
         }
         if (options.after_epoch) options.after_epoch(m);
-        if (stop_requested() && state.epoch < config.epochs) return interrupted(epoch + 1, N);  // `last` is saved
+        if (stop_requested() && state.epoch < epochs) return interrupted(epoch + 1, batches, batches);  // `last` saved
     }
     result.state = state;
     return result;
@@ -467,9 +522,18 @@ int run_train(int argc, char** argv) {
 
     switch (result.status) {
         case TrainStatus::completed:
-            std::printf("done: best test accuracy %.2f%% (epoch %lld); checkpoints in %s\n",
-                        100 * result.state.best_test_acc, static_cast<long long>(result.state.best_epoch),
-                        result.out.c_str());
+            if (result.state.best_val_acc >= 0)
+                std::printf("done: best validation accuracy %.2f%% (epoch %lld), its test accuracy %.2f%%; "
+                            "checkpoints in %s\n",
+                            100 * result.state.best_val_acc, static_cast<long long>(result.state.best_epoch),
+                            100 * result.state.best_test_acc, result.out.c_str());
+            else
+                std::printf("done: test accuracy %.2f%% after the last epoch (%lld); checkpoints in %s\n",
+                            100 * result.state.best_test_acc, static_cast<long long>(result.state.best_epoch),
+                            result.out.c_str());
+            return 0;
+        case TrainStatus::out_of_time:
+            std::fprintf(stderr, "patchgrad train: warning: %s\n", result.message.c_str());
             return 0;
         case TrainStatus::interrupted:
             std::fprintf(stderr, "patchgrad train: %s\n", result.message.c_str());

@@ -28,22 +28,9 @@ using namespace patchgrad::cli;
 namespace fs = std::filesystem;
 using testing::TempDir, testing::write_bytes, testing::idx_images, testing::idx_labels;
 using testing::SmallData, testing::real_data_present, testing::tiny_config, testing::write_synthetic_data;
+using testing::check_same_tensors, testing::parse, testing::usage_error;
 
 namespace {
-
-// Every tensor of two checkpoints, bit for bit (weights, buffers, optimizer state).
-void check_same_tensors(const std::string& a, const std::string& b) {
-    const SafetensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
-    REQUIRE(fa.tensors.size() == fb.tensors.size());
-    for (size_t i = 0; i < fa.tensors.size(); ++i) {
-        const auto& [name, ta] = fa.tensors[i];
-        const Tensor& tb = fb.tensor(name);
-        REQUIRE(ta.shape() == tb.shape());
-        bool same = true;
-        for (int64_t j = 0; j < ta.numel(); ++j) same = same && ta.data()[j] == tb.data()[j];
-        CHECK_MESSAGE(same, "tensor ", name, " differs");
-    }
-}
 
 // metrics.csv without its last three columns (images/s, seconds and peak RSS, which are measurements).
 std::vector<std::string> metrics_without_timings(const std::string& path) {
@@ -68,29 +55,6 @@ double training_accuracy(const std::string& checkpoint, int64_t limit) {
     const ImageDataset train_set = load_dataset(config, true);
     const DataLoader loader(train_set, eval_loader_options(config));
     return evaluate(*model, loader, config.num_classes).accuracy;
-}
-
-// Runs parse_train_config on the words after "patchgrad train".
-TrainConfig parse(std::vector<std::string> words, std::string* resume = nullptr) {
-    words.insert(words.begin(), {"patchgrad", "train"});
-    std::vector<char*> argv;
-    for (std::string& word : words) argv.push_back(word.data());
-    TrainConfig config;
-    std::string resume_path;
-    // Not inside REQUIRE: doctest would catch the UsageError the callers want to see.
-    if (!parse_train_config(static_cast<int>(argv.size()), argv.data(), config, resume_path))
-        throw std::runtime_error("--help was printed");
-    if (resume) *resume = resume_path;
-    return config;
-}
-
-std::string usage_error(const std::vector<std::string>& words) {
-    try {
-        parse(words);
-    } catch (const UsageError& error) {
-        return error.what();
-    }
-    return "(no UsageError)";
 }
 
 }  // namespace

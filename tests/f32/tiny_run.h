@@ -1,12 +1,18 @@
 #pragma once
 // A tiny training run for the float32 tests: generated data shaped like CIFAR-10 and MNIST, and a tiny ViT
 // that trains on it in a second or two. Shared by tests/f32/test_training.cpp and
-// tests/f32/test_reference_cli.cpp.
+// tests/f32/test_reference_cli.cpp, with the helpers they share: two checkpoints compared tensor by
+// tensor, and the flag parser run on a list of words.
 #include <cstdint>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
+#include "core/io/safetensors.h"
+#include "examples/cli/args.h"
 #include "examples/cli/config.h"
 #include "tests/temp_files.h"
 
@@ -84,5 +90,42 @@ struct SmallData {
     TempDir dir;
     SmallData() { write_synthetic_data(dir.str(), 40, 50); }
 };
+
+// Every tensor of two checkpoints, bit for bit (weights, buffers, optimizer state).
+inline void check_same_tensors(const std::string& a, const std::string& b) {
+    const SafetensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
+    REQUIRE(fa.tensors.size() == fb.tensors.size());
+    for (size_t i = 0; i < fa.tensors.size(); ++i) {
+        const auto& [name, ta] = fa.tensors[i];
+        const Tensor& tb = fb.tensor(name);
+        REQUIRE(ta.shape() == tb.shape());
+        bool same = true;
+        for (int64_t j = 0; j < ta.numel(); ++j) same = same && ta.data()[j] == tb.data()[j];
+        CHECK_MESSAGE(same, "tensor ", name, " differs");
+    }
+}
+
+// Runs parse_train_config on the words after "patchgrad train".
+inline cli::TrainConfig parse(std::vector<std::string> words, std::string* resume = nullptr) {
+    words.insert(words.begin(), {"patchgrad", "train"});
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    cli::TrainConfig config;
+    std::string resume_path;
+    // Not inside REQUIRE: doctest would catch the UsageError the callers want to see.
+    if (!cli::parse_train_config(static_cast<int>(argv.size()), argv.data(), config, resume_path))
+        throw std::runtime_error("--help was printed");
+    if (resume) *resume = resume_path;
+    return config;
+}
+
+inline std::string usage_error(const std::vector<std::string>& words) {
+    try {
+        parse(words);
+    } catch (const cli::UsageError& error) {
+        return error.what();
+    }
+    return "(no UsageError)";
+}
 
 }  // namespace patchgrad::testing

@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
         // ---- metrics.csv as `train` writes it: its header and a row per epoch ----
         std::string csv = std::string(cli::kMetricsHeader) + "\n";
         for (int64_t epoch = 1; epoch <= 3; ++epoch)
-            csv += cli::metrics_row({epoch, epoch * 469, 1e-3 / double(epoch), 2.3 / double(epoch), 0.1 * double(epoch),
+            csv += cli::metrics_row({epoch, epoch * 469, 1e-3 / double(epoch), 2.3 / double(epoch), 0.1 * double(epoch), 2.25 / double(epoch), 0.11 * double(epoch),
                                      2.2 / double(epoch), 0.12 * double(epoch), 1234.5, 60.0 * double(epoch), 0, 512.0}) +
                    "\n";
         write_seed("metrics_csv", "metrics.csv", csv);

@@ -1,0 +1,279 @@
+// Choosing without the test set, and a run sized to a time budget (examples/cli/train.cpp,
+// examples/cli/time_budget.h, datasets/split.h):
+//   * --val N holds out N training images; best.safetensors is chosen by their accuracy; metrics.csv
+//     has the validation columns; without a split best.safetensors is the final state, chosen by nothing;
+//   * --time parses durations strictly; the plan is the largest step count that fits; a budgeted run
+//     writes its plan into config.json, and `--steps S` repeats it bit for bit; a machine that slows down
+//     meets the deadline with a resumable checkpoint; a real budget is kept on the wall clock;
+//   * the flags refuse what cannot be meant (--time with --epochs, with --resume; --val too large).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include "core/io/atomic_file.h"
+#include "core/io/json.h"
+#include "examples/cli/commands.h"
+#include "examples/cli/progress.h"
+#include "examples/cli/run_files.h"
+#include "examples/cli/time_budget.h"
+#include "tests/f32/tiny_run.h"
+#include "tests/helpers.h"
+
+using namespace patchgrad;
+using namespace patchgrad::cli;
+using testing::SmallData, testing::TempDir, testing::tiny_config, testing::check_same_tensors, testing::parse,
+    testing::usage_error;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string first_line(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+}  // namespace
+
+// ============================================= the validation split =====================================
+
+TEST_CASE("train --val: the best checkpoint is the epoch of the best validation accuracy; test is reported") {
+    SmallData data;  // 200 training images, 50 test images
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.val = 40;
+    c.epochs = 4;
+    std::vector<EpochMetrics> seen;
+    TrainOptions options;
+    options.after_epoch = [&](const EpochMetrics& m) { seen.push_back(m); };
+    const TrainResult result = train(c, options);
+    REQUIRE(result.status == TrainStatus::completed);
+    REQUIRE(seen.size() == 4);
+    // The validation accuracy is a fraction of 40 images, the test accuracy of 50.
+    size_t best = 0;
+    for (size_t e = 0; e < seen.size(); ++e) {
+        CHECK(std::isfinite(seen[e].val_acc));
+        CHECK(std::round(seen[e].val_acc * 40) == doctest::Approx(seen[e].val_acc * 40).epsilon(1e-9));
+        CHECK(std::round(seen[e].test_acc * 50) == doctest::Approx(seen[e].test_acc * 50).epsilon(1e-9));
+        if (seen[e].val_acc > seen[best].val_acc) best = e;  // the first of equals, as the loop chooses
+    }
+    CHECK(result.state.best_epoch == static_cast<int64_t>(best + 1));
+    CHECK(result.state.best_val_acc == seen[best].val_acc);
+    CHECK(result.state.best_test_acc == seen[best].test_acc);
+    const Checkpoint best_ckpt = read_checkpoint(out.file("best.safetensors"));
+    CHECK(best_ckpt.state.epoch == static_cast<int64_t>(best + 1));
+    CHECK(best_ckpt.state.best_val_acc == seen[best].val_acc);
+    // 160 images train: 5 batches of 32 per epoch.
+    CHECK(result.state.step == 4 * 5);
+    CHECK(first_line(out.file("metrics.csv")) == kMetricsHeader);
+    CHECK(contains(kMetricsHeader, "train_acc,val_loss,val_acc,test_loss,test_acc"));
+}
+
+TEST_CASE("train --val 0: nothing chooses; best.safetensors is written once, the final state") {
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    bool best_after_first_epoch = true;
+    TrainOptions options;
+    options.after_epoch = [&](const EpochMetrics& m) {
+        if (m.epoch == 1) best_after_first_epoch = std::filesystem::exists(out.file("best.safetensors"));
+        CHECK(std::isnan(m.val_acc));
+    };
+    const TrainResult result = train(c, options);
+    REQUIRE(result.status == TrainStatus::completed);
+    CHECK_FALSE(best_after_first_epoch);
+    check_same_tensors(out.file("best.safetensors"), out.file("last.safetensors"));
+    CHECK(result.state.best_val_acc == -1);
+    CHECK(result.state.best_epoch == 2);
+    CHECK(result.state.best_test_acc == result.epochs.back().test_acc);
+    // The validation fields of metrics.csv are empty, not zero.
+    std::ifstream in(out.file("metrics.csv"));
+    std::string header, row;
+    std::getline(in, header);
+    std::getline(in, row);
+    CHECK(contains(row, ",,"));
+}
+
+TEST_CASE("train --val: a split that leaves nothing to train on is refused naming the numbers") {
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.val = 200;
+    CHECK(contains(thrown_message([&] { train(c); }),
+                   "--val 200 holds out all of the 200 training images; at most 199 leaves one to train on"));
+}
+
+TEST_CASE("metrics.csv of an older run: its rows are kept under today's columns on resume") {
+    TempDir dir;
+    write_file_atomically(dir.file("metrics.csv"),
+                          "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,images_per_s,seconds,peak_rss_mb\n"
+                          "1,7,0.001,2.1,0.2,2.0,0.25,300.0,10.0,400.0\n"
+                          "2,14,0.0005,1.9,0.3,1.8,0.35,310.0,20.0,401.0\n");
+    const std::vector<std::string> rows = kept_metrics_rows(dir.file("metrics.csv"), 1);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0] == "1,7,0.001,2.1,0.2,,,2.0,0.25,300.0,10.0,400.0");
+}
+
+// ============================================= the time budget ==========================================
+
+TEST_CASE("parse_duration: a number and a unit, repeated; anything else refused naming the flag") {
+    CHECK(parse_duration("60m", "--time") == 3600);
+    CHECK(parse_duration("1.5h", "--time") == 5400);
+    CHECK(parse_duration("90s", "--time") == 90);
+    CHECK(parse_duration("1h30m", "--time") == 5400);
+    CHECK(parse_duration("0.5s", "--time") == 0.5);
+    for (const char* bad : {"60", "", "-5m", "5x", "0m", "1e3s", " 5m", "5m ", "m", ".m", "0x10s", "1001h", "5..1m"}) {
+        CAPTURE(bad);
+        const std::string message = thrown_message([&] { parse_duration(bad, "--time"); });
+        CHECK(contains(message, "--time expects a duration such as 60m, 1.5h, 90s or 1h30m, got '"));
+    }
+    CHECK(contains(thrown_message([] { parse_duration("60", "--time"); }), "the number 60 has no unit"));
+    CHECK(contains(thrown_message([] { parse_duration("0m", "--time"); }), "longer than 0"));
+}
+
+// By hand: 0.97 x (100 - 10.5) = 86.815 s to fill. A full epoch of N = 10 steps costs 10 x 0.1 s of
+// training plus 1000 x 0.001 s of evaluation plus 0.5 s of saving = 2.5 s; 34 epochs take 85 s and
+// leave 1.815 s, where a partial epoch of s steps costs 0.1 s + 1.5 s: s = 3 fits (1.8 s), 4 does not.
+TEST_CASE("plan_steps: the largest step count whose training, evaluations and saves fit the time left") {
+    BudgetPlanInput in;
+    in.budget_s = 100;
+    in.elapsed_s = 10.5;
+    in.step_s = 0.1;
+    in.eval_image_s = 0.001;
+    in.save_s = 0.5;
+    in.steps_per_epoch = 10;
+    in.eval_images = 1000;
+    CHECK(plan_steps(in) == 343);
+    CHECK(planned_seconds(in, 343) == doctest::Approx(86.8));
+    CHECK(planned_seconds(in, 344) > kBudgetMargin * (100 - 10.5));
+    in.elapsed_s = 99.9;  // 0.097 s left: not one step with its evaluation
+    CHECK(plan_steps(in) == 0);
+    in.elapsed_s = 120;  // over budget already
+    CHECK(plan_steps(in) == 0);
+}
+
+// The probe's measurements are replaced by fixed ones (the hook), so the plan is known exactly: 0.97 x
+// 60 s = 58.2 s to fill at 0.5 s per step, 0.01 s per evaluated image (250 an epoch: 2.5 s) and 0.5 s per
+// save. An epoch of 7 steps (200 images in batches of 32) costs 3.5 + 2.5 + 0.5 = 6.5 s; 8 of them take
+// 52 s (56 steps) and leave 6.2 s, where a partial epoch of s steps costs 0.5 s + 3 s: s = 6 fits (6 s).
+// The real run takes 62 steps of a few milliseconds, far inside the 60 s.
+TEST_CASE("train --time: the plan is written into config.json, and --steps repeats the run bit for bit") {
+    SmallData data;
+    TempDir budgeted, repeated;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), budgeted.str());
+    c.time = 60;
+    c.warmup_epochs = 1000;  // far more than a fifth of the plan: cut to it
+    c.limit = 0;
+    TrainOptions options;
+    bool probed = false;
+    options.on_budget_probe = [&](BudgetPlanInput& measured) {
+        probed = true;
+        CHECK(measured.step_s > 0);
+        CHECK(measured.eval_image_s > 0);
+        CHECK(measured.steps_per_epoch == 7);
+        CHECK(measured.eval_images == 50);
+        measured.elapsed_s = 0;
+        measured.step_s = 0.5;
+        measured.eval_image_s = 0.01;
+        measured.eval_images = 250;
+        measured.save_s = 0.5;
+    };
+    c.epochs = 1000;  // validate() wants warmup_epochs <= epochs; a budgeted run replaces both
+    const TrainResult result = train(c, options);
+    REQUIRE(probed);
+    REQUIRE(result.status == TrainStatus::completed);
+    const TrainConfig written = from_json(parse_json(read_file(budgeted.file("config.json"))));
+    CHECK(written.steps == 62);
+    CHECK(written.epochs == 9);  // ceil(62 / 7): the last epoch has 6 steps
+    CHECK(written.time == 60);
+    CHECK(written.warmup_epochs == doctest::Approx(62.0 / (5 * 7)));  // a fifth of the run
+    CHECK(result.state.step == 62);
+    CHECK(result.state.epoch == 9);
+    CHECK(result.epochs.back().step == 62);
+
+    TrainConfig again = written;
+    again.time = 0;
+    again.out = repeated.str();
+    REQUIRE(train(again).status == TrainStatus::completed);
+    check_same_tensors(budgeted.file("last.safetensors"), repeated.file("last.safetensors"));
+}
+
+TEST_CASE("train --time: a machine slower than the probe meets the deadline with a resumable checkpoint") {
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.time = 3;
+    TrainOptions options;
+    options.on_budget_probe = [](BudgetPlanInput& measured) { measured.step_s = 0.001; };  // a fast "probe"
+    options.on_batch = [](int64_t, Batch&, ImageClassifier&) {  // and a slow machine
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    };
+    const auto start = std::chrono::steady_clock::now();
+    const TrainResult result = train(c, options);
+    const double wall = seconds_since(start);
+    REQUIRE(result.status == TrainStatus::out_of_time);
+    CHECK(wall <= 3.2);
+    CHECK(contains(result.message, "the time budget (3s) ran out in epoch"));
+    CHECK(contains(result.message, "continue with: patchgrad train --resume " + out.file("last.safetensors")));
+    const Checkpoint last = read_checkpoint(out.file("last.safetensors"));
+    CHECK(last.state.step == result.state.step);
+    CHECK(last.state.step >= 5);  // 3 s less the deadline's reserve, at about 0.1 s a step
+    CHECK(last.config.steps > last.state.step);
+}
+
+TEST_CASE("train --time: a real budget of a few seconds is kept on the wall clock") {
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.time = 4;
+    const auto start = std::chrono::steady_clock::now();
+    const TrainResult result = train(c);
+    const double wall = seconds_since(start);
+    CHECK(wall <= 4.3);
+    REQUIRE((result.status == TrainStatus::completed || result.status == TrainStatus::out_of_time));
+    const TrainConfig written = from_json(parse_json(read_file(out.file("config.json"))));
+    CHECK(written.steps >= 1);
+    if (result.status == TrainStatus::completed) CHECK(result.state.step == written.steps);
+}
+
+TEST_CASE("flags: --time, --steps and --val, and the conflicts between them") {
+    CHECK(parse({"--time", "60m"}).time == 3600);
+    CHECK(parse({"--time", "60m"}).steps == 0);
+    CHECK(parse({"--steps", "500"}).steps == 500);
+    CHECK(parse({"--val", "5000"}).val == 5000);
+    CHECK(contains(usage_error({"--time", "60"}), "--time expects a duration"));
+    CHECK(contains(usage_error({"--time", "1h", "--epochs", "3"}),
+                   "--time sizes the run, --epochs and --steps fix its length: give one of them"));
+    CHECK(contains(usage_error({"--time", "1h", "--steps", "3"}), "give one of them"));
+    CHECK(contains(usage_error({"--epochs", "3", "--steps", "30"}), "--epochs and --steps both set"));
+    CHECK(contains(usage_error({"--val", "-1"}), "--val expects a whole number"));
+}
+
+TEST_CASE("config: files from before steps, time and val read with their defaults") {
+    Json json = to_json(default_config("vit", "cifar10"));
+    Json::Object fields;
+    for (const auto& [key, value] : json.as_object())
+        if (key != "steps" && key != "time" && key != "val") fields.emplace_back(key, value);
+    const TrainConfig old = from_json(Json(fields));
+    CHECK(old.steps == 0);
+    CHECK(old.time == 0);
+    CHECK(old.val == 0);
+}
+
+TEST_CASE("progress: with a budget, the line shows the time left of it") {
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file != nullptr);
+    ProgressLine line(file, false);
+    line.update(3, 29, 1, 391, 1.4321, 0.487, 312, 3100, 3132);
+    std::rewind(file);
+    char text[256] = {};
+    CHECK(std::fgets(text, sizeof text, file) != nullptr);
+    std::fclose(file);
+    CHECK(std::string(text) == "epoch 3/29  batch 1/391  loss 1.4321  acc 48.7%  312 img/s  ETA 51m40s  budget left 52m12s\n");
+}
