@@ -248,12 +248,18 @@ data:
 	bash datasets/fetch_data.sh data $(DATA_SRC)
 
 # The main job (docs/training.md): the default recipe, the reference tiny ViT on CIFAR-10, into
-# runs/default. Fetches the data first when data/cifar-10-batches-bin is missing (`make data`, from
-# DATA_SRC when given). When runs/default/last.safetensors exists (a run stopped with Ctrl-C), it resumes
-# it; `rm -rf runs/default` starts afresh. Extra flags: make train TRAIN_ARGS="--epochs 20". Not part of
-# `make test`.
+# runs/default, sized to a time budget: the whole of `make train` (the build and the data included) fits
+# TRAIN_TIME seconds (3600), because the training is given `--time` = what is left of it when it starts.
+# Fetches the data first when data/cifar-10-batches-bin is missing (`make data`, from DATA_SRC when
+# given). When runs/default/last.safetensors exists (a run stopped with Ctrl-C), it resumes it, with the
+# steps its budget fixed; `rm -rf runs/default` starts afresh. Extra flags: make train TRAIN_ARGS="--val
+# 5000"; with --epochs, --steps or --time among them no budget is added. Not part of `make test`.
 TRAIN_OUT  ?= runs/default
 TRAIN_ARGS ?=
+TRAIN_TIME ?= 3600
+ifneq ($(filter train,$(MAKECMDGOALS)),)
+  TRAIN_START := $(shell date +%s)
+endif
 .PHONY: train
 train: $(BIN)/patchgrad
 	@if [ ! -f data/cifar-10-batches-bin/test_batch.bin ]; then $(MAKE) data DATA_SRC=$(DATA_SRC); fi
@@ -261,8 +267,12 @@ train: $(BIN)/patchgrad
 	  echo "$(BIN)/patchgrad train --resume $(TRAIN_OUT)/last.safetensors $(TRAIN_ARGS)"; \
 	  $(BIN)/patchgrad train --resume $(TRAIN_OUT)/last.safetensors $(TRAIN_ARGS); \
 	else \
-	  echo "$(BIN)/patchgrad train --out $(TRAIN_OUT) $(TRAIN_ARGS)"; \
-	  $(BIN)/patchgrad train --out $(TRAIN_OUT) $(TRAIN_ARGS); \
+	  case " $(TRAIN_ARGS) " in \
+	    *" --epochs"*|*" --steps"*|*" --time"*) budget="" ;; \
+	    *) budget="--time $$(( $(TRAIN_TIME) - ($$(date +%s) - $(TRAIN_START)) ))s" ;; \
+	  esac; \
+	  echo "$(BIN)/patchgrad train --out $(TRAIN_OUT) $$budget $(TRAIN_ARGS)"; \
+	  $(BIN)/patchgrad train --out $(TRAIN_OUT) $$budget $(TRAIN_ARGS); \
 	fi
 
 # Reliability (docs/reliability.md): SIGINT, SIGTERM, SIGKILL and a full disk against `patchgrad train`,
