@@ -137,5 +137,14 @@ Tensor softmax_reference(const Tensor& x, int64_t dim);
 Tensor log_softmax_reference(const Tensor& x, int64_t dim);
 Tensor cross_entropy_reference(const Tensor& logits, const Tensor& targets, Scalar label_smoothing = 0);
 
+// ---- regularisation (core/ops/drop_path.cpp) -------------------------------------------------------------
+// drop_path (stochastic depth): in training, each sample b of x is kept whole with probability 1 - rate and
+// scaled by 1/(1 - rate), or zeroed whole: B draws from rng, in sample order. Not training, or rate 0: x
+// itself, nothing drawn. The gradient is the same per-sample scale.   x (B, ...), 0 <= rate < 1 -> x.shape
+Tensor drop_path(const Tensor& x, double rate, bool training, Rng& rng);
+// The rate of each of `blocks` residual blocks, rising linearly from 0 at the first to max_rate at the last:
+// max_rate * i / (blocks - 1); a lone block gets max_rate.   -> (blocks) rates
+std::vector<double> stochastic_depth_rates(double max_rate, int64_t blocks);
+
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

@@ -40,6 +40,7 @@ void SwinConfig::validate() const {
     check(image_size % patch_size == 0, "Swin: patch size ", patch_size, " does not divide the image size ",
           image_size);
     check(dropout >= 0 && dropout < 1, "Swin: dropout must be in [0, 1), got ", dropout);
+    check(drop_path >= 0 && drop_path < 1, "Swin: drop_path must be in [0, 1), got ", drop_path);
     check(layer_norm_eps > 0, "Swin: layer_norm_eps must be positive, got ", layer_norm_eps);
     int64_t grid = image_size / patch_size, dim = embed_dim;
     for (size_t i = 0; i < depths.size(); ++i) {
@@ -74,6 +75,14 @@ std::vector<SwinStageLayout> SwinConfig::stages() const {
         }
     }
     return layout;
+}
+
+// All the blocks of the model, stage after stage, on one line from 0 to drop_path (timm's Swin does the same:
+// dpr = linspace(0, drop_path_rate, sum(depths)), cut into stages).
+std::vector<double> SwinConfig::drop_path_rates() const {
+    int64_t blocks = 0;
+    for (int64_t depth : depths) blocks += depth;
+    return stochastic_depth_rates(drop_path, blocks);
 }
 
 // Counted layer by layer, for a stage of C channels, h heads, F = mlp_ratio * C, window M':
@@ -127,13 +136,15 @@ Tensor WindowAttention::forward(const Tensor& windows, Rng& rng, const Tensor& m
 // ---- block ----------------------------------------------------------------------------------------------
 
 SwinBlock::SwinBlock(int64_t dim, int64_t heads, int64_t H, int64_t W, int64_t window_size, int64_t shift,
-                     double mlp_ratio, double layer_norm_eps, double dropout, Rng& rng)
+                     double mlp_ratio, double layer_norm_eps, double dropout, Rng& rng, double drop_path_rate)
     : norm1(dim, layer_norm_eps),
       attn(dim, heads, effective_window(std::min(H, W), window_size), rng, dropout),
       norm2(dim, layer_norm_eps),
       mlp(dim, static_cast<int64_t>(mlp_ratio * dim), rng, dropout),
       H_(H), W_(W), window_size_(effective_window(std::min(H, W), window_size)),
-      shift_(effective_shift(std::min(H, W), window_size, shift)) {
+      shift_(effective_shift(std::min(H, W), window_size, shift)), drop_path_rate_(drop_path_rate) {
+    check(drop_path_rate >= 0 && drop_path_rate < 1, "SwinBlock: drop_path_rate must be in [0, 1), got ",
+          drop_path_rate);
     check(H % window_size_ == 0 && W % window_size_ == 0, "SwinBlock: a ", H, "x", W,
           " grid is not divisible by the window size ", window_size_);
     check(shift_ >= 0 && shift_ < window_size_, "SwinBlock: shift ", shift_, " must be in [0, ", window_size_, ")");
@@ -166,8 +177,10 @@ Tensor SwinBlock::forward(const Tensor& x, Rng& rng, Tensor* attention) const {
         // window_reverse then reverse_cyclic_shift: the inverse gather.
         tokens = index_select(reshape(windows, {B, nW * N, C}), 1, from_windows_);      // (B, H*W, C)
     }
-    Tensor h = x + tokens;                                                              // (B, H*W, C)
-    return h + mlp.forward(norm2.forward(h), rng);                                      // (B, H*W, C)
+    // Both paths meet here: drop_path draws after the attention's dropout, and nothing at rate 0 or in eval.
+    const Tensor h = x + drop_path(tokens, drop_path_rate_, is_training(), rng);        // (B, H*W, C)
+    const Tensor transformed = mlp.forward(norm2.forward(h), rng);                      // (B, H*W, C)
+    return h + drop_path(transformed, drop_path_rate_, is_training(), rng);             // (B, H*W, C)
 }
 
 // ---- patch merging ----------------------------------------------------------------------------------------
@@ -186,14 +199,18 @@ Tensor PatchMerging::forward(const Tensor& x) const {
 
 // ---- stage and model ----------------------------------------------------------------------------------------
 
-SwinStage::SwinStage(const SwinStageLayout& layout, const SwinConfig& config, Rng& rng) {
+SwinStage::SwinStage(const SwinStageLayout& layout, const SwinConfig& config,
+                     const std::vector<double>& drop_path_rates, Rng& rng) {
     const int64_t C = layout.channels, H = layout.grid, W = layout.grid;
+    check(static_cast<int64_t>(drop_path_rates.size()) == layout.depth, "SwinStage: ", drop_path_rates.size(),
+          " drop-path rates for ", layout.depth, " blocks");
     for (int64_t j = 0; j < layout.depth; ++j) {
         // W-MSA, SW-MSA, W-MSA, ...; the block itself turns the shift off (and clamps the window) when one
         // window covers the grid, by the same rule as layout.window and layout.shift
         const int64_t shift = j % 2 == 0 ? 0 : config.window_size / 2;
         blocks.push_back(std::make_unique<SwinBlock>(C, layout.heads, H, W, config.window_size, shift,
-                                                     config.mlp_ratio, config.layer_norm_eps, config.dropout, rng));
+                                                     config.mlp_ratio, config.layer_norm_eps, config.dropout, rng,
+                                                     drop_path_rates[size_t(j)]));
     }
     register_module("blocks", blocks);
     if (layout.downsample) {
@@ -235,8 +252,14 @@ SwinTransformer::SwinTransformer(const SwinConfig& config, Rng& rng)
       head(config.embed_dim << (config.depths.size() - 1), config.num_classes, rng),
       config_(config) {
     register_module("patch_embed", patch_embed);
-    for (const SwinStageLayout& stage : config.stages())
-        layers.push_back(std::make_unique<SwinStage>(stage, config, rng));
+    const std::vector<double> drop_path_rates = config.drop_path_rates();  // every block of every stage, in order
+    size_t first_block = 0;                                                 // of the stage being built
+    for (const SwinStageLayout& stage : config.stages()) {
+        const auto first = drop_path_rates.begin() + static_cast<std::ptrdiff_t>(first_block);
+        const std::vector<double> stage_rates(first, first + stage.depth);
+        layers.push_back(std::make_unique<SwinStage>(stage, config, stage_rates, rng));
+        first_block += static_cast<size_t>(stage.depth);
+    }
     register_module("layers", layers);
     register_module("norm", norm);
     register_module("head", head);

@@ -54,6 +54,7 @@ struct SwinConfig {
     double mlp_ratio = 2.0;                   // MLP hidden width = mlp_ratio * C
     int64_t num_classes = 10;
     double dropout = 0.0;
+    double drop_path = 0.0;                   // stochastic depth of the last block, e.g. 0.1; earlier blocks less
     double layer_norm_eps = 1e-5;             // timm's and torchvision's Swin use PyTorch's default
     Kernels kernels = Kernels::fast;          // reference: every layer runs its textbook twin (nn/module.h)
 
@@ -62,6 +63,10 @@ struct SwinConfig {
     void validate() const;
     int64_t parameter_count() const;  // from the formula (docs/models.md), not from a built model
     std::vector<SwinStageLayout> stages() const;  // one entry per stage, first stage first; validates
+    // Each block's drop-path rate, counting the blocks of all stages in order: 0 rising linearly to
+    // drop_path at the model's last block (stochastic_depth_rates in core/ops.h). depths {2, 2},
+    // drop_path 0.3 -> {0, 0.1 | 0.2, 0.3}.
+    std::vector<double> drop_path_rates() const;
 
     // Swin-T (Liu et al. 2021, table 1; torchvision's swin_t, timm's swin_tiny_patch4_window7_224): 224x224
     // images, 4x4 patches, C0 96, depths 2/2/6/2, heads 3/6/12/24, window 7, MLP ratio 4, 1000 classes.
@@ -85,15 +90,17 @@ private:
 
 // One Swin block on an H x W grid:  x = x + W-MSA(LN1(x)) (or SW-MSA: shifted);  x = x + MLP(LN2(x)).
 //   x (B, H*W, C) -> (B, H*W, C)
+// In training, each branch passes through drop_path(., drop_path_rate) (core/ops.h), on both paths alike.
 // When the window covers the whole grid there is nothing to shift: the window shrinks to the grid and
 // the shift is 0 (timm's rule).
 class SwinBlock : public Module {
 public:
     SwinBlock(int64_t dim, int64_t heads, int64_t H, int64_t W, int64_t window_size, int64_t shift,
-              double mlp_ratio, double layer_norm_eps, double dropout, Rng& rng);
+              double mlp_ratio, double layer_norm_eps, double dropout, Rng& rng, double drop_path_rate = 0.0);
     Tensor forward(const Tensor& x, Rng& rng, Tensor* attention = nullptr) const;
     int64_t window_size() const { return window_size_; }
     int64_t shift() const { return shift_; }
+    double drop_path_rate() const { return drop_path_rate_; }
 
     LayerNorm norm1;
     WindowAttention attn;
@@ -102,6 +109,7 @@ public:
 
 private:
     int64_t H_, W_, window_size_, shift_;
+    double drop_path_rate_;
     Tensor mask_;  // (nW, N, N): 0 or -100; undefined without a shift
     std::vector<int64_t> to_windows_;    // (H*W): shift + partition as one token order (window_token_order)
     std::vector<int64_t> from_windows_;  // (H*W): its inverse, reverse + shift back
@@ -122,9 +130,11 @@ private:
 
 // A stage: its blocks, alternating plain and shifted windows, then (except the last) patch merging.
 //   x (B, grid*grid, C) -> (B, grid/2 * grid/2, 2C), or (B, grid*grid, C) without the merging
+// drop_path_rates: one per block of this stage, its share of SwinConfig::drop_path_rates().
 class SwinStage : public Module {
 public:
-    SwinStage(const SwinStageLayout& layout, const SwinConfig& config, Rng& rng);
+    SwinStage(const SwinStageLayout& layout, const SwinConfig& config, const std::vector<double>& drop_path_rates,
+              Rng& rng);
     Tensor forward(const Tensor& x, Rng& rng, std::vector<Tensor>* attention = nullptr) const;
 
     ModuleList<SwinBlock> blocks;

@@ -17,6 +17,7 @@ void ViTConfig::validate() const {
           image_size);
     check(dim % heads == 0, "ViT: heads ", heads, " do not divide dim ", dim);
     check(dropout >= 0 && dropout < 1, "ViT: dropout must be in [0, 1), got ", dropout);
+    check(drop_path >= 0 && drop_path < 1, "ViT: drop_path must be in [0, 1), got ", drop_path);
     check(layer_norm_eps > 0, "ViT: layer_norm_eps must be positive, got ", layer_norm_eps);
     check(position != PositionEmbeddingKind::sincos_2d || dim % 4 == 0, "ViT: the 2D sin-cos position ",
           "embedding needs dim divisible by 4, got ", dim);
@@ -42,19 +43,27 @@ int64_t ViTConfig::parameter_count() const {
            depth * block + 2 * D + (num_classes * D + num_classes);
 }
 
+std::vector<double> ViTConfig::drop_path_rates() const { return stochastic_depth_rates(drop_path, depth); }
+
 TransformerEncoderBlock::TransformerEncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim, double layer_norm_eps,
-                                                 double dropout, Rng& rng)
+                                                 double dropout, Rng& rng, double drop_path_rate)
     : norm1(dim, layer_norm_eps), attn(dim, heads, rng, dropout), norm2(dim, layer_norm_eps),
-      mlp(dim, mlp_dim, rng, dropout) {
+      mlp(dim, mlp_dim, rng, dropout), drop_path_rate_(drop_path_rate) {
+    check(drop_path_rate >= 0 && drop_path_rate < 1, "TransformerEncoderBlock: drop_path_rate must be in [0, 1), got ",
+          drop_path_rate);
     register_module("norm1", norm1);
     register_module("attn", attn);
     register_module("norm2", norm2);
     register_module("mlp", mlp);
 }
 
+// drop_path draws after the branch it follows (its B draws come after the branch's dropout draws), and
+// draws nothing at rate 0 or in eval mode: a model without stochastic depth sees the same random stream.
 Tensor TransformerEncoderBlock::forward(const Tensor& x, Rng& rng, Tensor* attention) const {
-    Tensor h = x + attn.forward(norm1.forward(x), rng, Tensor(), attention);  // (B, T, D)
-    return h + mlp.forward(norm2.forward(h), rng);                             // (B, T, D)
+    const Tensor attended = attn.forward(norm1.forward(x), rng, Tensor(), attention);    // (B, T, D)
+    const Tensor h = x + drop_path(attended, drop_path_rate_, is_training(), rng);       // (B, T, D)
+    const Tensor transformed = mlp.forward(norm2.forward(h), rng);                       // (B, T, D)
+    return h + drop_path(transformed, drop_path_rate_, is_training(), rng);              // (B, T, D)
 }
 
 static ViTConfig validated(const ViTConfig& config) {
@@ -83,9 +92,11 @@ VisionTransformer::VisionTransformer(const ViTConfig& config, Rng& rng)
         case PositionEmbeddingKind::sincos_2d: register_buffer("pos_embed", position.pos_embed); break;
     }
     register_module("patch_embed", patch_embed);
+    const std::vector<double> drop_path_rates = config.drop_path_rates();  // 0 ... drop_path, one per block
     for (int64_t i = 0; i < config.depth; ++i)
         blocks.push_back(std::make_unique<TransformerEncoderBlock>(config.dim, config.heads, config.mlp_dim,
-                                                                   config.layer_norm_eps, config.dropout, rng));
+                                                                   config.layer_norm_eps, config.dropout, rng,
+                                                                   drop_path_rates[size_t(i)]));
     register_module("blocks", blocks);
     register_module("norm", norm);
     register_module("head", head);

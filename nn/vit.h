@@ -9,13 +9,15 @@
 //     -> patch_embed                      (B, N, D)     a stride-P PxP convolution (nn/embedding.h)
 //     -> [cls_token;  ...]                (B, T, D)     with CLS pooling only
 //     -> + position embedding             (B, T, D)
-//     -> blocks[0 .. depth-1]             (B, T, D)     x + MSA(LN(x)), then x + MLP(LN(x))
+//     -> blocks[0 .. depth-1]             (B, T, D)     x + MSA(LN(x)), then x + MLP(LN(x)); in training
+//                                                       each branch through drop_path (stochastic depth)
 //     -> norm                             (B, T, D)
 //     -> pool: the CLS token, or the mean over tokens   (B, D)
 //     -> head                             (B, K)        logits
 //
 // docs/models.md walks through it; tests/test_models.cpp checks it against PyTorch.
 #include <string>
+#include <vector>
 
 #include "nn/attention.h"
 #include "nn/classifier.h"
@@ -41,6 +43,7 @@ struct ViTConfig {
     int64_t mlp_dim = 256;      // F
     int64_t num_classes = 10;   // K
     double dropout = 0.0;       // after the position embedding, in the MLP and after attention
+    double drop_path = 0.0;     // stochastic depth of the last block, e.g. 0.1; earlier blocks less (below)
     double layer_norm_eps = 1e-6;
     PositionEmbeddingKind position = PositionEmbeddingKind::learned_1d;
     Pooling pooling = Pooling::cls;  // cls: prepend a CLS token and classify from it; mean: no CLS token
@@ -50,20 +53,29 @@ struct ViTConfig {
     void validate() const;
     // The number of parameters, counted from the formula (docs/models.md), not from a built model.
     int64_t parameter_count() const;
+    // Each block's drop-path rate, first block first: 0 rising linearly to drop_path at the last block
+    // (stochastic_depth_rates in core/ops.h). depth 4, drop_path 0.3 -> {0, 0.1, 0.2, 0.3}.
+    std::vector<double> drop_path_rates() const;
 };
 
 // One pre-norm encoder block:  x = x + MSA(LN1(x));  x = x + MLP(LN2(x)).     (B, T, D) -> (B, T, D)
+// In training, each branch passes through drop_path(., drop_path_rate): with that probability a sample
+// skips the branch (core/ops.h).
 class TransformerEncoderBlock : public Module {
 public:
     TransformerEncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim, double layer_norm_eps, double dropout,
-                            Rng& rng);
+                            Rng& rng, double drop_path_rate = 0.0);
     // `attention`, if not null, receives this block's attention probabilities (B, H, T, T).
     Tensor forward(const Tensor& x, Rng& rng, Tensor* attention = nullptr) const;
+    double drop_path_rate() const { return drop_path_rate_; }
 
     LayerNorm norm1;
     MultiHeadSelfAttention attn;
     LayerNorm norm2;
     Mlp mlp;
+
+private:
+    double drop_path_rate_;
 };
 
 class VisionTransformer : public ImageClassifier {

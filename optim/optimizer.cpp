@@ -85,8 +85,7 @@ NamedTensors Optimizer::state() const {
     return out;
 }
 
-// "'a', 'b', 'c' and 2 more": the first few names of a list, for an error message.
-static std::string some_names(const std::vector<std::string>& names) {
+std::string some_names(const std::vector<std::string>& names) {
     std::string text;
     const size_t shown = std::min<size_t>(names.size(), 3);
     for (size_t i = 0; i < shown; ++i) text += (i ? ", '" : "'") + names[i] + "'";

@@ -109,5 +109,8 @@ private:
 void check_non_negative(const char* optimizer, const char* what, Scalar value);
 void check_unit_interval(const char* optimizer, const char* what, Scalar value);  // [0, 1)
 
+// "'a', 'b', 'c' and 2 more": the first few names of a list, for an error message.
+std::string some_names(const std::vector<std::string>& names);
+
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

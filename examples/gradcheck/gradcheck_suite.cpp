@@ -268,6 +268,14 @@ std::vector<Check> catalogue() {
                             {q, k, v, bias},
                             {"q", "k", "v", "bias"}};
          }},
+        // regularisation (core/ops/drop_path.cpp)
+        {"drop_path", "x (4, 2, 3), rate 0.5, training, mask from Rng(2): samples 0 and 2 dropped, 1 and 3 times 2",
+         [](Rng& rng) {
+             return unary(leaf({4, 2, 3}, rng), [](const Tensor& x) {
+                 Rng mask(2);  // the same mask on every call: draws 0.10, 0.73, 0.18, 0.75 against rate 0.5
+                 return drop_path(x, 0.5, /*training=*/true, mask);
+             });
+         }},
         // layers (nn/)
         {"multi_head_attention", "MultiHeadSelfAttention (C 4, 2 heads) of x (2, 3, 4), and its 4 parameters",
          [](Rng& rng) {
