@@ -14,6 +14,7 @@ namespace patchgrad::cli {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
+constexpr const char* kEmaPrefix = "ema.";
 
 // 17 significant digits: the double reads back bit for bit.
 std::string exact(double value) {
@@ -106,11 +107,13 @@ void check_finite(const NamedTensors& tensors, const std::string& source) {
 
 void save_checkpoint(const std::string& path, const TrainConfig& config, const TrainingState& state,
                      const std::vector<std::string>& class_names, const ImageClassifier& model,
-                     const Optimizer* optimizer) {
+                     const Optimizer* optimizer, const ExponentialMovingAverage* ema) {
     NamedTensors tensors = model.named_parameters();
     for (const auto& buffer : model.named_buffers()) tensors.push_back(buffer);
     if (optimizer)
         for (const auto& [name, t] : optimizer->state()) tensors.emplace_back(kOptimizerPrefix + name, t);
+    if (ema)
+        for (const auto& entry : ema->state()) tensors.push_back(entry);  // "ema.<name>"
     Json::Array names;
     for (const std::string& name : class_names) names.emplace_back(name);
     const StringPairs metadata = {
@@ -199,9 +202,15 @@ Checkpoint read_checkpoint(const std::string& path) {
     check_io(s.best_epoch <= s.epoch, path, ": metadata: best_epoch ", s.best_epoch, " is after epoch ", s.epoch);
 
     check_finite(file.tensors, path);
+    bool has_averages = false;
+    for (const auto& [name, t] : file.tensors) has_averages = has_averages || name.rfind(kEmaPrefix, 0) == 0;
+    check_io(!has_averages || ckpt.config.ema > 0, path, ": holds averaged weights (ema.*), but its config has no ",
+             "--ema (ema is 0)");
     for (const auto& [name, t] : file.tensors) {
         if (name.rfind(kOptimizerPrefix, 0) == 0)
             ckpt.optimizer.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
+        else if (name.rfind(kEmaPrefix, 0) == 0)
+            ckpt.ema.emplace_back(name, t);
         else
             ckpt.model.emplace_back(name, t);
     }
@@ -256,7 +265,24 @@ std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpo
     TrainConfig config = checkpoint.config;
     config.kernels = kernels;
     std::unique_ptr<ImageClassifier> model = build_model(config, rng);
-    load_model_state(*model, checkpoint.model, checkpoint.path);
+    // With --ema, each parameter's average takes its place (buffers are never averaged); an average of
+    // no parameter is refused, as load_model_state refuses an unknown tensor.
+    std::map<std::string, Tensor> averages;
+    for (const auto& [name, average] : checkpoint.ema) averages.emplace(name.substr(std::string(kEmaPrefix).size()), average);
+    NamedTensors weights = checkpoint.model;
+    size_t replaced = 0;
+    for (auto& [name, t] : weights)
+        if (const auto found = averages.find(name); found != averages.end()) {
+            t = found->second;
+            ++replaced;
+        }
+    if (replaced != averages.size())
+        for (const auto& [name, average] : averages) {
+            bool known = false;
+            for (const auto& [model_name, t] : checkpoint.model) known = known || model_name == name;
+            check_io(known, checkpoint.path, ": tensor '", kEmaPrefix, name, "' averages no tensor of the model");
+        }
+    load_model_state(*model, weights, checkpoint.path);
     model->eval();
     return model;
 }

@@ -5,7 +5,8 @@
 //   tensors   the model's parameters and buffers under their timm names ("blocks.0.attn.qkv.weight",
 //             "layers.0.blocks.0.attn.relative_position_index"), so Python reads them as they are;
 //             the optimizer's state under "optimizer.<name>" ("optimizer.exp_avg.head.weight",
-//             "optimizer.step", see optim/optimizer.h)
+//             "optimizer.step", see optim/optimizer.h); with --ema, the averaged weights under "ema.<name>"
+//             ("ema.head.weight", optim/ema.h), which every reader but --resume evaluates
 //   metadata  (all strings, as safetensors wants)
 //     patchgrad.format    "patchgrad-checkpoint"      patchgrad.version  "1"
 //     config              the TrainConfig as JSON (examples/cli/config.h): the model is rebuilt from it
@@ -30,6 +31,7 @@
 
 #include "core/io/safetensors.h"
 #include "examples/cli/config.h"
+#include "optim/ema.h"
 
 namespace patchgrad::cli {
 
@@ -61,12 +63,15 @@ struct Checkpoint {
     std::vector<std::string> class_names;
     NamedTensors model;      // parameters and buffers, in the file's order
     NamedTensors optimizer;  // the optimizer's state, names without the "optimizer." prefix
+    NamedTensors ema;        // the averaged weights (--ema), names with their "ema." prefix, as
+                             // ExponentialMovingAverage::load_state takes them; empty without --ema
 };
 
-// Writes atomically (a crash leaves the previous file). `optimizer` may be null: weights only.
+// Writes atomically (a crash leaves the previous file). `optimizer` may be null: weights only. `ema`, when
+// given (and not swapped in), adds the averaged weights.
 void save_checkpoint(const std::string& path, const TrainConfig& config, const TrainingState& state,
                      const std::vector<std::string>& class_names, const ImageClassifier& model,
-                     const Optimizer* optimizer);
+                     const Optimizer* optimizer, const ExponentialMovingAverage* ema = nullptr);
 
 // Class names reach tables and predict --json's keys: each must be non-empty, printable (printable() in
 // args.h changes nothing) and distinct. Throws naming `source` and the name.
@@ -84,7 +89,8 @@ TrainConfig read_checkpoint_config(const std::string& path);
 // optimizer state included.
 void load_model_state(ImageClassifier& model, const NamedTensors& tensors, const std::string& source);
 
-// The model a checkpoint describes, built from its config, with its weights, in eval mode.
+// The model a checkpoint describes, built from its config, with its weights, in eval mode: the averaged
+// weights when the checkpoint holds them (--ema), since those are what training evaluated.
 std::unique_ptr<ImageClassifier> model_from_checkpoint(const Checkpoint& checkpoint, Kernels kernels = Kernels::fast);
 
 }  // namespace patchgrad::cli

@@ -41,6 +41,7 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("label_smoothing", c.label_smoothing);
     visit("augment", c.augment);
     visit("clip_grad", c.clip_grad);
+    visit("ema", c.ema);
     visit("skip_nonfinite", c.skip_nonfinite);
     visit("patch", c.patch);
     visit("dim", c.dim);
@@ -50,6 +51,7 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("pos_embed", c.pos_embed);
     visit("pool", c.pool);
     visit("dropout", c.dropout);
+    visit("drop_path", c.drop_path);
     visit("embed_dim", c.embed_dim);
     visit("depths", c.depths);
     visit("swin_heads", c.swin_heads);
@@ -88,7 +90,7 @@ void read_value(const Json& j, std::vector<int64_t>& v) {
 // Keys added after version 1's first files: a config.json or checkpoint written before them lacks them,
 // and their defaults (the struct's) reproduce what that run did.
 bool is_later_key(const std::string& key) {
-    for (const char* later : {"steps", "time", "val"})
+    for (const char* later : {"steps", "time", "val", "ema", "drop_path"})
         if (key == later) return true;
     return false;
 }
@@ -111,7 +113,7 @@ constexpr Range kRanges[] = {
     {"swin_heads", 1, 4096},       {"window", 1, 1024},             {"threads", 1, 1024},
     {"seed", 0, 0x1p53},           {"limit", 0, 0x1p40},            {"test_limit", 0, 0x1p40},
     {"eval_batch_size", 1, 65536}, {"steps", 0, 0x1p40},          {"time", 0, 1000.0 * 3600},
-    {"val", 0, 0x1p40}};
+    {"val", 0, 0x1p40},            {"ema", 0, 0.99999},             {"drop_path", 0, 0.99}};
 
 const Range& range(const std::string& key) {
     for (const Range& r : kRanges)
@@ -217,6 +219,8 @@ void validate(const TrainConfig& c) {
     require(std::isfinite(c.clip_grad) && c.clip_grad >= 0,
             "--clip-grad must be >= 0 (0: no clipping), got " + number(c.clip_grad));
     require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got " + number(c.dropout));
+    require(c.drop_path >= 0 && c.drop_path < 1, "--drop-path must be in [0, 1), got " + number(c.drop_path));
+    require(c.ema >= 0 && c.ema < 1, "--ema must be in [0, 1) (0: off), got " + number(c.ema));
     // The upper bounds are the flags' (parse_train_config): they matter for a config read from a file (a
     // checkpoint, config.json), where a corrupt number must not ask for 2^40 threads or a model no memory holds.
     require(c.threads >= 1 && c.threads <= 1024, "--threads must be in [1, 1024], got " + std::to_string(c.threads));
@@ -345,7 +349,7 @@ TrainConfig from_json(const Json& json) {
 const std::vector<std::string> kResumeFixedFields = {
     "model", "dataset", "image_size", "channels", "num_classes", "patch", "dim", "depth", "heads", "mlp_dim",
     "pos_embed", "pool", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
-    "limit", "seed", "val"};
+    "limit", "seed", "val", "ema"};
 
 std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& requested) {
     const Json a = to_json(checkpoint), b = to_json(requested);
@@ -393,6 +397,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.flag("--no-augment", &no_augment, "no random crop or flip");
     args.option("--clip-grad", &f.clip_grad, "clip the global gradient norm to this (0: off)",
                 range("clip_grad").min, range("clip_grad").max);
+    args.option("--ema", &f.ema, "evaluate and save an average of the weights with this decay (e.g. 0.999; 0: "
+                                 "off)", range("ema").min, range("ema").max);
     args.flag("--skip-nonfinite", &f.skip_nonfinite, "skip steps whose loss or gradient is NaN/Inf, don't stop");
     args.option("--patch", &f.patch, "patch side (Swin: default 2)", int_min("patch"), int_max("patch"));
     args.option("--dim", &f.dim, "ViT width", int_min("dim"), int_max("dim"));
@@ -405,6 +411,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
                 {"learned_1d", "learned_2d", "sincos_1d", "sincos_2d"});
     args.option("--pool", &f.pool, "ViT pooling: the CLS token or the mean of the tokens", {"cls", "mean"});
     args.option("--dropout", &f.dropout, "dropout rate", range("dropout").min, range("dropout").max);
+    args.option("--drop-path", &f.drop_path, "stochastic depth: a residual branch's drop rate at the last block, "
+                                             "rising from 0 at the first", range("drop_path").min, range("drop_path").max);
     args.option("--embed-dim", &f.embed_dim, "Swin: first stage's channels",
                 int_min("embed_dim"), int_max("embed_dim"));
     args.option("--depths", &f.depths, "Swin: blocks per stage", int_min("depths"), int_max("depths"));
@@ -515,6 +523,7 @@ ViTConfig vit_config(const TrainConfig& c) {
     v.mlp_dim = c.mlp_dim;
     v.num_classes = c.num_classes;
     v.dropout = c.dropout;
+    v.drop_path = c.drop_path;
     v.position = position_kind(c.pos_embed);
     v.pooling = c.pool == "mean" ? Pooling::mean : Pooling::cls;
     v.kernels = c.kernels;
@@ -533,6 +542,7 @@ SwinConfig swin_config(const TrainConfig& c) {
     s.mlp_ratio = c.mlp_ratio;
     s.num_classes = c.num_classes;
     s.dropout = c.dropout;
+    s.drop_path = c.drop_path;
     s.kernels = c.kernels;
     return s;
 }

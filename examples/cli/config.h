@@ -9,7 +9,7 @@
 //
 // Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the
 // run's bookkeeping may (epochs, steps, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
-// augment, clip_grad, skip_nonfinite, dropout, threads, data, out, eval_batch_size, test_limit); the fields in
+// augment, clip_grad, skip_nonfinite, dropout, drop_path, threads, data, out, eval_batch_size, test_limit); the fields in
 // kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
 // the data, and a change would make the checkpoint mean something else.
 #include <cstdint>
@@ -51,6 +51,8 @@ struct TrainConfig {
     double label_smoothing = 0.1;     // cross_entropy's target: 0.9 on the label + 0.1 spread over the K classes
     bool augment = true;              // random crop (and flip where it makes sense), training only
     double clip_grad = 1.0;           // the global gradient norm's bound; 0: no clipping
+    double ema = 0;                   // the decay of an average of the weights (optim/ema.h) that evaluation
+                                      // and the checkpoints' readers use; 0: none (the weights themselves)
     bool skip_nonfinite = false;      // a NaN/Inf loss or gradient skips the step instead of stopping
 
     // ---- the model's shape: ViT ------------------------------------------------------------------------
@@ -62,6 +64,7 @@ struct TrainConfig {
     std::string pos_embed = "learned_1d";  // learned_1d, learned_2d, sincos_1d, sincos_2d
     std::string pool = "cls";            // cls or mean
     double dropout = 0.0;                // ViT and Swin
+    double drop_path = 0.0;              // ViT and Swin: stochastic depth's rate at the last block (core/ops.h)
 
     // ---- the model's shape: Swin -----------------------------------------------------------------------
     int64_t embed_dim = 64;                   // C0, doubled at each stage

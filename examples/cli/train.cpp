@@ -28,6 +28,7 @@
 #include <csignal>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -41,6 +42,7 @@
 #include "examples/cli/progress.h"
 #include "examples/cli/run_files.h"
 #include "examples/cli/time_budget.h"
+#include "optim/ema.h"
 #include "optim/learning_step.h"
 #include "optim/schedule.h"
 
@@ -191,6 +193,8 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
 
     std::unique_ptr<ImageClassifier> model = build_model(config, init_rng);
     std::unique_ptr<Optimizer> optimizer = build_optimizer(config, *model);
+    std::unique_ptr<ExponentialMovingAverage> ema;  // --ema: the average that evaluation and readers use
+    if (config.ema > 0) ema = std::make_unique<ExponentialMovingAverage>(model->named_parameters(), config.ema);
     if (!options.resume.empty()) {
         const Checkpoint ckpt = read_checkpoint(options.resume);
         const std::string mismatch = resume_mismatch(ckpt.config, config);
@@ -199,6 +203,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         load_model_state(*model, ckpt.model, options.resume);
         try {
             optimizer->load_state(ckpt.optimizer);
+            if (ema) ema->load_state(ckpt.ema);
         } catch (const std::exception& error) {
             throw std::runtime_error(options.resume + ": " + error.what());
         }
@@ -290,7 +295,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     const auto run_seconds = [&] { return seconds_before + seconds_since(session_start); };  // over every session
     const auto save = [&](const std::string& path) {
         state.seconds = run_seconds();
-        save_checkpoint(path, config, state, data.train.class_names, *model, optimizer.get());
+        save_checkpoint(path, config, state, data.train.class_names, *model, optimizer.get(), ema.get());
     };
     const auto interrupted = [&](int64_t epoch, int64_t batch, int64_t batches) {  // epoch 1-based
         result.status = TrainStatus::interrupted;
@@ -393,6 +398,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
                 state.correct += count_correct(stepped.logits, batch.labels);
                 state.seen += B;
             }
+            if (ema && stepped.stepped) ema->update(optimizer->step_count());  // optim/ema.h
             epoch_images += B;
             ++state.step;
             state.batch = k + 1;
@@ -420,12 +426,15 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         progress.finish();
         const double train_seconds = seconds_since(epoch_start);
 
-        // The validation split (chooses) and the test set (reported), every epoch.
+        // The validation split (chooses) and the test set (reported), every epoch; with --ema, of the average.
         const auto eval_start = Clock::now();
-        EvalResult val;
-        if (has_val) val = evaluate(*model, val_loader, config.num_classes, /*watch_stop_request=*/true);
-        const EvalResult test = val.interrupted ? EvalResult{}
-                                                : evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
+        EvalResult val, test;
+        {
+            std::optional<AveragedWeightsGuard> averaged;
+            if (ema) averaged.emplace(*ema);
+            if (has_val) val = evaluate(*model, val_loader, config.num_classes, /*watch_stop_request=*/true);
+            if (!val.interrupted) test = evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
+        }
         if (val.interrupted || test.interrupted) {
             save(last_path);  // batch == batches: the epoch's training is done, its evaluation will run on resume
             return interrupted(epoch + 1, batches, batches);
