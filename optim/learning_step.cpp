@@ -14,9 +14,14 @@ LearningStepResult learning_step(const std::function<Tensor(const Tensor&)>& for
     optimizer.set_lr(settings.lr);                                                   // 1. the schedule
     optimizer.zero_grad();
     result.logits = forward(images);                                                 // 2. forward (B, K)
-    Tensor loss = settings.loss_kernels == Kernels::reference                        // 3. the loss ()
-                      ? cross_entropy_reference(result.logits, labels, settings.label_smoothing)
-                      : cross_entropy(result.logits, labels, settings.label_smoothing);
+    const auto loss_against = [&](const Tensor& targets) {                          // 3. the loss ()
+        return settings.loss_kernels == Kernels::reference
+                   ? cross_entropy_reference(result.logits, targets, settings.label_smoothing)
+                   : cross_entropy(result.logits, targets, settings.label_smoothing);
+    };
+    Tensor loss = loss_against(labels);
+    if (settings.mixed_labels.defined())                                             //    a mixed batch
+        loss = settings.mix_weight * loss + (1 - settings.mix_weight) * loss_against(settings.mixed_labels);
     result.loss = static_cast<double>(loss.item());
     if (!std::isfinite(result.loss)) return result;                                  // not stepped on
     loss.backward();                                                                 // 4. gradients

@@ -5,6 +5,7 @@
 //     optimizer.zero_grad();                                   last step's gradients would add into this one's
 //     Tensor logits = forward(images);                      2. forward: images (B, C, H, W) -> logits (B, K)
 //     Tensor loss = cross_entropy(logits, labels, s);       3. the loss, a scalar, with label smoothing s
+//                                                              (a mixed batch: the same mix of two losses)
 //     loss.backward();                                      4. every parameter's gradient
 //     norm = clip_grad_norm(parameters, max_grad_norm);     5. bound the update's length
 //     optimizer.step();                                     6. the update
@@ -28,6 +29,11 @@ struct LearningStepSettings {
     Scalar label_smoothing = 0;       // cross_entropy's target: (1 - s) on the label + s spread over the classes
     Scalar max_grad_norm = 1;         // clip the global gradient norm to this; a huge value: no clipping
     Kernels loss_kernels = Kernels::fast;  // reference: cross_entropy_reference, the textbook twin
+    // A batch of mixed images (mixup, CutMix: datasets/augment.h), image i = lambda x_i + (1 - lambda) x_i',
+    // is scored against both labels in the same proportion:
+    //     loss = lambda CE(logits, labels) + (1 - lambda) CE(logits, mixed_labels)
+    Tensor mixed_labels;              // (B) the partner images' labels; undefined: the batch is not mixed
+    Scalar mix_weight = 1;            // lambda, the weight of `labels`
     // For tests: runs after the backward, before the clip (to plant a fault in a gradient).
     std::function<void()> after_backward;
 };

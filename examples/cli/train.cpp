@@ -351,8 +351,11 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             const Scalar lr = lr_at(state.step);
 
             // The learning step itself (optim/learning_step.h): forward, loss, backward, clip, update.
-            LearningStepSettings settings{lr, static_cast<Scalar>(config.label_smoothing), max_norm,
-                                          model->kernels(), nullptr};
+            LearningStepSettings settings;
+            settings.lr = lr;
+            settings.label_smoothing = static_cast<Scalar>(config.label_smoothing);
+            settings.max_grad_norm = max_norm;
+            settings.loss_kernels = model->kernels();
             if (options.on_gradients) settings.after_backward = [&] { options.on_gradients(state.step, *model); };
             LearningStepResult stepped;
             std::string fault;
