@@ -60,5 +60,43 @@ int64_t Rng::randint(int64_t n) {
     return static_cast<int64_t>(draw % range);
 }
 
+// Gamma(k, 1) by Marsaglia and Tsang (2000), "A simple method for generating gamma variables". For k >= 1:
+//   d = k - 1/3,  c = 1 / sqrt(9 d);  x ~ N(0, 1),  v = (1 + c x)^3
+//   accept d v when v > 0 and log u < x^2 / 2 + d - d v + d log v   (u uniform in (0, 1]), else try again.
+// d v is then exactly Gamma(k)-distributed; at most a few percent of tries are rejected. For k < 1 the same
+// paper's boost: Gamma(k) = Gamma(k + 1) * u^(1/k). Draws: per try one normal() (two uniforms) and, when
+// v > 0, one uniform; for k < 1 one more uniform at the end. The count varies, so callers that promise a
+// fixed draw order call it only where a variable count is documented.
+double Rng::gamma(double shape) {
+    check(shape > 0, "Rng::gamma: shape must be positive, got ", shape);
+    if (shape < 1) {
+        const double boosted = gamma(shape + 1);
+        const double u = 1.0 - uniform();  // (0, 1]
+        return boosted * std::pow(u, 1.0 / shape);
+    }
+    const double d = shape - 1.0 / 3.0;
+    const double c = 1.0 / std::sqrt(9.0 * d);
+    while (true) {
+        const double x = normal();
+        const double t = 1.0 + c * x;
+        if (t <= 0) continue;  // v = t^3 <= 0 has no logarithm: reject
+        const double v = t * t * t;
+        const double u = 1.0 - uniform();  // (0, 1]
+        if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) return d * v;
+    }
+}
+
+// Beta(a, b) from two gammas: if X ~ Gamma(a) and Y ~ Gamma(b) are independent, X / (X + Y) ~ Beta(a, b).
+// Draws: gamma(a), then gamma(b). With tiny shapes both can underflow to 0, and 0 / 0 is no number: then
+// the pair is drawn again (this needs shapes far below the 0.1 to 1 that mixup and CutMix use).
+double Rng::beta(double a, double b) {
+    check(a > 0 && b > 0, "Rng::beta: shapes must be positive, got ", a, " and ", b);
+    while (true) {
+        const double x = gamma(a);
+        const double y = gamma(b);
+        if (x + y > 0) return x / (x + y);
+    }
+}
+
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

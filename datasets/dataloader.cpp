@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/parallel.h"
+#include "datasets/augment.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
@@ -32,6 +33,14 @@ DataLoader::DataLoader(const ImageDataset& data, const DataLoaderOptions& option
           "DataLoader: normalization has ", norm.mean.size(), " means and ", norm.std.size(),
           " stds, expected ", C, " of each (one per channel) or none");
     for (double s : norm.std) check(s > 0, "DataLoader: normalization std ", s, ", expected > 0");
+    check(options.rand_augment_ops >= 0, "DataLoader: rand_augment_ops ", options.rand_augment_ops,
+          ", expected 0 (off) or more");
+    check(options.rand_augment_magnitude >= 0 && options.rand_augment_magnitude <= kMaxMagnitude,
+          "DataLoader: rand_augment_magnitude ", options.rand_augment_magnitude, ", expected 0..", kMaxMagnitude);
+    check(options.rand_augment_ops == 0 || C == 1 || C == 3, "DataLoader: RandAugment on images of shape ",
+          Shape{C, H, W}, ", expected 1 (grey) or 3 (RGB) channels");
+    check(options.random_erasing >= 0 && options.random_erasing <= 1, "DataLoader: random_erasing ",
+          options.random_erasing, ", expected a probability in [0, 1]");
 
     size_ = options.limit > 0 ? std::min(options.limit, data.count) : data.count;
     order_.resize(size_);
@@ -61,11 +70,13 @@ void DataLoader::start_epoch(Rng& rng) {
 }
 
 // images (B, C, H, W), labels (B).  For example b with source image src (C, H, W):
+//   RandAugment: src is replaced by a copy with the example's ops applied (augment.h), when enabled
 //   crop:  out[c, y, x] = padded[c, y + dy, x + dx]   padded (C, H + 2P, W + 2P), src at offset (P, P),
 //          dy, dx uniform in [0, 2P]; without random_crop dy = dx = P, the identity window
 //          so out[c, y, x] = src[c, y + dy - P, x + dx - P] when inside src, else black (pixel 0)
 //   flip:  x is read as W - 1 - x, mirroring the cropped window
 //   value: lookup_[c][pixel] = (pixel / 255 - mean[c]) / std[c]
+//   erase: the example's ErasedBox set to 0 in every channel, when enabled
 Batch DataLoader::batch(int64_t k, Rng& rng) const {
     const int64_t num_batches = batches_per_epoch();
     check(k >= 0 && k < num_batches, "DataLoader::batch: index ", k, ", expected 0..", num_batches - 1,
@@ -76,18 +87,23 @@ Batch DataLoader::batch(int64_t k, Rng& rng) const {
     const int64_t begin = k * options_.batch_size;
     const int64_t B = std::min(options_.batch_size, size_ - begin);
 
-    // 1. Every random draw, serially, in batch order: the stream is the same with 1 thread or 64.
+    // 1. Every random draw, serially, in batch order and in the order of dataloader.h: the stream is the
+    //    same with 1 thread or 64.
     struct Augmentation {
-        int64_t dy, dx;  // the window's top-left corner in padded coordinates
+        std::vector<RandAugmentStep> rand_augment;  // empty: no RandAugment
+        int64_t dy, dx;                             // the window's top-left corner in padded coordinates
         bool flip;
+        ErasedBox erased;                           // 0 x 0: nothing erased
     };
-    std::vector<Augmentation> augment(B, Augmentation{P, P, false});  // (B): identity by default
+    std::vector<Augmentation> augment(B, Augmentation{{}, P, P, false, {}});  // (B): identity by default
     for (int64_t b = 0; b < B; ++b) {
+        if (options_.rand_augment_ops > 0) augment[b].rand_augment = draw_rand_augment(options_.rand_augment_ops, rng);
         if (options_.random_crop) {
             augment[b].dy = rng.randint(2 * P + 1);
             augment[b].dx = rng.randint(2 * P + 1);
         }
         if (options_.horizontal_flip) augment[b].flip = rng.randint(2) == 1;
+        if (options_.random_erasing > 0) augment[b].erased = draw_random_erasing(options_.random_erasing, H, W, rng);
     }
 
     // 2. Assembly: no randomness left, so the examples can be filled in parallel.
@@ -100,8 +116,14 @@ Batch DataLoader::batch(int64_t k, Rng& rng) const {
 #pragma omp parallel for if (B * C * H * W >= kParallelElements)  // iteration b owns images[b] and labels[b]
     for (int64_t b = 0; b < B; ++b) {
         const int64_t n = order_[begin + b];
+        const Augmentation& a = augment[b];
         const uint8_t* src = data_->image(n);  // (C, H, W)
-        const Augmentation a = augment[b];
+        ByteImage augmented;                   // (C, H, W): src after RandAugment, owned by this iteration
+        if (!a.rand_augment.empty()) {
+            augmented = ByteImage{C, H, W, std::vector<uint8_t>(src, src + C * H * W)};
+            rand_augment(augmented, a.rand_augment, options_.rand_augment_magnitude);
+            src = augmented.pixels.data();
+        }
         for (int64_t c = 0; c < C; ++c) {
             const Scalar* to_value = lookup_[c].data();
             Scalar* dst = images + ((b * C + c) * H) * W;  // (H, W)
@@ -114,6 +136,7 @@ Batch DataLoader::batch(int64_t k, Rng& rng) const {
                 }
             }
         }
+        erase_box(images + b * C * H * W, C, H, W, a.erased);
         labels[b] = static_cast<Scalar>(data_->labels[n]);
         out.indices[b] = n;
     }

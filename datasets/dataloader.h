@@ -14,11 +14,23 @@
 //       }
 //   }
 //
+// One training example goes through (the stronger augmentations are in datasets/augment.h):
+//   bytes (C, H, W) -> RandAugment -> crop -> flip -> normalise -> Random Erasing -> images[b]
+//
 // Reproducibility. All randomness comes from the Rng the caller passes, drawn serially in a fixed order:
 //   start_epoch(rng)  resets the order to 0, 1, ..., N-1 and, when shuffling, draws a Fisher-Yates
 //                     permutation from rng (N - 1 draws); without shuffling it draws nothing;
-//   batch(k, rng)     for each example of batch k in batch order: crop offsets dy, dx (if random_crop),
-//                     then a flip (if horizontal_flip); without augmentation it draws nothing.
+//   batch(k, rng)     for each example of batch k in batch order, the draws of each enabled step:
+//                       1. RandAugment (rand_augment_ops = n > 0): n times an op index, then a sign
+//                          (draw_rand_augment: 2 n draws);
+//                       2. crop offsets dy, dx (random_crop);
+//                       3. a flip (horizontal_flip);
+//                       4. Random Erasing (random_erasing > 0): one uniform, and only when it erases, up
+//                          to 10 tries of two uniforms and then two offsets (draw_random_erasing);
+//                     a step that is off draws nothing (without augmentation batch draws nothing at all),
+//                     so with the stronger augmentations off the draws are exactly crop's and flip's;
+//   mix_batch(batch, options, rng)  (datasets/augment.h), when the training loop mixes a batch, draws
+//                     after that batch's draws: its order is documented there.
 // So an epoch is a pure function of the Rng state at start_epoch (when batches are taken in order
 // 0, 1, 2, ...). A training run that saves the data Rng's state in its checkpoint at the end of epoch
 // e - 1 and restores it on resume sees, in epoch e, exactly the permutation and the augmentation of an
@@ -61,14 +73,25 @@ struct DataLoaderOptions {
     bool random_crop = false;       // pad each side by crop_padding black pixels, cut a random H x W window
     int64_t crop_padding = 4;       // P, 4 for 32x32 CIFAR-10
     bool horizontal_flip = false;   // mirror left-right with probability 1/2 (after the crop)
-    Normalization normalization = {};  // applied last; padding is black (pixel 0) before normalising
+    Normalization normalization = {};  // padding is black (pixel 0) before normalising
     int64_t limit = 0;              // use only the first `limit` examples; 0 (or more than N): all
+    // The stronger augmentations (datasets/augment.h), all off by default. They are last here so that
+    // existing designated initialisers stay valid; in the pipeline RandAugment comes first, erasing last.
+    int rand_augment_ops = 0;        // RandAugment's N: ops per image on the bytes, before the crop; e.g. 2
+    int rand_augment_magnitude = 9;  // RandAugment's M, 0..30: every op's strength (30: the strongest)
+    double random_erasing = 0;       // the probability of erasing one rectangle after normalising; e.g. 0.25
 };
 
+// A batch as the loader makes it has mix_weight 1 and no mixed_labels. After mix_batch (datasets/augment.h)
+// image b is a mix of examples indices[b] and indices[B - 1 - b], and the loss of logits z (B, classes) is
+//   mix_weight * CE(z, labels) + (1 - mix_weight) * CE(z, mixed_labels)
+// (which is CE(z, labels) when the batch was not mixed).
 struct Batch {
     Tensor images;                 // (B, C, H, W) normalised
     Tensor labels;                 // (B) whole numbers in [0, classes), as cross_entropy takes them
     std::vector<int64_t> indices;  // (B) which dataset examples, in batch order
+    Tensor mixed_labels;           // (B) the labels of each image's mixing partner; undefined when not mixed
+    double mix_weight = 1.0;       // lambda in [0, 1]: the weight of `labels` in the loss
 };
 
 class DataLoader {
