@@ -40,6 +40,11 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("momentum", c.momentum);
     visit("label_smoothing", c.label_smoothing);
     visit("augment", c.augment);
+    visit("rand_augment", c.rand_augment);
+    visit("rand_augment_magnitude", c.rand_augment_magnitude);
+    visit("random_erasing", c.random_erasing);
+    visit("mixup", c.mixup);
+    visit("cutmix", c.cutmix);
     visit("clip_grad", c.clip_grad);
     visit("ema", c.ema);
     visit("skip_nonfinite", c.skip_nonfinite);
@@ -90,7 +95,8 @@ void read_value(const Json& j, std::vector<int64_t>& v) {
 // Keys added after version 1's first files: a config.json or checkpoint written before them lacks them,
 // and their defaults (the struct's) reproduce what that run did.
 bool is_later_key(const std::string& key) {
-    for (const char* later : {"steps", "time", "val", "ema", "drop_path"})
+    for (const char* later : {"steps", "time", "val", "ema", "drop_path", "rand_augment",
+                              "rand_augment_magnitude", "random_erasing", "mixup", "cutmix"})
         if (key == later) return true;
     return false;
 }
@@ -113,7 +119,9 @@ constexpr Range kRanges[] = {
     {"swin_heads", 1, 4096},       {"window", 1, 1024},             {"threads", 1, 1024},
     {"seed", 0, 0x1p53},           {"limit", 0, 0x1p40},            {"test_limit", 0, 0x1p40},
     {"eval_batch_size", 1, 65536}, {"steps", 0, 0x1p40},          {"time", 0, 1000.0 * 3600},
-    {"val", 0, 0x1p40},            {"ema", 0, 0.99999},             {"drop_path", 0, 0.99}};
+    {"val", 0, 0x1p40},            {"ema", 0, 0.99999},             {"drop_path", 0, 0.99},
+    {"rand_augment", 0, 16},       {"rand_augment_magnitude", 0, 30}, {"random_erasing", 0, 1},
+    {"mixup", 0, 100},             {"cutmix", 0, 100}};
 
 const Range& range(const std::string& key) {
     for (const Range& r : kRanges)
@@ -395,6 +403,16 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--label-smoothing", &f.label_smoothing, "label smoothing",
                 range("label_smoothing").min, range("label_smoothing").max);
     args.flag("--no-augment", &no_augment, "no random crop or flip");
+    args.option("--rand-augment", &f.rand_augment, "RandAugment: ops per image (0: off; e.g. 2)",
+                int_min("rand_augment"), int_max("rand_augment"));
+    args.option("--rand-augment-magnitude", &f.rand_augment_magnitude, "RandAugment's strength (0..30)",
+                int_min("rand_augment_magnitude"), int_max("rand_augment_magnitude"));
+    args.option("--random-erasing", &f.random_erasing, "the probability of erasing a rectangle of an image (0: off)",
+                range("random_erasing").min, range("random_erasing").max);
+    args.option("--mixup", &f.mixup, "mixup's alpha: mix image pairs, lambda ~ Beta(alpha, alpha) (0: off; e.g. 0.8)",
+                range("mixup").min, range("mixup").max);
+    args.option("--cutmix", &f.cutmix, "CutMix's alpha: paste a box of the partner image (0: off; e.g. 1)",
+                range("cutmix").min, range("cutmix").max);
     args.option("--clip-grad", &f.clip_grad, "clip the global gradient norm to this (0: off)",
                 range("clip_grad").min, range("clip_grad").max);
     args.option("--ema", &f.ema, "evaluate and save an average of the weights with this decay (e.g. 0.999; 0: "
@@ -592,6 +610,16 @@ DataLoaderOptions train_loader_options(const TrainConfig& config) {
     options.horizontal_flip = config.augment && config.dataset != "mnist";
     options.normalization = dataset_normalization(config.dataset);
     options.limit = config.limit;
+    options.rand_augment_ops = static_cast<int>(config.rand_augment);
+    options.rand_augment_magnitude = static_cast<int>(config.rand_augment_magnitude);
+    options.random_erasing = config.random_erasing;
+    return options;
+}
+
+MixOptions mix_options(const TrainConfig& config) {
+    MixOptions options;
+    options.mixup_alpha = config.mixup;
+    options.cutmix_alpha = config.cutmix;
     return options;
 }
 

@@ -9,7 +9,7 @@
 //
 // Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the
 // run's bookkeeping may (epochs, steps, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
-// augment, clip_grad, skip_nonfinite, dropout, drop_path, threads, data, out, eval_batch_size, test_limit); the fields in
+// augment, rand_augment, rand_augment_magnitude, random_erasing, mixup, cutmix, clip_grad, skip_nonfinite, dropout, drop_path, threads, data, out, eval_batch_size, test_limit); the fields in
 // kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
 // the data, and a change would make the checkpoint mean something else.
 #include <cstdint>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/io/json.h"
+#include "datasets/augment.h"
 #include "datasets/dataloader.h"
 #include "datasets/dataset.h"
 #include "nn/classifier.h"
@@ -50,6 +51,11 @@ struct TrainConfig {
     double momentum = 0.9;            // SGD only
     double label_smoothing = 0.1;     // cross_entropy's target: 0.9 on the label + 0.1 spread over the K classes
     bool augment = true;              // random crop (and flip where it makes sense), training only
+    int64_t rand_augment = 0;         // RandAugment: ops per image (datasets/augment.h); 0: off
+    int64_t rand_augment_magnitude = 9;  // RandAugment's strength, 0..30
+    double random_erasing = 0;        // the probability of erasing a rectangle of each image; 0: off
+    double mixup = 0;                 // mixup's Beta(alpha, alpha); 0: off
+    double cutmix = 0;                // CutMix's Beta(alpha, alpha); 0: off (both on: each batch one of them)
     double clip_grad = 1.0;           // the global gradient norm's bound; 0: no clipping
     double ema = 0;                   // the decay of an average of the weights (optim/ema.h) that evaluation
                                       // and the checkpoints' readers use; 0: none (the weights themselves)
@@ -134,5 +140,7 @@ Normalization dataset_normalization(const std::string& dataset);
 // The training loader's options (shuffle, augmentation, limit) and the evaluation loader's (in order, none).
 DataLoaderOptions train_loader_options(const TrainConfig& config);
 DataLoaderOptions eval_loader_options(const TrainConfig& config);
+// Mixup and CutMix (--mixup, --cutmix): applied to each training batch after the loader's augmentation.
+MixOptions mix_options(const TrainConfig& config);
 
 }  // namespace patchgrad::cli

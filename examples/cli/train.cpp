@@ -308,6 +308,13 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     };
     ProgressLine progress(options.progress, options.progress_interactive);
     Rng data_rng(0), model_rng(0);
+    // Batch k of the epoch: the loader's augmentation, then mixup or CutMix, all drawn from data_rng.
+    const MixOptions mixing = mix_options(config);
+    const auto draw_batch = [&](int64_t k) {
+        Batch batch = loader.batch(k, data_rng);
+        mix_batch(batch, mixing, data_rng);
+        return batch;
+    };
     model_rng.set_state(state.model_rng);
     // The last evaluation's duration (validation + test), for the ETA and the budget's deadline; the probe's
     // estimate until one has run.
@@ -323,7 +330,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         // This epoch's draws, from its first: replay those of the batches an earlier session already took.
         data_rng.set_state(state.data_rng);
         loader.start_epoch(data_rng);
-        for (int64_t k = 0; k < state.batch; ++k) loader.batch(k, data_rng);
+        for (int64_t k = 0; k < state.batch; ++k) draw_batch(k);
         model->train();
         const auto epoch_start = Clock::now();
         int64_t epoch_images = 0;  // trained in this session, for images/s
@@ -345,7 +352,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
                 result.state = state;
                 return result;
             }
-            Batch batch = loader.batch(k, data_rng);
+            Batch batch = draw_batch(k);
             if (options.on_batch) options.on_batch(state.step, batch, *model);
             const int64_t B = batch.labels.numel();
             const Scalar lr = lr_at(state.step);
@@ -356,6 +363,8 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             settings.label_smoothing = static_cast<Scalar>(config.label_smoothing);
             settings.max_grad_norm = max_norm;
             settings.loss_kernels = model->kernels();
+            settings.mixed_labels = batch.mixed_labels;  // a mixed batch is scored against both labels
+            settings.mix_weight = static_cast<Scalar>(batch.mix_weight);
             if (options.on_gradients) settings.after_backward = [&] { options.on_gradients(state.step, *model); };
             LearningStepResult stepped;
             std::string fault;

@@ -3,6 +3,8 @@
 //     export) gets; the training weights and the average both survive a resume bit for bit; a checkpoint
 //     holding averages its config does not ask for, or averages of no parameter, is refused;
 //   * --drop-path reaches the model's blocks, and changes training but not evaluation.
+//   * RandAugment, Random Erasing, mixup and CutMix reach the loader and the loss from their flags, and a
+//     run using them all resumes mid-epoch bit for bit (the replay draws the mixing too).
 // The ops themselves are tested in tests/test_ema.cpp and tests/test_drop_path.cpp.
 #include <csignal>
 
@@ -121,4 +123,48 @@ TEST_CASE("train --drop-path: the flag reaches every block; training changes, ev
     Rng ra(1), rb(1);
     const Tensor za = a->forward(images, ra), zb = b->forward(images, rb);
     for (int64_t i = 0; i < za.numel(); ++i) CHECK(za.data()[i] == zb.data()[i]);
+}
+
+TEST_CASE("train: RandAugment, Random Erasing, mixup and CutMix from their flags, resumed bit for bit mid-epoch") {
+    const TrainConfig flagged = parse({"--rand-augment", "2", "--rand-augment-magnitude", "12", "--random-erasing",
+                                       "0.25", "--mixup", "0.8", "--cutmix", "1"});
+    const DataLoaderOptions loader = train_loader_options(flagged);
+    CHECK(loader.rand_augment_ops == 2);
+    CHECK(loader.rand_augment_magnitude == 12);
+    CHECK(loader.random_erasing == 0.25);
+    CHECK(mix_options(flagged).mixup_alpha == 0.8);
+    CHECK(mix_options(flagged).cutmix_alpha == 1);
+    CHECK(eval_loader_options(flagged).rand_augment_ops == 0);  // evaluation sees the images as they are
+    CHECK(eval_loader_options(flagged).random_erasing == 0);
+    CHECK(contains(testing::usage_error({"--rand-augment-magnitude", "31"}), "[0, 30]"));
+
+    SmallData data;
+    TempDir plain_dir, straight_dir, resumed_dir;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), plain_dir.str());
+    c.epochs = 2;
+    const TrainResult plain = train(c);
+    c.rand_augment = 2;
+    c.random_erasing = 0.5;
+    c.mixup = 0.8;
+    c.cutmix = 1.0;
+    c.out = straight_dir.str();
+    int mixed_batches = 0;
+    TrainOptions watch;
+    watch.on_batch = [&](int64_t, Batch& batch, ImageClassifier&) { mixed_batches += batch.mixed_labels.defined(); };
+    const TrainResult straight = train(c, watch);
+    REQUIRE(straight.status == TrainStatus::completed);
+    CHECK(mixed_batches == 14);  // probability 1: every batch of both epochs
+    CHECK(straight.epochs[0].train_loss != plain.epochs[0].train_loss);
+
+    // Stopped after step 3 (mid-epoch: the replay must draw the mixing too) and resumed.
+    c.out = resumed_dir.str();
+    TrainOptions options;
+    options.after_step = [](const StepInfo& info) {
+        if (info.step == 2) request_stop(SIGINT);
+    };
+    REQUIRE(train(c, options).status == TrainStatus::interrupted);
+    options.after_step = nullptr;
+    options.resume = resumed_dir.file("last.safetensors");
+    REQUIRE(train(c, options).status == TrainStatus::completed);
+    check_same_tensors(straight_dir.file("last.safetensors"), resumed_dir.file("last.safetensors"));
 }
