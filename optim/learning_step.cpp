@@ -14,7 +14,7 @@ LearningStepResult learning_step(const std::function<Tensor(const Tensor&)>& for
     optimizer.set_lr(settings.lr);                                                   // 1. the schedule
     optimizer.zero_grad();
     result.logits = forward(images);                                                 // 2. forward (B, K)
-    const auto loss_against = [&](const Tensor& targets) {                          // 3. the loss ()
+    const auto loss_against = [&](const Tensor& targets) {                           // 3. the loss ()
         return settings.loss_kernels == Kernels::reference
                    ? cross_entropy_reference(result.logits, targets, settings.label_smoothing)
                    : cross_entropy(result.logits, targets, settings.label_smoothing);
