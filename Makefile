@@ -15,6 +15,11 @@
 # of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer, FUZZER=name for one; not part of
 # `make test`), clean, help.
 
+# Every core by default: `make test` on a fresh clone compiles all files in parallel (make -jN overrides).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 OPT    ?= -O3
 OMP    ?= 1
 NATIVE ?= 1
@@ -152,8 +157,9 @@ $(BIN)/tests: $(TEST_OBJS) $(call f32_objs,$(CLI_SRCS)) $(GRADING_OBJS) $(SOLUTI
 
 # Universal Ctags, for tests/test_tooling.cpp (an editor's indexer must see every definition): a tool of
 # the tests, installed with apt like doctest.
+# After doctest's install (| $(DOCTEST_HEADER)): two apt-get at once would fight over dpkg's lock.
 CTAGS := $(shell command -v ctags 2>/dev/null)
-ensure-ctags:
+ensure-ctags: | $(DOCTEST_HEADER)
 	@if [ -z "$(CTAGS)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "ctags is missing: installing Debian's universal-ctags"; \

@@ -127,7 +127,7 @@ std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& re
 // result is validated. *force, when given, receives --force (train.cpp: TrainOptions::force).
 bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string& resume, bool* force = nullptr);
 
-// ---- building what the config describes --------------------------------------------------------------
+// ---- building what the config describes (config_build.cpp) ------------------------------------------
 ViTConfig vit_config(const TrainConfig& config);
 SwinConfig swin_config(const TrainConfig& config);
 std::unique_ptr<ImageClassifier> build_model(const TrainConfig& config, Rng& rng);
