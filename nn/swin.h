@@ -61,6 +61,7 @@ struct SwinConfig {
     // every stage's grid must be divisible by its window (or fit inside one) and even before merging.
     void validate() const;
     int64_t parameter_count() const;  // from the formula (docs/models.md), not from a built model
+    int64_t buffer_count() const;     // the numbers its buffers hold, likewise: M'^2 x M'^2 per block
     std::vector<SwinStageLayout> stages() const;  // one entry per stage, first stage first; validates
 
     // Swin-T (Liu et al. 2021, table 1; torchvision's swin_t, timm's swin_tiny_patch4_window7_224): 224x224

@@ -50,6 +50,8 @@ struct ViTConfig {
     void validate() const;
     // The number of parameters, counted from the formula (docs/models.md), not from a built model.
     int64_t parameter_count() const;
+    // The numbers its buffers hold (a fixed sin-cos table, T*D; none for the learned kinds), likewise.
+    int64_t buffer_count() const;
 };
 
 // One pre-norm encoder block:  x = x + MSA(LN1(x));  x = x + MLP(LN2(x)).     (B, T, D) -> (B, T, D)
