@@ -70,9 +70,10 @@ LIB_SRCS   := $(wildcard core/*.cpp core/ops/*.cpp core/io/*.cpp nn/*.cpp optim/
 # training loop and the flag parser are tested as the program runs them.
 CLI_SRCS   := $(filter-out examples/cli/main.cpp,$(wildcard examples/cli/*.cpp))
 EXAMPLES   := $(patsubst examples/%.cpp,$(BIN)/examples/%,$(wildcard examples/*.cpp))
-# tests/*.cpp check the float64 flavour (gradient checks need it); tests/f32/*.cpp the float32 one.
+# tests/*.cpp check the float64 flavour (gradient checks need it); tests/f32/*.cpp the float32 one, with
+# the fuzzers' bodies (tests/fuzz/targets.cpp), which replay the fuzzers' regressions.
 TEST_SRCS_F64 := $(wildcard tests/*.cpp)
-TEST_SRCS_F32 := $(wildcard tests/f32/*.cpp)
+TEST_SRCS_F32 := $(wildcard tests/f32/*.cpp) tests/fuzz/targets.cpp
 
 LIB_F32 := $(OBJ)/libpatchgrad_f32.a
 LIB_F64 := $(OBJ)/libpatchgrad_f64.a
@@ -292,12 +293,14 @@ reliability: $(BIN)/patchgrad
 # patchgrad reads (tests/fuzz/fuzz_NAME.cpp), built with clang++ and AddressSanitizer +
 # UndefinedBehaviorSanitizer into build/fuzz/, each run for FUZZ_SECONDS on its corpus
 # build/fuzz/corpus/NAME, seeded by tests/fuzz/make_seeds.cpp (with the real datasets' first bytes when
-# data/ holds them). FUZZER=NAME runs one. Exits non-zero when a fuzzer finds something; the reproducer
-# is in build/fuzz/artifacts/NAME/. A test tool: clang is not needed by any other target, and the
-# library is built serial (no OpenMP) for it. Not part of `make test`.
+# FUZZ_DATA, data/ by default, holds them). FUZZER=NAME runs one. Exits non-zero when a fuzzer finds
+# something; the reproducer is in build/fuzz/artifacts/NAME/, and goes into tests/fuzz/regressions/NAME/
+# once fixed. The fuzzers' bodies are tests/fuzz/targets.cpp. A test tool: clang is not needed by any
+# other target, and the library is built serial (no OpenMP) for it. Not part of `make test`.
 FUZZ_CXX     ?= clang++
 FUZZ_SECONDS ?= 60
 FUZZER       ?=
+FUZZ_DATA    ?= data
 FUZZ_DIR     := build/fuzz
 FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.cpp,%,$(wildcard tests/fuzz/fuzz_*.cpp))
 FUZZ_RUN     := $(if $(FUZZER),$(FUZZER),$(FUZZ_NAMES))
@@ -313,7 +316,7 @@ fuzz:
 	@for name in $(FUZZ_RUN); do [ -f tests/fuzz/fuzz_$$name.cpp ] || { echo "make fuzz: no fuzzer" \
 	  "'$$name' (FUZZER=one of: $(FUZZ_NAMES))" >&2; exit 2; }; done
 	@$(MAKE) --no-print-directory fuzz-build
-	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds data
+	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds $(FUZZ_DATA)
 	FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run_fuzzers.sh $(FUZZ_RUN)
 
 fuzz-build: $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_RUN)) $(FUZZ_DIR)/make_seeds
@@ -326,7 +329,9 @@ $(FUZZ_DIR)/obj/%.o: %.cpp
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
-$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+# Kept (not deleted as intermediate files), so that the next `make fuzz` links without compiling again.
+.SECONDARY: $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(wildcard tests/fuzz/*.cpp))
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/obj/tests/fuzz/targets.o $(FUZZ_LIB)
 	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
 $(FUZZ_DIR)/make_seeds: $(FUZZ_DIR)/obj/tests/fuzz/make_seeds.o $(FUZZ_LIB)
 	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $^ -o $@

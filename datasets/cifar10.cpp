@@ -46,9 +46,9 @@ void read_cifar10_batch(const std::string& path, ImageDataset& data) {
 }
 
 // batches.meta.txt: one class name per line, in label order, then blank lines.
-static std::vector<std::string> read_class_names(const std::string& path) {
+std::vector<std::string> parse_cifar10_class_names(std::string_view text, const std::string& path) {
     std::vector<std::string> names;
-    std::istringstream file(read_file(path, 1 << 20));
+    std::istringstream file{std::string(text)};
     std::string line;
     while (std::getline(file, line)) {
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
@@ -57,6 +57,10 @@ static std::vector<std::string> read_class_names(const std::string& path) {
     check_io(names.size() == 10, "cifar10: ", path, ": ", names.size(),
              " class names, expected 10 (one per line)");
     return names;
+}
+
+static std::vector<std::string> read_class_names(const std::string& path) {
+    return parse_cifar10_class_names(read_file(path, 1 << 20), path);
 }
 
 ImageDataset load_cifar10(const std::string& dir, bool train) {

@@ -10,6 +10,8 @@
 // was found. docs/data.md walks through the format byte by byte.
 #include <array>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "datasets/dataset.h"
 
@@ -24,6 +26,10 @@ ImageDataset load_cifar10(const std::string& dir, bool train);
 
 // One batch file: any whole number of 3073-byte records. Appends to `data` (whose shape is 3x32x32).
 void read_cifar10_batch(const std::string& path, ImageDataset& data);
+
+// The text of batches.meta.txt: one class name per line, in label order, then blank lines; a line's
+// trailing spaces and '\r' are dropped. Exactly 10 names, else std::runtime_error naming `path`.
+std::vector<std::string> parse_cifar10_class_names(std::string_view text, const std::string& path);
 
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

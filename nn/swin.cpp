@@ -106,6 +106,16 @@ int64_t SwinConfig::parameter_count() const {
     return count + 2 * C + num_classes * C + num_classes;
 }
 
+// Each block's relative_position_index, (N, N) with N = M'^2 the tokens of a window.
+int64_t SwinConfig::buffer_count() const {
+    int64_t count = 0;
+    for (const SwinStageLayout& stage : stages()) {
+        const int64_t N = stage.window * stage.window;
+        count += stage.depth * N * N;
+    }
+    return count;
+}
+
 // ---- window attention ---------------------------------------------------------------------------------------
 
 WindowAttention::WindowAttention(int64_t dim, int64_t heads, int64_t window_size, Rng& rng, double dropout)

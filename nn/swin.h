@@ -62,6 +62,7 @@ struct SwinConfig {
     // every stage's grid must be divisible by its window (or fit inside one) and even before merging.
     void validate() const;
     int64_t parameter_count() const;  // from the formula (docs/models.md), not from a built model
+    int64_t buffer_count() const;     // the numbers its buffers hold, likewise: M'^2 x M'^2 per block
     std::vector<SwinStageLayout> stages() const;  // one entry per stage, first stage first; validates
     // Each block's drop-path rate, counting the blocks of all stages in order: 0 rising linearly to
     // drop_path at the model's last block (stochastic_depth_rates in core/ops.h). depths {2, 2},

@@ -45,6 +45,13 @@ int64_t ViTConfig::parameter_count() const {
 
 std::vector<double> ViTConfig::drop_path_rates() const { return stochastic_depth_rates(drop_path, depth); }
 
+// The sin-cos kinds register their (1, T, D) table as the buffer pos_embed; the learned kinds have none.
+int64_t ViTConfig::buffer_count() const {
+    if (position != PositionEmbeddingKind::sincos_1d && position != PositionEmbeddingKind::sincos_2d) return 0;
+    const int64_t grid = image_size / patch_size;
+    return (grid * grid + (pooling == Pooling::cls ? 1 : 0)) * dim;
+}
+
 TransformerEncoderBlock::TransformerEncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim, double layer_norm_eps,
                                                  double dropout, Rng& rng, double drop_path_rate)
     : norm1(dim, layer_norm_eps), attn(dim, heads, rng, dropout), norm2(dim, layer_norm_eps),

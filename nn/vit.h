@@ -56,6 +56,9 @@ struct ViTConfig {
     // Each block's drop-path rate, first block first: 0 rising linearly to drop_path at the last block
     // (stochastic_depth_rates in core/ops.h). depth 4, drop_path 0.3 -> {0, 0.1, 0.2, 0.3}.
     std::vector<double> drop_path_rates() const;
+
+    // The numbers its buffers hold (a fixed sin-cos table, T*D; none for the learned kinds), likewise.
+    int64_t buffer_count() const;
 };
 
 // One pre-norm encoder block:  x = x + MSA(LN1(x));  x = x + MLP(LN2(x)).     (B, T, D) -> (B, T, D)

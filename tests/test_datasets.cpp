@@ -289,6 +289,23 @@ TEST_CASE("cifar10: small batch files are read back exactly, in batch order, wit
     CHECK(contains(msg, dir.file("batches.meta.txt") + ": 9 class names, expected 10"));
 }
 
+TEST_CASE("cifar10: parse_cifar10_class_names reads batches.meta.txt's text, one name a line") {
+    const std::vector<std::string> names = {"airplane", "automobile", "bird", "cat", "deer",
+                                            "dog",      "frog",       "horse", "ship", "truck"};
+    CHECK(parse_cifar10_class_names("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n",
+                                    "meta") == names);  // the real file: names, then a blank line
+    // \r\n line ends, trailing spaces, blank lines anywhere and no final newline are dropped; leading
+    // spaces are kept
+    std::vector<std::string> spaced = names;
+    spaced[0] = " airplane";
+    CHECK(parse_cifar10_class_names("\n airplane\r\nautomobile  \r\n\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck",
+                                    "meta") == spaced);
+    CHECK(contains(thrown_message([] { parse_cifar10_class_names("", "x/batches.meta.txt"); }),
+                   "cifar10: x/batches.meta.txt: 0 class names, expected 10 (one per line)"));
+    CHECK(contains(thrown_message([] { parse_cifar10_class_names("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n", "m"); }),
+                   "m: 11 class names, expected 10"));
+}
+
 TEST_CASE("cifar10: malformed batch files are refused with the file, the expected and the found value") {
     TempDir dir;
     const std::string path = dir.file("test_batch.bin");

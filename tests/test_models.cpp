@@ -112,6 +112,35 @@ TEST_CASE("Swin: parameter counts from the formula equal the built model and tor
     CHECK(SwinTransformer(mnist, rng).parameter_count() == 95766);
 }
 
+TEST_CASE("ViT and Swin: buffer counts from the formula equal the built model's buffers") {
+    const auto buffer_numbers = [](const Module& model) {
+        int64_t count = 0;
+        for (const auto& [name, buffer] : model.named_buffers()) count += buffer.numel();
+        return count;
+    };
+    Rng rng(0);
+    ViTConfig vit;
+    vit.dim = 16, vit.depth = 1, vit.heads = 2, vit.mlp_dim = 16;
+    CHECK(vit.buffer_count() == 0);  // learned_1d: a parameter, no buffer
+    CHECK(buffer_numbers(VisionTransformer(vit, rng)) == 0);
+    for (PositionEmbeddingKind kind : {PositionEmbeddingKind::sincos_1d, PositionEmbeddingKind::sincos_2d})
+        for (Pooling pooling : {Pooling::cls, Pooling::mean}) {
+            vit.position = kind, vit.pooling = pooling;
+            CAPTURE(to_string(kind));
+            CAPTURE(to_string(pooling));
+            CHECK(vit.buffer_count() == (64 + (pooling == Pooling::cls ? 1 : 0)) * 16);  // (8 x 8 patches [+ CLS]) x D
+            CHECK(buffer_numbers(VisionTransformer(vit, rng)) == vit.buffer_count());
+        }
+
+    SwinConfig swin;  // the reference: grids 16, 8, 4 with windows 4, 4, 4 and 2 blocks each
+    swin.embed_dim = 8, swin.heads = {1, 1, 1};
+    CHECK(swin.buffer_count() == 6 * 16 * 16);
+    CHECK(buffer_numbers(SwinTransformer(swin, rng)) == swin.buffer_count());
+    swin.window_size = 8;  // windows 8, 8 and then the 4 x 4 grid itself
+    CHECK(swin.buffer_count() == 4 * 64 * 64 + 2 * 16 * 16);
+    CHECK(buffer_numbers(SwinTransformer(swin, rng)) == swin.buffer_count());
+}
+
 TEST_CASE("Swin-T: the canonical hierarchy from SwinConfig::swin_t(), 28,288,354 parameters as torchvision's") {
     const SwinConfig config = SwinConfig::swin_t();
     CHECK(config.parameter_count() == 28288354);  // sum(p.numel() for p in torchvision.models.swin_t().parameters())

@@ -148,8 +148,9 @@ void check_class_names(const std::vector<std::string>& names, const std::string&
     }
 }
 
-Checkpoint read_checkpoint(const std::string& path) {
-    const SafetensorsFile file = load_safetensors(path);
+Checkpoint read_checkpoint(const std::string& path) { return read_checkpoint(load_safetensors(path), path); }
+
+Checkpoint read_checkpoint(const SafetensorsFile& file, const std::string& path) {
     const MetadataReader meta{file, path};
     const std::string& format = meta.text("patchgrad.format");
     check_io(format == kCheckpointFormat, path, ": metadata field 'patchgrad.format' is '", format, "', expected '",
@@ -166,15 +167,22 @@ Checkpoint read_checkpoint(const std::string& path) {
     } catch (const std::exception& error) {
         throw std::runtime_error(path + ": metadata field 'config': " + error.what());
     }
-    // The config must not describe a model larger than the tensors stored: a corrupt "dim": 65536 would
-    // otherwise make model_from_checkpoint allocate gigabytes for a model the file cannot fill (found by
-    // the corruption sweep, tests/f32/test_corruption_sweep_cli.cpp). Refused before anything is built.
+    // The config must not describe a model larger than the tensors stored: the file must hold every number
+    // load_model_state takes from it, parameters and buffers. Refused before anything is built, as
+    // model_from_checkpoint would otherwise allocate gigabytes for a model the file cannot fill: a corrupt
+    // "dim": 65536 (found by the corruption sweep, tests/f32/test_corruption_sweep_cli.cpp), or a Swin of
+    // 32 x 32 windows, whose relative_position_index buffers (1M numbers a block) outweigh its parameters
+    // 250 to 1: a file of 16 MB could ask for 4 GB (tests/fuzz/regressions/checkpoint/). What a model holds
+    // beyond its tensors (a Swin block's token orders and shifted-window mask) is at most 264,192 numbers
+    // a block (32 x 32 tokens in 16 x 16 windows), and each block needs its own tensors in the file.
     int64_t stored = 0;
     for (const auto& [name, t] : file.tensors) stored += t.numel();
-    const int64_t described = ckpt.config.model == "vit" ? vit_config(ckpt.config).parameter_count()
-                                                         : swin_config(ckpt.config).parameter_count();
-    check_io(described <= stored, path, ": metadata field 'config' describes a model of ", described,
-             " parameters, but the file holds only ", stored, " numbers");
+    const bool vit = ckpt.config.model == "vit";
+    const int64_t parameters = vit ? vit_config(ckpt.config).parameter_count()
+                                   : swin_config(ckpt.config).parameter_count();
+    const int64_t buffers = vit ? vit_config(ckpt.config).buffer_count() : swin_config(ckpt.config).buffer_count();
+    check_io(parameters + buffers <= stored, path, ": metadata field 'config' describes a model of ", parameters,
+             " parameters and ", buffers, " numbers of buffers, but the file holds only ", stored, " numbers");
     const Json names = meta.json("class_names");
     check_io(names.is_array() && static_cast<int64_t>(names.size()) == ckpt.config.num_classes, path,
              ": metadata field 'class_names' must be an array of ", ckpt.config.num_classes, " names, got ",

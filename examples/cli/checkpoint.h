@@ -79,6 +79,9 @@ void check_class_names(const std::vector<std::string>& names, const std::string&
 
 // Reads and checks the file and every metadata field (each error names the file and the field).
 Checkpoint read_checkpoint(const std::string& path);
+// The same checks on a file already decoded (decode_safetensors): what read_checkpoint(path) does after
+// load_safetensors, and how the fuzzer reaches it (tests/fuzz/targets.cpp). `path` names it in errors.
+Checkpoint read_checkpoint(const SafetensorsFile& file, const std::string& path);
 TrainConfig read_checkpoint_config(const std::string& path);
 
 // Copies `tensors` into the model's parameters and buffers. The names must be exactly the model's (an

@@ -135,6 +135,8 @@ std::unique_ptr<Optimizer> build_optimizer(const TrainConfig& config, const Imag
 
 // The dataset's folder under config.data ("data/cifar-10-batches-bin", "data/mnist", "data/fashion-mnist").
 std::string dataset_dir(const TrainConfig& config);
+// The training or test set; CIFAR-10's class names must also pass check_class_names (checkpoint.h), as
+// every checkpoint of the run will hold them.
 ImageDataset load_dataset(const TrainConfig& config, bool train);
 Normalization dataset_normalization(const std::string& dataset);
 // The training loader's options (shuffle, augmentation, limit) and the evaluation loader's (in order, none).

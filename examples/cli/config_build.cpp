@@ -4,6 +4,7 @@
 
 #include "datasets/cifar10.h"
 #include "datasets/mnist.h"
+#include "examples/cli/checkpoint.h"
 #include "examples/cli/config.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
@@ -82,8 +83,12 @@ std::string dataset_dir(const TrainConfig& config) {
 }
 
 ImageDataset load_dataset(const TrainConfig& config, bool train) {
-    if (config.dataset == "cifar10") return load_cifar10(dataset_dir(config), train);
-    return load_mnist(dataset_dir(config), train, config.dataset);
+    if (config.dataset != "cifar10") return load_mnist(dataset_dir(config), train, config.dataset);
+    ImageDataset data = load_cifar10(dataset_dir(config), train);
+    // batches.meta.txt's names go into every checkpoint, whose reader refuses a name that is not printable
+    // or is repeated: refused here, before training, not by `eval` after an hour of it.
+    check_class_names(data.class_names, dataset_dir(config) + "/batches.meta.txt");
+    return data;
 }
 
 Normalization dataset_normalization(const std::string& dataset) {

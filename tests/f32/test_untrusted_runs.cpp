@@ -96,6 +96,29 @@ TEST_CASE("checkpoint: derived buffers are recomputed on load and must agree wit
     CHECK(contains(load_error(vit), "tensor 'pos_embed' element 0 is 0.5 but the model computes"));
 }
 
+TEST_CASE("checkpoint: a config whose buffers the file does not hold is refused before the model is built") {
+    // A Swin on 28 x 28 patches of one pixel with one 28 x 28 window per block: each block's
+    // relative_position_index is 784 x 784 = 614,656 numbers, against 3,044 parameters. A file holding the
+    // parameters alone (here as one tensor) made model_from_checkpoint build 64 such blocks, 160 MB from a
+    // 780 KB file, before load_model_state refused its names; a 16 MB file could ask for 4 GB that way.
+    TempDir dir;
+    const std::string path = dir.file("last.safetensors");
+    save_tiny_checkpoint(path, tiny_config("vit"));
+    SafetensorsFile file = load_safetensors(path);
+    TrainConfig config = tiny_config("swin");
+    config.patch = 1, config.embed_dim = 1, config.depths = {64}, config.swin_heads = {1}, config.window = 28;
+    validate(config);
+    const int64_t parameters = swin_config(config).parameter_count();
+    CHECK(parameters == 194842);  // 64 blocks of 3,044, the patch embedding's 4 and the norm and head's 22
+    CHECK(swin_config(config).buffer_count() == 64 * 784 * 784);
+    for (auto& [key, value] : file.metadata)
+        if (key == "config") value = to_json(config).dump();
+    save_safetensors(path, {{"x", Tensor::zeros({parameters})}}, file.metadata);
+    CHECK(contains(thrown_message([&] { read_checkpoint(path); }),
+                   "metadata field 'config' describes a model of 194842 parameters and 39337984 numbers of buffers, "
+                   "but the file holds only 194842 numbers"));
+}
+
 TEST_CASE("train: a run folder belongs to one run") {
     TempDir dir;
     TrainConfig first = tiny_config("vit");
@@ -171,6 +194,26 @@ TEST_CASE("checkpoint: class names must be distinct and printable") {
     save_tiny_checkpoint(path, tiny_config("vit"), {"\x1b[2J"});
     CHECK(contains(load_error(path), "metadata field 'class_names' holds \"\\u001b[2J\", expected a name of "
                                      "printable characters"));
+}
+
+TEST_CASE("train: CIFAR-10 class names that a checkpoint could not hold are refused with the data") {
+    // batches.meta.txt's names went into every checkpoint unchecked, and read_checkpoint refused them:
+    // `eval` and `--resume` failed after the whole run. load_dataset checks them before training.
+    TempDir dir;
+    const std::string folder = dir.file("data/cifar-10-batches-bin");
+    std::filesystem::create_directories(folder);
+    write_bytes(folder + "/test_batch.bin", std::vector<uint8_t>(3073, 0));
+    TrainConfig config = default_config("vit", "cifar10");
+    config.data = dir.file("data");
+    const auto meta_error = [&](const std::string& third_name) {
+        write_file_atomically(folder + "/batches.meta.txt", "airplane\nautomobile\n" + third_name +
+                                                                "\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n");
+        return thrown_message([&] { load_dataset(config, false); });
+    };
+    CHECK(meta_error("bird") == "");
+    CHECK(contains(meta_error("\x1b[2Jbird"), folder + "/batches.meta.txt holds \"\\u001b[2Jbird\", expected a name "
+                                                    "of printable characters"));
+    CHECK(contains(meta_error("cat"), folder + "/batches.meta.txt holds \"cat\" twice, expected distinct names"));
 }
 
 TEST_CASE("eval: an empty test set is refused, not reported as 0.00%") {

@@ -1,20 +1,8 @@
-// Fuzzer: a CIFAR-10 batch file (datasets/cifar10.h) as load_cifar10 reads the test set: the bytes are
-// the folder's test_batch.bin. A std::exception is a refusal; only a crash, a sanitizer report, a hang or
-// a memory blow-up is a finding.
-#include <cstddef>
-#include <cstdint>
-#include <exception>
-
-#include "datasets/cifar10.h"
-#include "tests/fuzz/fuzz_file.h"
+// libFuzzer's entry point for the cifar10 parser. The body, fuzz_cifar10 in tests/fuzz/targets.cpp,
+// also replays tests/fuzz/regressions/cifar10/ in `make test`.
+#include "tests/fuzz/targets.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    using namespace patchgrad;
-    fuzz::write_input("test_batch.bin", data, size);
-    try {
-        const ImageDataset test = load_cifar10(fuzz::scratch_dir(), false);
-        (void)test.pixels.size();
-    } catch (const std::exception&) {
-    }
+    patchgrad::fuzz::fuzz_cifar10(data, size);
     return 0;
 }

@@ -1,7 +1,7 @@
 #pragma once
-// For the fuzzers of loaders that take a path: the input's bytes written to a file of this process's own
-// scratch folder (under /dev/shm when it exists, in memory; else build/fuzz/tmp), rewritten on every input;
-// the folder is removed when the fuzzer exits.
+// For the fuzz targets of loaders that take a path (tests/fuzz/targets.cpp): the input's bytes written to a
+// file of this process's own scratch folder (under /dev/shm when it exists, in memory; else build/fuzz/tmp),
+// rewritten on every input; the folder is removed when the process (a fuzzer, or the tests) exits.
 #include <unistd.h>
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 #include "core/io/json.h"
 #include "core/io/safetensors.h"
 #include "core/random.h"
+#include "datasets/cifar10.h"
 #include "datasets/image_file.h"
 #include "examples/cli/checkpoint.h"
 #include "examples/cli/commands.h"
@@ -56,6 +57,37 @@ std::string truncated_idx(const std::string& path, uint32_t count, size_t header
     return patched + bytes.substr(8);
 }
 
+// A safetensors file's bytes with the checksum entry of its metadata blanked out with spaces (the header
+// keeps its length and stays valid JSON), so that a fuzzer's change to the data section is not refused by
+// the checksum before it reaches the checks behind it.
+std::string without_checksum(std::string bytes) {
+    const std::string entry = std::string(",\"") + kChecksumKey + "\":\"crc32:";
+    const size_t at = bytes.find(entry);
+    if (at == std::string::npos) throw std::runtime_error("make_seeds: no checksum entry to remove");
+    bytes.replace(at, entry.size() + 9, entry.size() + 9, ' ');  // then 8 hex digits and the closing quote
+    const SafetensorsFile file = decode_safetensors(bytes, "make_seeds");
+    if (file.find_metadata(kChecksumKey) != nullptr)
+        throw std::runtime_error("make_seeds: the checksum entry is still there");
+    return bytes;
+}
+
+// The bytes save_checkpoint writes for `config`'s model (random weights), with AdamW's state or without.
+std::string checkpoint_bytes(const cli::TrainConfig& config, bool with_optimizer) {
+    cli::validate(config);
+    Rng rng(0);
+    const auto model = cli::build_model(config, rng);
+    const auto optimizer = cli::build_optimizer(config, *model);
+    cli::TrainingState state;
+    state.data_rng = Rng(1).state();
+    state.model_rng = Rng(2).state();
+    const std::string scratch = g_out + "/checkpoint.safetensors";
+    cli::save_checkpoint(scratch, config, state, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, *model,
+                         with_optimizer ? optimizer.get() : nullptr);
+    std::string bytes = read_file(scratch);
+    std::filesystem::remove(scratch);
+    return bytes;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,17 +104,18 @@ int main(int argc, char** argv) {
                                        {"b", Tensor::from_vector({-1.5}, {1})}},
                                       {{"epoch", "3"}}));
         write_seed("safetensors", "empty.safetensors", encode_safetensors({}));
-        cli::TrainConfig config = cli::default_config("vit", "mnist");
-        config.dim = 8, config.depth = 1, config.heads = 1, config.mlp_dim = 8, config.patch = 7;
-        cli::validate(config);
-        Rng rng(0);
-        const auto model = cli::build_model(config, rng);
-        const auto optimizer = cli::build_optimizer(config, *model);
-        const std::string scratch = g_out + "/checkpoint.safetensors";
-        cli::save_checkpoint(scratch, config, cli::TrainingState{},
-                             {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, *model, optimizer.get());
-        write_seed("safetensors", "checkpoint.safetensors", read_file(scratch));
-        std::filesystem::remove(scratch);
+        cli::TrainConfig vit = cli::default_config("vit", "mnist");  // patch 7: a 4 x 4 grid; 1,500 parameters
+        vit.dim = 8, vit.depth = 1, vit.heads = 1, vit.mlp_dim = 8, vit.patch = 7;
+        const std::string vit_checkpoint = checkpoint_bytes(vit, true);
+        write_seed("safetensors", "checkpoint.safetensors", vit_checkpoint);
+
+        // ---- checkpoint: the tiny ViT with its AdamW state as `train` saves it, the same without its
+        // checksum, and a tiny Swin (two stages: shifted windows and a patch merging), weights only ----
+        write_seed("checkpoint", "vit.safetensors", vit_checkpoint);
+        write_seed("checkpoint", "vit-no-checksum.safetensors", without_checksum(vit_checkpoint));
+        cli::TrainConfig swin = cli::default_config("swin", "mnist");  // grids 4 x 4, then 2 x 2; 1,300 parameters
+        swin.patch = 7, swin.embed_dim = 4, swin.depths = {1, 1}, swin.swin_heads = {1, 2}, swin.window = 2;
+        write_seed("checkpoint", "swin.safetensors", checkpoint_bytes(swin, false));
 
         // ---- JSON and config.json: the configs `train` writes, and a document of every kind of value ----
         for (const char* model_name : {"vit", "swin"})
@@ -121,6 +154,18 @@ int main(int argc, char** argv) {
         write_seed("cifar10", "one_record.bin", record);
         const std::string real_record = head_of(data + "/cifar-10-batches-bin/test_batch.bin", 3073);
         if (real_record.size() == 3073) write_seed("cifar10", "test_batch-record-0.bin", real_record);
+
+        // ---- CIFAR-10's batches.meta.txt: the built-in names as the real file lays them out, the same with
+        // CRLF line ends, and the real file ----
+        std::string meta, meta_crlf;
+        for (const char* name : kCifar10Classes) {
+            meta += std::string(name) + "\n";
+            meta_crlf += std::string(name) + "\r\n";
+        }
+        write_seed("cifar10_meta", "batches.meta.txt", meta + "\n");
+        write_seed("cifar10_meta", "crlf.meta.txt", meta_crlf + "\r\n");
+        const std::string real_meta = head_of(data + "/cifar-10-batches-bin/batches.meta.txt", 4096);
+        if (!real_meta.empty()) write_seed("cifar10_meta", "real-batches.meta.txt", real_meta);
 
         // ---- PNM: a PGM and a PPM from encode_pnm, and a 16-bit PGM with a comment by hand ----
         Image grey{1, 2, 3, {0, 50, 100, 150, 200, 255}};
