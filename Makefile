@@ -225,7 +225,8 @@ sanitize:
 # aarch64-linux-gnu-g++ for ARCH=armv8-a into their own tree (build/armv8-a-aarch64-linux-gnu-gcc/), run
 # under QEMU's user-mode emulator, which runs an ARM program on this machine (-L: where the ARM C and C++
 # libraries are). A check that the code is portable (core/gemm.cpp's NEON tile, no x86 assumption), not a
-# measurement. Not part of `make test` or CI: the run takes about 12 minutes (docs/building.md).
+# measurement. Not part of `make test` or CI: about 15 minutes on 2 cores, 11 of them running the tests
+# (docs/building.md).
 # AARCH64_TESTS holds doctest's filters: by default every test but the two that hold training to a budget
 # of a few seconds on the wall clock, which an emulated core, ~30 times slower, cannot keep;
 # AARCH64_TESTS= runs those too, AARCH64_TESTS='-tc=gemm*' only the matrix product's tests.
