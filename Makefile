@@ -1,63 +1,108 @@
 # patchgrad's build. `make` builds everything; `make test` builds and runs the test suite.
 #
 # Knobs (make KNOB=value), each building into its own object tree so they never mix:
+#   CXX=g++     the compiler: g++ (12 or newer), clang++ (14 or newer, with libomp-dev for OpenMP), g++-14,
+#               aarch64-linux-gnu-g++...; Apple's clang++ is the default on macOS
+#   ARCH=native -march=ARCH, the instruction set to compile for: native (this machine's), x86-64-v3 (AVX2 +
+#               FMA, a typical laptop), x86-64-v2 (SSE4.2, any x86-64 since about 2011), armv8-a (64-bit
+#               ARM)...; NATIVE=0 is the older spelling of ARCH=x86-64-v2
 #   OPT=-O3     the optimisation level
 #   OMP=1       OpenMP threads (OMP=0: a serial build, same results)
-#   NATIVE=1    -march=native, the vector instructions of this machine (NATIVE=0: portable x86-64-v2)
 #   WERROR=0    WERROR=1 turns warnings into errors (CI)
 #   SAN=0       SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer (what `make sanitize` does)
 #
-# Every library source is compiled twice: as float32 (training) and as float64 (gradient checks), each
-# in its own inline namespace (core/scalar.h), into build/<variant>/f32 and build/<variant>/f64.
+# The default build's objects go to build/release/ and its programs straight into build/. Any other build
+# is named by what differs from it (sanitize, the arch, the optimisation level, noomp, the compiler), and
+# its objects and programs go to build/<that name>/: `make CXX=clang++ ARCH=x86-64-v3 test` builds and runs
+# build/x86-64-v3-clang/tests. Every library source is compiled twice: as float32 (training) and as float64
+# (gradient checks), each in its own inline namespace (core/scalar.h), into <tree>/f32 and <tree>/f64.
+# docs/building.md lists the toolchains the suite was run with, and how long each took.
 #
-# Targets: all (default), test, sanitize, gradcheck, bench, data, train (the main job), figures, reliability,
-# exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, fuzz (coverage-guided fuzzing
-# of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer, FUZZER=name for one; not part of
-# `make test`), clean, help.
+# Targets: all (default), test, sanitize, test-aarch64 (the suite cross-compiled for 64-bit ARM and run
+# under QEMU: not part of `make test` or CI), gradcheck, bench, data, train (the main job), figures,
+# reliability, exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, fuzz
+# (coverage-guided fuzzing of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer,
+# FUZZER=name for one; not part of `make test`), clean, help.
 
 # Every core by default: `make test` on a fresh clone compiles all files in parallel (make -jN overrides).
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
-  MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+# Only in the first make: one started by a recipe (make sanitize, make test-aarch64) shares its job slots.
+ifeq ($(MAKELEVEL)$(filter -j%,$(MAKEFLAGS)),0)
+  MAKEFLAGS += -j$(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 endif
 
 OPT    ?= -O3
 OMP    ?= 1
 NATIVE ?= 1
+ARCH   ?= $(if $(filter 0,$(NATIVE)),x86-64-v2,native)
 WERROR ?= 0
 SAN    ?= 0
 
-CXX      := g++
+# The compiler: g++ unless one is given (make's built-in default for CXX does not count), clang++ on macOS,
+# where g++ is Apple's clang under another name. COMPILER names it in the tree: clang++ -> clang,
+# g++-14 -> gcc-14, aarch64-linux-gnu-g++ -> aarch64-linux-gnu-gcc; plain g++ (gcc) is the default build.
+UNAME := $(shell uname -s)
+ifeq ($(origin CXX),default)
+  CXX := $(if $(filter Darwin,$(UNAME)),clang++,g++)
+endif
+COMPILER := $(subst g++,gcc,$(subst clang++,clang,$(notdir $(firstword $(CXX)))))
+IS_CLANG := $(findstring clang,$(shell $(CXX) --version 2>/dev/null))
+
 CXXFLAGS := -std=c++20 -Wall -Wextra -MMD -MP -I. $(OPT)
 LDFLAGS  :=
-VARIANT  := release
+OMP_CXXFLAGS := -fopenmp
+OMP_LDFLAGS  := -fopenmp
+DOCTEST_HEADER  := /usr/include/doctest/doctest.h
+DOCTEST_INSTALL := sudo apt-get install doctest-dev
 
-ifeq ($(NATIVE),1)
-  CXXFLAGS += -march=native
-else
-  CXXFLAGS += -march=x86-64-v2
-  VARIANT  := portable
+# macOS (docs/building.md; not tested on this project's machines): Apple's clang takes OpenMP through its
+# preprocessor, from Homebrew's libomp (brew install libomp), and doctest is Homebrew's too. Apple's clang
+# already compiles for the chip it runs on, and older versions reject -march=native on Apple silicon.
+ifeq ($(UNAME),Darwin)
+  BREW := $(shell brew --prefix 2>/dev/null)
+  CXXFLAGS += -I$(BREW)/include
+  DOCTEST_HEADER  := $(BREW)/include/doctest/doctest.h
+  DOCTEST_INSTALL := brew install doctest
+  ifneq ($(IS_CLANG),)
+    LIBOMP   := $(shell brew --prefix libomp 2>/dev/null)
+    OMP_CXXFLAGS := -Xpreprocessor -fopenmp -I$(LIBOMP)/include
+    OMP_LDFLAGS  := -L$(LIBOMP)/lib -lomp
+  endif
+  ifeq ($(ARCH)-$(shell uname -m),native-arm64)
+    ARCH_FLAGS :=
+  endif
 endif
+ARCH_FLAGS ?= -march=$(ARCH)
+CXXFLAGS   += $(ARCH_FLAGS)
+
+# The object tree's name (see the top of this file): release, or sanitize, or the arch when it is not
+# native; then whatever else differs from the default build.
+empty :=
+space := $(empty) $(empty)
+VARIANT_TAGS := $(if $(filter 1,$(SAN)),sanitize $(filter-out native,$(ARCH)),$(patsubst native,release,$(ARCH))) \
+                $(subst -,,$(subst $(space),,$(filter-out -O3,$(OPT)))) $(if $(filter 0,$(OMP)),noomp) \
+                $(filter-out gcc,$(COMPILER))
+VARIANT := $(subst $(space),-,$(strip $(VARIANT_TAGS)))
+
 ifeq ($(OMP),1)
-  CXXFLAGS += -fopenmp
-  LDFLAGS  += -fopenmp
+  CXXFLAGS += $(OMP_CXXFLAGS)
+  LDFLAGS  += $(OMP_LDFLAGS)
 else
   CXXFLAGS += -Wno-unknown-pragmas
-  VARIANT  := $(VARIANT)-noomp
 endif
 ifeq ($(SAN),1)
-  OPT      := -O1
-  # -Wno-maybe-uninitialized: with ASan at -O1, GCC 12 warns falsely inside libstdc++ (std::function as
-  # <regex> builds its automaton); the release build keeps the warning.
   CXXFLAGS := $(filter-out -O%,$(CXXFLAGS)) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-              -fno-sanitize-recover=undefined -Wno-maybe-uninitialized
+              -fno-sanitize-recover=undefined
   LDFLAGS  += -fsanitize=address,undefined
-  VARIANT  := sanitize
+  # With ASan at -O1, GCC 12 warns falsely inside libstdc++ (std::function as <regex> builds its
+  # automaton); the release build keeps the warning. Clang has no such warning (and would reject its name).
+  ifeq ($(IS_CLANG),)
+    CXXFLAGS += -Wno-maybe-uninitialized
+  endif
 endif
 ifeq ($(WERROR),1)
   CXXFLAGS += -Werror
 endif
 
-# The default build puts its programs straight into build/; the others into build/<variant>/.
 OBJ := build/$(VARIANT)
 ifeq ($(VARIANT),release)
   BIN := build
@@ -85,8 +130,6 @@ GRADCHECK_F32  := $(OBJ)/libgradcheck_f32.a
 GRADCHECK_F64  := $(OBJ)/libgradcheck_f64.a
 f32_objs = $(patsubst %.cpp,$(OBJ)/f32/%.o,$(1))
 f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
-
-DOCTEST_HEADER := /usr/include/doctest/doctest.h
 
 .PHONY: all test sanitize bench data clean help gradcheck exercise exercises ensure-ctags compile_commands.json
 all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
@@ -130,7 +173,7 @@ $(DOCTEST_HEADER):
 	  echo "doctest is missing: installing Debian's doctest-dev"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq doctest-dev >/dev/null; \
 	else \
-	  echo "make: doctest is missing ($(DOCTEST_HEADER)); install it with: sudo apt-get install doctest-dev" >&2; \
+	  echo "make: doctest is missing ($(DOCTEST_HEADER)); install it with: $(DOCTEST_INSTALL)" >&2; \
 	  exit 1; \
 	fi
 
@@ -178,6 +221,29 @@ test: all $(BIN)/tests $(EXERCISE_PROGS) | ensure-ctags
 
 sanitize:
 	$(MAKE) SAN=1 test
+
+# The suite on 64-bit ARM (docs/building.md): the tests and the exercise programs, cross-compiled by Debian's
+# aarch64-linux-gnu-g++ for ARCH=armv8-a into their own tree (build/armv8-a-aarch64-linux-gnu-gcc/), run
+# under QEMU's user-mode emulator, which runs an ARM program on this machine (-L: where the ARM C and C++
+# libraries are). A check that the code is portable (core/gemm.cpp's NEON tile, no x86 assumption), not a
+# measurement. Not part of `make test` or CI: about 15 minutes on 2 cores, 11 of them running the tests
+# (docs/building.md).
+# AARCH64_TESTS holds doctest's filters: by default every test but the two that hold training to a budget
+# of a few seconds on the wall clock, which an emulated core, ~30 times slower, cannot keep;
+# AARCH64_TESTS= runs those too, AARCH64_TESTS='-tc=gemm*' only the matrix product's tests.
+AARCH64_CXX   := aarch64-linux-gnu-g++
+AARCH64_QEMU  := qemu-aarch64 -L /usr/aarch64-linux-gnu
+AARCH64_TESTS ?= -tce='train --time: a machine slower*,train --time: a real budget*'
+.PHONY: test-aarch64 test-emulated
+test-aarch64:
+	@for tool in $(AARCH64_CXX) qemu-aarch64; do command -v $$tool >/dev/null 2>&1 || { echo "make test-aarch64:" \
+	  "$$tool is missing; install it with: sudo apt-get install g++-aarch64-linux-gnu qemu-user" >&2; exit 1; }; done
+	@$(MAKE) --no-print-directory CXX=$(AARCH64_CXX) ARCH=armv8-a EMULATOR="$(AARCH64_QEMU)" test-emulated
+
+# A cross-compiled build's suite, run under $(EMULATOR); the exercise programs the tests start run under it
+# too (PATCHGRAD_EMULATOR, tests/test_exercises.cpp).
+test-emulated: $(BIN)/tests $(EXERCISE_PROGS) | ensure-ctags
+	PATCHGRAD_EXERCISES=$(BIN)/exercises PATCHGRAD_EMULATOR="$(EMULATOR)" $(EMULATOR) $(BIN)/tests $(AARCH64_TESTS)
 
 # Every gradient check of examples/gradcheck/gradcheck_suite.cpp, as a table (the same checks run inside `make test`).
 gradcheck: $(BIN)/patchgrad

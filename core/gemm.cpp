@@ -38,9 +38,9 @@ inline namespace PATCHGRAD_FLAVOUR {
 namespace {
 
 // ---- Machine constants --------------------------------------------------------------------------------
-// One SIMD register: 64 bytes with AVX-512 (16 floats / 8 doubles), 32 with AVX2, 16 with SSE2 (every x86-64).
-// Vec is a GCC vector type: `acc += a * b` on it is one vfmadd instruction, no intrinsics needed, and the
-// same source compiles (more slowly) without -march=native.
+// One SIMD register: 64 bytes with AVX-512 (16 floats / 8 doubles), 32 with AVX2, 16 with SSE2 (every
+// x86-64) and with NEON (every aarch64). Vec is a GCC vector type (clang reads it too): `acc += a * b` on it
+// is one fused multiply-add instruction, no intrinsics needed, and the same source compiles for any of them.
 #if defined(__AVX512F__)
 constexpr int kVectorBytes = 64;
 #elif defined(__AVX__)
@@ -51,13 +51,24 @@ constexpr int kVectorBytes = 16;
 typedef Scalar Vec __attribute__((vector_size(kVectorBytes)));
 constexpr int64_t W = kVectorBytes / sizeof(Scalar);  // lanes per vector: 16 floats or 8 doubles (AVX-512)
 
-// The register tile: MR rows x NV vectors of C. AVX-512 has 32 vector registers: 13 x 2 = 26 accumulators,
-// 2 for the B row, 1 for the broadcast A element (12 and 14 rows measured the same or slower; 13 also
-// divides the tiny-ViT row counts, 65 tokens and 8320 = 128 * 65, so no strip is left half empty).
-// AVX2 and SSE have 16 registers: 6 x 2 = 12 accumulators.
+// The register tile: MR rows x NV vectors of C, as many accumulators as the registers hold beside one row
+// of B and the broadcast element of A.
+//   AVX-512 has 32 vector registers: 13 x 2 = 26 accumulators, 2 for the B row, 1 for the broadcast A
+//     element (12 and 14 rows measured the same or slower; 13 also divides the tiny-ViT row counts, 65
+//     tokens and 8320 = 128 * 65, so no strip is left half empty).
+//   AVX2 and SSE have 16 registers: 6 x 2 = 12 accumulators.
+//   NEON (aarch64) has 32 registers of 4 floats: 6 x 4 = 24 accumulators and 4 for the B row, so a B row
+//     is 16 floats, one 64-byte cache line, and each k costs 4 loads and 6 broadcasts for 24 fused
+//     multiply-adds (13 x 2 would need 2 + 13 for 26). Chosen by this count, not measured: no ARM machine
+//     was at hand, only an emulator (docs/building.md).
+#if defined(__aarch64__)
+constexpr int64_t MR = 6;
+constexpr int64_t NV = 4;
+#else
 constexpr int64_t MR = kVectorBytes == 64 ? 13 : 6;
 constexpr int64_t NV = 2;
-constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles: the tile is 128 bytes wide in both flavours
+#endif
+constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles with AVX-512: the tile is 128 bytes wide either way
 
 // Cache blocking, for 48 KiB L1d and 2 MiB L2 per core (both blocks also fit 32 KiB and 1 MiB):
 //   A panel (kc, MR)  = 384 * 13 * 4 B = 19.5 KiB: stays in L1 while it meets every B panel

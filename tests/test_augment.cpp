@@ -350,7 +350,8 @@ TEST_CASE("Rng: gamma and beta have the mean and variance of their distributions
         CHECK(std::abs(m.mean - k) < 5 * std::sqrt(k / n));          // Gamma(k, 1): mean k
         CHECK(std::abs(m.variance / k - 1) < 5 * std::sqrt((2 + 6 / k) / n));  // variance k
     }
-    for (auto [a, b] : {std::pair{0.2, 0.2}, std::pair{1.0, 1.0}, std::pair{2.0, 5.0}, std::pair{0.5, 3.0}}) {
+    for (auto ab : {std::pair{0.2, 0.2}, std::pair{1.0, 1.0}, std::pair{2.0, 5.0}, std::pair{0.5, 3.0}}) {
+        const double a = ab.first, b = ab.second;  // (clang < 16 cannot capture a structured binding)
         CAPTURE(a);
         CAPTURE(b);
         // Beta(a, b): mean a / (a + b), variance a b / ((a + b)^2 (a + b + 1))

@@ -185,11 +185,13 @@ TEST_CASE("a value used twice: mul(a, a), add(a, a), a * b + a") {
 TEST_CASE("add, sub, mul, div: shapes that do not broadcast throw with both shapes") {
     const Tensor a = Tensor::zeros({2, 3});
     const Tensor b = Tensor::zeros({4});
-    for (const auto& [name, op] : std::vector<std::pair<std::string, BinaryOp>>{
+    for (const auto& name_and_op : std::vector<std::pair<std::string, BinaryOp>>{
              {"add", [](const Tensor& x, const Tensor& y) { return add(x, y); }},
              {"sub", [](const Tensor& x, const Tensor& y) { return sub(x, y); }},
              {"mul", [](const Tensor& x, const Tensor& y) { return mul(x, y); }},
              {"div", [](const Tensor& x, const Tensor& y) { return div(x, y); }}}) {
+        const std::string& name = name_and_op.first;  // (clang < 16 cannot capture a structured binding)
+        const BinaryOp& op = name_and_op.second;
         CAPTURE(name);
         const std::string message = thrown_message([&] { op(a, b); });
         CHECK(message == name + ": shapes (2, 3) and (4,) cannot broadcast: 3 vs 4 at dimension -1");
@@ -416,7 +418,9 @@ TEST_CASE("masked_fill: values, -infinity, and gradients by hand") {
 TEST_CASE("masked_fill: gradient checks at broadcasting shapes") {
     const std::vector<std::pair<Shape, std::vector<Scalar>>> masks = {
         {{2, 3}, {0, 1, 0, 1, 0, 0}}, {{3}, {1, 0, 0}}, {{2, 1}, {0, 1}}, {{}, {0}}};
-    for (const auto& [mask_shape, mask_values] : masks) {
+    for (const auto& mask_case : masks) {
+        const Shape& mask_shape = mask_case.first;  // (clang < 16 cannot capture a structured binding)
+        const std::vector<Scalar>& mask_values = mask_case.second;
         CAPTURE(to_string(mask_shape));
         const Tensor mask = Tensor::from_vector(mask_values, mask_shape);
         // A moderate fill value: with -1e9 the probed loss is ~1e9 and its rounding (~1e-7) swamps the

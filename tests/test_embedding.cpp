@@ -129,7 +129,8 @@ TEST_CASE("THE KEY TEST: PatchEmbedding equals a stride-P PxP convolution comput
 
 TEST_CASE("PatchEmbedding: gradient checks of the images, proj.weight and proj.bias") {
     Rng rng(5);
-    for (const auto& [C, S, P] : std::vector<std::array<int64_t, 3>>{{1, 4, 2}, {2, 6, 3}}) {
+    for (const auto& sizes : std::vector<std::array<int64_t, 3>>{{1, 4, 2}, {2, 6, 3}}) {
+        const int64_t C = sizes[0], S = sizes[1], P = sizes[2];  // (clang < 16 cannot capture a structured binding)
         CAPTURE(C);
         PatchEmbedding embed(C, P, 3, S, rng);
         fill_uniform(embed.proj.bias, 6);

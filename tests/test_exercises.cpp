@@ -15,10 +15,14 @@
 
 namespace {
 
-// Where `make` put the exercise programs: $PATCHGRAD_EXERCISES, which `make test` sets.
+// Where `make` put the exercise programs: $PATCHGRAD_EXERCISES, which `make test` sets. A program built for
+// another machine runs under the emulator $PATCHGRAD_EMULATOR names (qemu-aarch64 ..., which
+// `make test-aarch64` sets), as the tests themselves do.
 std::string exercise_program(const std::string& name) {
     const char* folder = std::getenv("PATCHGRAD_EXERCISES");
-    return std::string(folder ? folder : "build/exercises") + "/" + name;
+    const char* emulator = std::getenv("PATCHGRAD_EMULATOR");
+    const std::string prefix = emulator && *emulator ? std::string(emulator) + " " : "";
+    return prefix + (folder ? folder : "build/exercises") + "/" + name;
 }
 
 // Runs a program; returns its exit code and its standard output.

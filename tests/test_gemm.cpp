@@ -4,7 +4,8 @@
 //
 // Dimension legend: M rows of A and C, N columns of B and C, K the summed dimension.
 // The kernel's tiles (core/gemm.cpp): MR = 13 (AVX-512) or 6 rows, NR = 32 floats / 16 doubles (AVX-512)
-// columns, K blocks of at most 384 floats / 192 doubles, N blocks of at most 640 columns.
+// or 16 / 8 (AVX2, NEON) or 8 / 4 (SSE) columns, K blocks of at most 384 floats / 192 doubles, N blocks of
+// at most 640 columns.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -114,9 +115,9 @@ TEST_CASE("gemm: tiny and degenerate shapes, every layout, accumulate on and off
                         for (bool accumulate : {false, true}) check_gemm(M, N, K, a, b, accumulate);
 }
 
-TEST_CASE("gemm: shapes beside the register tile (MR = 6 or 13 rows, NR = 16 or 32 columns, W = 8 or 16)") {
+TEST_CASE("gemm: shapes beside the register tile (MR = 6 or 13 rows, NR = 8, 16 or 32 columns, W = 4, 8 or 16)") {
     const int64_t rows[] = {5, 6, 7, 12, 13, 14, 25, 26, 27, 65};
-    const int64_t cols[] = {7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65};
+    const int64_t cols[] = {3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65};
     for (int64_t M : rows)
         for (int64_t N : cols)
             for (bool accumulate : {false, true}) {

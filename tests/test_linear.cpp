@@ -63,7 +63,9 @@ TEST_CASE("linear: gradient checks of x, weight and bias") {
     const std::vector<std::pair<Shape, Shape>> cases = {
         {{3, 4}, {5, 4}}, {{2, 3, 4}, {2, 4}}, {{4}, {3, 4}}, {{1, 1}, {1, 1}}, {{2, 1, 3, 5}, {7, 5}},
     };
-    for (const auto& [x_shape, w_shape] : cases) {
+    for (const auto& shapes : cases) {
+        const Shape& x_shape = shapes.first;  // (clang < 16 cannot capture a structured binding)
+        const Shape& w_shape = shapes.second;
         CAPTURE(to_string(x_shape));
         CAPTURE(to_string(w_shape));
         Tensor x = random_tensor(x_shape, 1);
@@ -77,7 +79,9 @@ TEST_CASE("linear: gradient checks of x, weight and bias") {
 TEST_CASE("linear: the fused kernel equals matmul(x, weight^T) + bias, values and gradients") {
     // The last case has R * OC = 300 * 120 = 36000 output elements: the threaded bias paths.
     const std::vector<std::pair<Shape, Shape>> cases = {{{3, 5}, {4, 5}}, {{2, 3, 6}, {5, 6}}, {{300, 16}, {120, 16}}};
-    for (const auto& [x_shape, w_shape] : cases) {
+    for (const auto& shapes : cases) {
+        const Shape& x_shape = shapes.first;  // (clang < 16 cannot capture a structured binding)
+        const Shape& w_shape = shapes.second;
         CAPTURE(to_string(x_shape));
         Tensor x = random_tensor(x_shape, 4);
         Tensor weight = random_tensor(w_shape, 5);

@@ -38,7 +38,9 @@ TEST_CASE("matmul: gradient checks, including broadcast batches and vectors") {
         {{2, 1, 3, 4}, {3, 4, 2}}, {{1, 3, 4}, {2, 4, 5}}, {{4, 3}, {2, 3, 2}},       {{3}, {3, 2}},
         {{3}, {2, 3, 4}},          {{2, 3}, {3}},          {{4}, {4}},                {{13, 17}, {17, 19}},
     };
-    for (const auto& [a_shape, b_shape] : cases) {
+    for (const auto& shapes : cases) {
+        const Shape& a_shape = shapes.first;  // (clang < 16 cannot capture a structured binding)
+        const Shape& b_shape = shapes.second;
         CAPTURE(to_string(a_shape));
         CAPTURE(to_string(b_shape));
         Tensor a = random_tensor(a_shape, 3);

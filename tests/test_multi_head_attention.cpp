@@ -50,7 +50,9 @@ TEST_CASE("multi_head_attention: by hand, B = 1, T = 2, one head of D = 1, so C 
 
 TEST_CASE("multi_head_attention: equals reshape + permute + scaled_dot_product_attention + permute") {
     // (B, T, C, heads): several heads, T = 20 (the row maximum's 16-wide blocks and a tail), one head
-    for (const auto& [B, T, C, H] : {std::array<int64_t, 4>{2, 5, 8, 2}, {1, 20, 6, 3}, {3, 4, 4, 1}}) {
+    for (const auto& sizes : {std::array<int64_t, 4>{2, 5, 8, 2}, {1, 20, 6, 3}, {3, 4, 4, 1}}) {
+        // (named one by one: clang < 16 cannot capture a structured binding, and CAPTURE below does)
+        const int64_t B = sizes[0], T = sizes[1], C = sizes[2], H = sizes[3];
         const Tensor qkv = random_tensor({B, T, 3 * C}, 21, true, -2, 2);
         const Tensor probe = random_tensor({B, T, C}, 22, false);
         for (const Shape& bias_shape : {Shape{}, Shape{1, H, T, T}, Shape{B, 1, T, T}, Shape{T, T}, Shape{B, H, T, T}}) {

@@ -186,7 +186,9 @@ TEST_CASE("cyclic_shift and reverse_cyclic_shift: gradient checks and bad shapes
 
 TEST_CASE("window_token_order: one gather equals cyclic_shift then window_partition, values and gradients") {
     // H x W grid, window M, shift s: square and not, with and without a shift
-    for (const auto& [H, W, M, shift] : {std::array<int64_t, 4>{8, 8, 4, 2}, {8, 8, 4, 0}, {4, 8, 2, 1}, {6, 6, 3, 1}}) {
+    for (const auto& grid : {std::array<int64_t, 4>{8, 8, 4, 2}, {8, 8, 4, 0}, {4, 8, 2, 1}, {6, 6, 3, 1}}) {
+        // (named one by one: clang < 16 cannot capture a structured binding, and CAPTURE below does)
+        const int64_t H = grid[0], W = grid[1], M = grid[2], shift = grid[3];
         CAPTURE(H);
         CAPTURE(W);
         CAPTURE(M);

@@ -111,7 +111,7 @@ TEST_CASE("train: stopping and resuming gives bit-identical weights, optimizer s
 
     c.out = b.str();
     const std::string last = b.file("last.safetensors");
-    const int64_t N = 7;  // batches per epoch: 200 images in batches of 32
+    constexpr int64_t N = 7;  // batches per epoch: 200 images in batches of 32 (a constant: lambdas need no capture)
     // session 1: stop after step 2, mid-epoch
     TrainOptions options;
     options.after_step = [](const StepInfo& info) {
@@ -127,7 +127,7 @@ TEST_CASE("train: stopping and resuming gives bit-identical weights, optimizer s
     CHECK(!fs::exists(b.file("best.safetensors")));
     // session 2: stop after the epoch's last step, before its evaluation
     options.resume = last;
-    options.after_step = [N](const StepInfo& info) {
+    options.after_step = [](const StepInfo& info) {
         if (info.step == N - 1) request_stop(SIGTERM);
     };
     r = train(c, options);

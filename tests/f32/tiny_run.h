@@ -96,7 +96,8 @@ inline void check_same_tensors(const std::string& a, const std::string& b) {
     const SafetensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
     REQUIRE(fa.tensors.size() == fb.tensors.size());
     for (size_t i = 0; i < fa.tensors.size(); ++i) {
-        const auto& [name, ta] = fa.tensors[i];
+        const std::string& name = fa.tensors[i].first;  // (clang < 16 cannot capture a structured binding)
+        const Tensor& ta = fa.tensors[i].second;
         const Tensor& tb = fb.tensor(name);
         REQUIRE(ta.shape() == tb.shape());
         bool same = true;

@@ -150,8 +150,12 @@ Tensor numeric_gradient(const std::function<Tensor(const Tensor&)>& f, const Ten
         const Tensor out = f(input);
         check(out.shape() == probe.shape(), "numeric_gradient: f gives shape ", out.shape(), " but the probe has ",
               probe.shape());
+        // std::fma: each term added with one rounding, whatever the compiler. Left as `total += a * b`, one
+        // compiler fuses the multiply and the add and another does not, the last bit of the loss differs,
+        // and the difference quotient below magnifies it a million times (docs/building.md).
         double total = 0;
-        for (int64_t i = 0; i < out.numel(); ++i) total += static_cast<double>(out.data()[i]) * probe.data()[i];
+        for (int64_t i = 0; i < out.numel(); ++i)
+            total = std::fma(static_cast<double>(out.data()[i]), probe.data()[i], total);
         return total;
     };
     Tensor gradient = Tensor::empty(x.shape());

@@ -18,7 +18,9 @@ void grade_permute_backward(const PermuteBackward& learner_fn, Grader& grader) {
     const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
         {{2, 3}, {1, 0}}, {{2, 3, 4}, {0, 2, 1}}, {{2, 3, 4}, {1, 2, 0}}, {{2, 3, 4}, {2, 0, 1}},
         {{2, 1, 3, 2}, {3, 1, 0, 2}}, {{2, 3, 2, 4}, {0, 2, 1, 3}}};
-    for (const auto& [shape, dims] : cases) {
+    for (const auto& shape_and_dims : cases) {
+        const Shape& shape = shape_and_dims.first;
+        const std::vector<int64_t>& dims = shape_and_dims.second;  // (clang < 16 cannot capture a structured binding)
         std::string dims_text = "{";
         for (size_t d = 0; d < dims.size(); ++d) dims_text += (d ? ", " : "") + std::to_string(dims[d]);
         grader.begin_case("x " + to_string(shape) + ", dims " + dims_text + "}");
