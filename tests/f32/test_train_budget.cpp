@@ -223,7 +223,11 @@ TEST_CASE("train --time: a machine slower than the probe meets the deadline with
     CHECK(contains(result.message, "continue with: patchgrad train --resume " + out.file("last.safetensors")));
     const Checkpoint last = read_checkpoint(out.file("last.safetensors"));
     CHECK(last.state.step == result.state.step);
-    CHECK(last.state.step >= 5);  // 3 s less the deadline's reserve, at about 0.1 s a step
+    // It stopped at the deadline, not before: a step is not taken once fewer than 1 s (the reserve) plus
+    // the last evaluation and a step are left, so the run used about 1.8 s of its 3 s. (How many steps
+    // fit in them depends on the machine's load: the start-up is timed too.)
+    CHECK(last.state.step >= 1);
+    CHECK(wall >= 1.5);
     CHECK(last.config.steps > last.state.step);
 }
 

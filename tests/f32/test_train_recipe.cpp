@@ -6,8 +6,6 @@
 //   * RandAugment, Random Erasing, mixup and CutMix reach the loader and the loss from their flags, and a
 //     run using them all resumes mid-epoch bit for bit (the replay draws the mixing too).
 // The ops themselves are tested in tests/test_ema.cpp and tests/test_drop_path.cpp.
-#include <csignal>
-
 #include "core/io/safetensors.h"
 #include "examples/cli/commands.h"
 #include "tests/f32/tiny_run.h"
@@ -15,7 +13,8 @@
 
 using namespace patchgrad;
 using namespace patchgrad::cli;
-using testing::SmallData, testing::TempDir, testing::tiny_config, testing::check_same_tensors, testing::parse;
+using testing::SmallData, testing::TempDir, testing::tiny_config, testing::check_stop_and_resume_matches,
+    testing::parse;
 
 namespace {
 
@@ -56,15 +55,7 @@ TEST_CASE("train --ema: evaluation and every reader use the average; the run res
 
     // Stopped after step 3 and resumed: the same weights, averages and optimizer state.
     c.out = resumed_dir.str();
-    TrainOptions options;
-    options.after_step = [](const StepInfo& info) {
-        if (info.step == 2) request_stop(SIGINT);
-    };
-    REQUIRE(train(c, options).status == TrainStatus::interrupted);
-    options.after_step = nullptr;
-    options.resume = resumed_dir.file("last.safetensors");
-    REQUIRE(train(c, options).status == TrainStatus::completed);
-    check_same_tensors(straight_dir.file("last.safetensors"), resumed_dir.file("last.safetensors"));
+    check_stop_and_resume_matches(c, straight_dir.file("last.safetensors"));
 }
 
 TEST_CASE("checkpoint: averages the config does not ask for, or of no parameter, are refused") {
@@ -158,13 +149,5 @@ TEST_CASE("train: RandAugment, Random Erasing, mixup and CutMix from their flags
 
     // Stopped after step 3 (mid-epoch: the replay must draw the mixing too) and resumed.
     c.out = resumed_dir.str();
-    TrainOptions options;
-    options.after_step = [](const StepInfo& info) {
-        if (info.step == 2) request_stop(SIGINT);
-    };
-    REQUIRE(train(c, options).status == TrainStatus::interrupted);
-    options.after_step = nullptr;
-    options.resume = resumed_dir.file("last.safetensors");
-    REQUIRE(train(c, options).status == TrainStatus::completed);
-    check_same_tensors(straight_dir.file("last.safetensors"), resumed_dir.file("last.safetensors"));
+    check_stop_and_resume_matches(c, straight_dir.file("last.safetensors"));
 }

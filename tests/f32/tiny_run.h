@@ -1,8 +1,9 @@
 #pragma once
 // A tiny training run for the float32 tests: generated data shaped like CIFAR-10 and MNIST, and a tiny ViT
-// that trains on it in a second or two. Shared by tests/f32/test_training.cpp and
-// tests/f32/test_reference_cli.cpp, with the helpers they share: two checkpoints compared tensor by
-// tensor, and the flag parser run on a list of words.
+// that trains on it in a second or two. Shared by the training tests of tests/f32/, with the helpers they
+// share: two checkpoints compared tensor by tensor, a run stopped and resumed, and the flag parser run on
+// a list of words.
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 
 #include "core/io/safetensors.h"
 #include "examples/cli/args.h"
+#include "examples/cli/commands.h"
 #include "examples/cli/config.h"
 #include "tests/temp_files.h"
 
@@ -104,6 +106,21 @@ inline void check_same_tensors(const std::string& a, const std::string& b) {
         for (int64_t j = 0; j < ta.numel(); ++j) same = same && ta.data()[j] == tb.data()[j];
         CHECK_MESSAGE(same, "tensor ", name, " differs");
     }
+}
+
+// Trains `config` into config.out in two sessions, stopped by a SIGINT after step 2 (mid-epoch: its
+// third batch trained) and resumed from last.safetensors, then holds every tensor of the result to
+// `straight_last`, the last.safetensors of the same config trained in one go.
+inline void check_stop_and_resume_matches(const cli::TrainConfig& config, const std::string& straight_last) {
+    cli::TrainOptions options;
+    options.after_step = [](const cli::StepInfo& info) {
+        if (info.step == 2) cli::request_stop(SIGINT);
+    };
+    REQUIRE(cli::train(config, options).status == cli::TrainStatus::interrupted);
+    options.after_step = nullptr;
+    options.resume = config.out + "/last.safetensors";
+    REQUIRE(cli::train(config, options).status == cli::TrainStatus::completed);
+    check_same_tensors(straight_last, options.resume);
 }
 
 // Runs parse_train_config on the words after "patchgrad train".
