@@ -27,6 +27,7 @@
 #include <new>
 
 #include "check.h"
+#include "simd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -38,18 +39,10 @@ inline namespace PATCHGRAD_FLAVOUR {
 namespace {
 
 // ---- Machine constants --------------------------------------------------------------------------------
-// One SIMD register: 64 bytes with AVX-512 (16 floats / 8 doubles), 32 with AVX2, 16 with SSE2 (every
-// x86-64) and with NEON (every aarch64). Vec is a GCC vector type (clang reads it too): `acc += a * b` on it
-// is one fused multiply-add instruction, no intrinsics needed, and the same source compiles for any of them.
-#if defined(__AVX512F__)
-constexpr int kVectorBytes = 64;
-#elif defined(__AVX__)
-constexpr int kVectorBytes = 32;
-#else
-constexpr int kVectorBytes = 16;
-#endif
-typedef Scalar Vec __attribute__((vector_size(kVectorBytes)));
-constexpr int64_t W = kVectorBytes / sizeof(Scalar);  // lanes per vector: 16 floats or 8 doubles (AVX-512)
+// One SIMD register, Vec (core/simd.h): 64 bytes with AVX-512 (16 floats / 8 doubles), 32 with AVX2, 16
+// with SSE2 and NEON; `acc += a * b` on it is one fused multiply-add instruction. The FMA peak probe
+// (core/fma_peak.h) measures the same instruction on the same width: the ceiling of this kernel.
+constexpr int64_t W = kVectorLanes;  // lanes per vector: 16 floats or 8 doubles (AVX-512)
 
 // The register tile: MR rows x NV vectors of C, as many accumulators as the registers hold beside one row
 // of B and the broadcast element of A.

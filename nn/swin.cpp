@@ -106,6 +106,30 @@ int64_t SwinConfig::parameter_count() const {
     return count + 2 * C + num_classes * C + num_classes;
 }
 
+// Counted product by product for one image, 2 flops a multiply-add; a stage has L = grid^2 tokens of C
+// channels, F = mlp_ratio * C, windows of N = M'^2 tokens (L / N of them), nH heads of C/nH:
+//   patch_embed     (L0, Cin*P*P) @ (Cin*P*P, C0)                       2 L0 (Cin P P) C0
+//   each block      qkv (L, C) @ (C, 3C)                                2 L C 3C
+//                   scores q k^T: L/N windows x nH x (N, C/nH) @ (C/nH, N)   2 L N C
+//                   weights @ v:  L/N windows x nH x (N, N) @ (N, C/nH)      2 L N C
+//                   proj (L, C) @ (C, C); fc1 (L, C) @ (C, F), fc2 (L, F) @ (F, C)
+//   patch merging   reduction (L/4, 4C) @ (4C, 2C)                      2 (L/4) 4C 2C
+//   head            (1, C_last) @ (C_last, K): the mean-pooled token    2 C_last K
+int64_t SwinConfig::forward_flops() const {
+    const int64_t grid0 = image_size / patch_size;
+    int64_t flops = 2 * grid0 * grid0 * (in_channels * patch_size * patch_size) * embed_dim;
+    int64_t C = embed_dim;
+    for (const SwinStageLayout& stage : stages()) {
+        C = stage.channels;
+        const int64_t L = stage.grid * stage.grid, N = stage.window * stage.window;
+        const int64_t F = static_cast<int64_t>(mlp_ratio * C);
+        const int64_t block = 2 * L * C * 3 * C + 2 * L * N * C + 2 * L * N * C + 2 * L * C * C + 2 * L * C * F * 2;
+        flops += stage.depth * block;
+        if (stage.downsample) flops += 2 * (L / 4) * (4 * C) * (2 * C);
+    }
+    return flops + 2 * C * num_classes;
+}
+
 // Each block's relative_position_index, (N, N) with N = M'^2 the tokens of a window.
 int64_t SwinConfig::buffer_count() const {
     int64_t count = 0;

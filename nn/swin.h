@@ -62,6 +62,10 @@ struct SwinConfig {
     // every stage's grid must be divisible by its window (or fit inside one) and even before merging.
     void validate() const;
     int64_t parameter_count() const;  // from the formula (docs/models.md), not from a built model
+    // The flops of the matrix products of one image's forward pass, a multiply-add counted as 2, from the
+    // formula in swin.cpp; LayerNorm, GELU, softmax, the additions and the window gathers are left out.
+    // The reference config: 113,120,256. A training step is counted as 3x this, as for the ViT (vit.h).
+    int64_t forward_flops() const;
     int64_t buffer_count() const;     // the numbers its buffers hold, likewise: M'^2 x M'^2 per block
     std::vector<SwinStageLayout> stages() const;  // one entry per stage, first stage first; validates
     // Each block's drop-path rate, counting the blocks of all stages in order: 0 rising linearly to

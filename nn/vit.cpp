@@ -43,6 +43,21 @@ int64_t ViTConfig::parameter_count() const {
            depth * block + 2 * D + (num_classes * D + num_classes);
 }
 
+// Counted product by product for one image (N patches, T tokens, H heads of D/H), 2 flops a multiply-add:
+//   patch_embed   (N, C*P*P) @ (C*P*P, D)                        2 N (C P P) D
+//   each block    qkv (T, D) @ (D, 3D)                           2 T D 3D
+//                 scores q k^T: H x (T, D/H) @ (D/H, T)          2 T T D
+//                 weights @ v:  H x (T, T) @ (T, D/H)            2 T T D
+//                 proj (T, D) @ (D, D)                           2 T D D
+//                 fc1 (T, D) @ (D, F), fc2 (T, F) @ (F, D)       2 T D F each
+//   head          (1, D) @ (D, K): the one pooled token          2 D K
+int64_t ViTConfig::forward_flops() const {
+    const int64_t D = dim, F = mlp_dim, N = (image_size / patch_size) * (image_size / patch_size);
+    const int64_t T = N + (pooling == Pooling::cls ? 1 : 0);
+    const int64_t block = 2 * T * D * 3 * D + 2 * T * T * D + 2 * T * T * D + 2 * T * D * D + 2 * T * D * F * 2;
+    return 2 * N * (in_channels * patch_size * patch_size) * D + depth * block + 2 * D * num_classes;
+}
+
 std::vector<double> ViTConfig::drop_path_rates() const { return stochastic_depth_rates(drop_path, depth); }
 
 // The sin-cos kinds register their (1, T, D) table as the buffer pos_embed; the learned kinds have none.

@@ -53,6 +53,11 @@ struct ViTConfig {
     void validate() const;
     // The number of parameters, counted from the formula (docs/models.md), not from a built model.
     int64_t parameter_count() const;
+    // The flops of the matrix products of one image's forward pass, a multiply-add counted as 2, from the
+    // formula in vit.cpp; LayerNorm, GELU, softmax and the additions are left out (a few flops per number,
+    // not products). The reference config: 116,004,352. A training step is counted as 3x this: the backward
+    // of each product is two products of the same size (for Y = X W: dX = dY W^T and dW = X^T dY).
+    int64_t forward_flops() const;
     // Each block's drop-path rate, first block first: 0 rising linearly to drop_path at the last block
     // (stochastic_depth_rates in core/ops.h). depth 4, drop_path 0.3 -> {0, 0.1, 0.2, 0.3}.
     std::vector<double> drop_path_rates() const;

@@ -17,11 +17,18 @@
 namespace patchgrad::cli {
 
 // One layer kind to time, e.g. the ViT's qkv projection:
-//   name "linear_qkv", leaves {x (B*T, 128), weight (384, 128), bias (384)}, forward = linear(x, w, b)
+//   name "linear_qkv", leaves {x (B*T, 128), weight (384, 128), bias (384)}, forward = linear(x, w, b),
+//   forward_flops 2 * B*T * 128 * 384
+// forward_flops counts the layer's matrix products only, 2 flops a multiply-add: a Linear's, attention's
+// q k^T and weights @ v, patch merging's reduction. Each product's backward is two products of its size
+// (dX = dY W^T, dW = X^T dY; attention's four), so forward and backward together do 3 x forward_flops.
+// The other layers (LayerNorm, GELU, the residual addition, the window gathers, the loss) do a few flops
+// per number they read and write: memory, not arithmetic, sets their pace, and they count 0.
 struct LayerBench {
     std::string name;                 // as torch_layers.py names it: "layer_norm", "linear_qkv", "attention", ...
     std::vector<Tensor> leaves;       // leaves[0] is the input; then the parameters. All require grad.
     std::function<Tensor()> forward;  // builds the layer's graph from the leaves (grad mode on)
+    double forward_flops = 0;         // of its matrix products; 0: a memory-bound layer
 };
 
 // The layers of `model` ("vit" or "swin") at batch B, with inputs and parameters drawn from `rng`:
@@ -46,10 +53,17 @@ struct LayerTiming {
 // (1 for a scalar loss): the backward of the loss sum(out * probe). Medians over the `steps` timed runs.
 LayerTiming time_layer(const LayerBench& layer, int64_t steps, int64_t warmup);
 
-// "model=vit threads=2 batch=128 layer=linear_qkv in=8320x128 out=8320x384 fwd_ms=1.234 bwd_ms=2.345",
-// the line torch_layers.py prints too. A shape is written with 'x' between sizes, "scalar" for ().
+// "model=vit threads=2 batch=128 layer=linear_qkv in=8320x128 out=8320x384 fwd_ms=1.234 bwd_ms=2.345", the
+// line torch_layers.py prints too, then " gflop_s=261.4 peak_frac=0.553": the layer's product flops,
+// forward and backward (3 x forward_flops), per second of its forward and backward time, and that rate over
+// the FMA peak `peak_gflop_s` (core/fma_peak.h); "gflop_s=- peak_frac=-" for a memory-bound layer. A shape
+// is written with 'x' between sizes, "scalar" for ().
 std::string layer_line(const std::string& model, int64_t threads, int64_t batch, const LayerBench& layer,
-                       const LayerTiming& timing);
+                       const LayerTiming& timing, double peak_gflop_s);
+
+// The product flops per second of `layer` at `timing`, in billions: 3 x forward_flops over the forward and
+// backward milliseconds together; 0 for a memory-bound layer.
+double layer_gflop_s(const LayerBench& layer, const LayerTiming& timing);
 
 // The median: the middle value, or the mean of the two middle values for an even count (Python's
 // statistics.median, which torch_ref.py and torch_layers.py use). Throws for no values.

@@ -36,8 +36,10 @@ LayerBench layer_norm_bench(int64_t R, int64_t C, double eps, Kernels k, Rng& rn
 LayerBench linear_bench(const std::string& name, int64_t R, int64_t C, int64_t OC, Kernels k, Rng& rng) {
     Tensor x = random_leaf({R, C}, rng), weight = random_leaf({OC, C}, rng, 0.02);
     Tensor bias = random_leaf({OC}, rng, 0.02);
-    if (k == Kernels::reference) return {name, {x, weight, bias}, [=] { return linear_reference(x, weight, bias); }};
-    return {name, {x, weight, bias}, [=] { return linear(x, weight, bias); }};
+    const double flops = 2.0 * R * C * OC;  // (R, C) @ (C, OC)
+    if (k == Kernels::reference)
+        return {name, {x, weight, bias}, [=] { return linear_reference(x, weight, bias); }, flops};
+    return {name, {x, weight, bias}, [=] { return linear(x, weight, bias); }, flops};
 }
 
 // GELU on x (R, C) -> (R, C)
@@ -72,9 +74,10 @@ std::vector<LayerBench> vit_layers(int64_t B, Kernels k, Rng& rng) {
         return k == Kernels::reference ? multi_head_attention_reference(qkv, heads, Tensor(), scale)
                                        : multi_head_attention(qkv, heads, Tensor(), scale);
     };
+    const double attention_flops = 2 * (2.0 * B * T * T * C);  // q k^T, weights @ v: 2 B T T C each (H heads of C/H)
     return {layer_norm_bench(B * T, C, 1e-6, k, rng),
             linear_bench("linear_qkv", B * T, C, 3 * C, k, rng),
-            {"attention", {qkv}, attention},
+            {"attention", {qkv}, attention, attention_flops},
             linear_bench("linear_proj", B * T, C, C, k, rng),
             linear_bench("linear_fc1", B * T, C, hidden, k, rng),
             gelu_bench(B * T, hidden, k, rng),
@@ -103,7 +106,8 @@ LayerBench window_attention_bench(int64_t B, int64_t grid, int64_t C, int64_t he
         return k == Kernels::reference ? multi_head_attention_reference(qkv, heads, bias, scale)
                                        : multi_head_attention(qkv, heads, bias, scale);
     };
-    return {shifted ? "window_attention_shifted" : "window_attention", {qkv, table}, forward};
+    const double flops = 2 * (2.0 * B * nW * N * N * C);  // q k^T, weights @ v: 2 B nW N N C each
+    return {shifted ? "window_attention_shifted" : "window_attention", {qkv, table}, forward, flops};
 }
 
 // The first stage of the tiny Swin (nn/swin.cpp): a 16 x 16 token grid, C = 64, 2 heads, window 4
@@ -138,7 +142,8 @@ std::vector<LayerBench> swin_layers(int64_t B, Kernels k, Rng& rng) {
             gelu_bench(R, hidden, k, rng),
             linear_bench("linear_fc2", R, hidden, C, k, rng),
             residual_bench(B, grid * grid, C, rng),
-            {"patch_merging", {tokens, merge_norm_weight, merge_norm_bias, reduction}, patch_merging},
+            {"patch_merging", {tokens, merge_norm_weight, merge_norm_bias, reduction}, patch_merging,
+             2.0 * (R / 4) * (4 * C) * (2 * C)},  // the reduction (B*H/2*W/2, 4C) @ (4C, 2C)
             loss_bench(B, K, k, rng)};
 }
 
@@ -191,13 +196,21 @@ LayerTiming time_layer(const LayerBench& layer, int64_t steps, int64_t warmup) {
     return {median(forward_ms), median(backward_ms), output_shape};
 }
 
+double layer_gflop_s(const LayerBench& layer, const LayerTiming& timing) {
+    return 3 * layer.forward_flops / (timing.forward_ms + timing.backward_ms) / 1e6;  // flops per ms / 1e6
+}
+
 std::string layer_line(const std::string& model, int64_t threads, int64_t batch, const LayerBench& layer,
-                       const LayerTiming& timing) {
-    char times[64];
+                       const LayerTiming& timing, double peak_gflop_s) {
+    char times[64], rate[64] = "gflop_s=- peak_frac=-";
     std::snprintf(times, sizeof times, "fwd_ms=%.3f bwd_ms=%.3f", timing.forward_ms, timing.backward_ms);
+    if (layer.forward_flops > 0) {
+        const double gflop_s = layer_gflop_s(layer, timing);
+        std::snprintf(rate, sizeof rate, "gflop_s=%.1f peak_frac=%.3f", gflop_s, gflop_s / peak_gflop_s);
+    }
     return "model=" + model + " threads=" + std::to_string(threads) + " batch=" + std::to_string(batch) +
            " layer=" + layer.name + " in=" + shape_text(layer.leaves.at(0).shape()) +
-           " out=" + shape_text(timing.output_shape) + " " + times;
+           " out=" + shape_text(timing.output_shape) + " " + times + " " + rate;
 }
 
 double median(std::vector<double> values) {

@@ -13,17 +13,23 @@
 # What is measured, and how. Every figure is the median over REPS repetitions, each repetition running
 # patchgrad and then its peer back to back on the same shapes (the machine is shared and noisy: a ratio
 # taken in one run means more than an absolute figure). Ratio > 1 means patchgrad is ahead.
+#   peak    this machine's FMA peak, GFLOP/s, on each of THREADS: `patchgrad bench --peak` (core/fma_peak.h),
+#           no peer. Every "of peak" note below divides a rate of matrix products by the peak at its
+#           thread count (docs/performance.md, "The distance to the peak").
 #   matmul  GFLOP/s of C = A @ B (nn), A^T @ B (tn), A @ B^T (nt) at square and tiny-ViT shapes:
 #           build/bench_matmul vs $SHARED/bench/sgemm_ref.sh (OpenBLAS cblas_sgemm), on each of THREADS.
 #           ratio = patchgrad / OpenBLAS. batch512 (attention's 512 small products) has no peer.
 #   layers  milliseconds of the forward and of the backward of each layer of one block at batch 128:
 #           `patchgrad bench --layers` vs tests/bench/torch_layers.py (same shapes; what is timed is
-#           written at the top of both). ratio = PyTorch time / patchgrad time.
+#           written at the top of both). ratio = PyTorch time / patchgrad time. The backward row's note:
+#           the layer's product flops (forward and backward) per second and their fraction of the peak.
 #   models  training step (forward + backward + AdamW) and inference images/s, and peak RSS, of the
 #           reference tiny ViT and Swin at batch 128 on random input: `patchgrad bench` on each of THREADS
 #           vs $SHARED/bench/torch_ref.py (torchvision's own models) on each of THREADS, of which the best
 #           is kept (the fastest for img/s; for RSS the setting that trained fastest). ratio = patchgrad /
-#           PyTorch for img/s, PyTorch / patchgrad for RSS. Also patchgrad's 1 -> 2 thread speed-up.
+#           PyTorch for img/s, PyTorch / patchgrad for RSS. Also patchgrad's 1 -> 2 thread speed-up, and
+#           the flops of its matrix products per second (a training step's counted as 3x the forward's)
+#           with their fraction of the peak.
 # PyTorch runs as $SHARED/bench/torch_ref.sh runs it: torch.set_num_threads(T), OPENBLAS_NUM_THREADS=1.
 # A missing peer (no SHARED folder, no python3-torch) leaves its column at "-" and says so; exit 0.
 set -euo pipefail
@@ -77,12 +83,36 @@ median() {
 }
 # a / b to two decimals, "-" when either is missing or b is 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# The note "0.62 of peak" for a rate of $1 GFLOP/s on $2 threads; empty when either is unknown.
+of_peak() {
+  local fraction
+  fraction=$(ratio "$1" "${peak_gflop_s[$2]:--}")
+  [ "$fraction" != - ] && echo "$fraction of peak"
+  return 0
+}
 # PyTorch as torch_ref.sh runs it: its own threads, OpenBLAS's kept at 1.
 run_torch() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$torch_python" "$@"; }
 
 row_format='%-7s %-34s %3s %-8s %10s %10s %7s  %s\n'
 row() { printf "$row_format" "$@" | sed 's/ *$//'; }
 section_title() { echo; echo "-- $*"; }
+
+# ---- the FMA peak ---------------------------------------------------------------------------------------
+declare -A peak_gflop_s  # threads -> this machine's FMA peak, GFLOP/s
+peak_section() {
+  section_title "peak: this machine's FMA peak (patchgrad bench --peak, core/fma_peak.h); GFLOP/s, no peer"
+  local threads r line values bits chains
+  for threads in $threads_list; do
+    values=()
+    for ((r = 0; r < reps; r++)); do
+      line=$("$patchgrad" bench --peak --threads "$threads")
+      values+=("$(field peak_gflop_s <<<"$line")")
+    done
+    bits=$(field vector_bits <<<"$line") chains=$(field chains <<<"$line")
+    peak_gflop_s[$threads]=$(printf '%s\n' "${values[@]}" | median)
+    row peak "fma ${bits}-bit, $chains chains a thread" "$threads" GFLOP/s "${peak_gflop_s[$threads]}" - - ""
+  done
+}
 
 # ---- (a) matmul -----------------------------------------------------------------------------------------
 matmul_section() {
@@ -108,14 +138,14 @@ matmul_section() {
       done
       o=$(printf '%s\n' "${ours[@]}" | median)
       p=$( ((${#peer[@]})) && printf '%s\n' "${peer[@]}" | median || echo "-")
-      row matmul "$kind ${M}x${N}x${K}" "$threads" GFLOP/s "$o" "$p" "$(ratio "$o" "$p")" ""
+      row matmul "$kind ${M}x${N}x${K}" "$threads" GFLOP/s "$o" "$p" "$(ratio "$o" "$p")" "$(of_peak "$o" "$threads")"
     done
   done
 }
 
 # ---- (b) per-layer forward and backward ----------------------------------------------------------------
 layers_section() {
-  local threads=$layer_threads model r layer pass o p shapes peer_shapes
+  local threads=$layer_threads model r layer pass o p shapes peer_shapes rate note
   section_title "layers: one block at batch $batch, $threads threads, patchgrad vs ${torch_note};" \
     "ms, ratio = PyTorch / patchgrad"
   for model in vit swin; do
@@ -135,11 +165,18 @@ layers_section() {
       if [ -n "$peer_shapes" ] && [ "$peer_shapes" != "$shapes" ]; then
         echo "bench_all.sh: $model $layer: patchgrad has $shapes but PyTorch $peer_shapes" >&2
       fi
+      # the rate of the layer's products, forward and backward together ("-" for a memory-bound layer)
+      rate=$(grep " layer=$layer " "$ours" | field gflop_s | { grep -v '^-$' || true; } | median)
+      if [ "$rate" = - ]; then
+        note="no products"
+      else
+        note="fwd+bwd $rate GFLOP/s, $(of_peak "$rate" "$threads")"
+      fi
       for pass in fwd bwd; do
         o=$(grep " layer=$layer " "$ours" | field "${pass}_ms" | median)
         p=$( { grep " layer=$layer " "$peer" || true; } | field "${pass}_ms" | median)
         row layers "$model $layer $pass" "$threads" ms "$o" "$p" "$(ratio "$p" "$o")" \
-          "$([ $pass = fwd ] && echo "$shapes")"
+          "$([ $pass = fwd ] && echo "$shapes" || echo "$note")"
       done
     done
   done
@@ -195,6 +232,10 @@ models_section() {
         row models "$model ${metric%_img_s} speed-up $first_t->$last_t threads" - x "$o" "$p" - \
           "$([ "$p" != - ] && echo "peer: PyTorch's own")"
       fi
+      for t in $threads_list; do  # the same steps as flops of their products per second
+        o=$(model_median "$ours" "${metric%_img_s}_gflop_s" "$t")
+        row models "$model ${metric%_img_s} products" "$t" GFLOP/s "$o" - - "$(of_peak "$o" "$t")"
+      done
     done
     p=-
     [ "$best_t" != - ] && p=$(model_median "$peer" peak_rss_mb "$best_t")
@@ -213,6 +254,7 @@ echo "ratio > 1: patchgrad ahead (faster, or less memory); '-': no peer figure"
 printf '%s\n' "$openblas_note" "$torch_note" "$torch_models_note" | grep missing | sort -u || true
 echo
 row section item thr unit patchgrad peer ratio note
+peak_section
 matmul_section
 layers_section
 models_section

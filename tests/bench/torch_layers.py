@@ -5,6 +5,7 @@ the same shapes and the same key=value lines, so tests/bench/bench_all.sh can se
 usage: OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tests/bench/torch_layers.py --model vit|swin \
            [--batch 128] [--threads 2] [--steps 12] [--warmup 3]
 prints: model=vit threads=2 batch=128 layer=linear_qkv in=8320x128 out=8320x384 fwd_ms=1.234 bwd_ms=2.345
+        (patchgrad's line goes on with gflop_s= and peak_frac=, its distance to the FMA peak; no twin here)
 
 Each layer is written the way torchvision 0.14's VisionTransformer and SwinTransformer compute it, with
 torch's own modules and functions (nn.LayerNorm, nn.Linear, nn.GELU, torch.roll, F.cross_entropy). The
