@@ -39,11 +39,12 @@ inline namespace PATCHGRAD_FLAVOUR {
 
 // Arrays and objects nested more deeply than this are refused by parse_json.
 constexpr int kMaxJsonDepth = 64;
-// Documents of more values than this are refused by parse_json: each value takes sizeof(Json) (96
-// bytes) or twice that in a growing array, so this bounds the parser's memory at about 200 MB whatever
-// the input (10 MB of "[0,0,0,...]" would otherwise take 800 MB). The largest document patchgrad writes,
-// the header of a depth-1024 ViT's checkpoint, holds about 400,000.
-constexpr size_t kMaxJsonValues = 1'000'000;
+// Documents of more values than this are refused by parse_json. A value takes sizeof(Json) (96 bytes),
+// an object's entry 128 with its key, and a growing array or object briefly holds its old elements beside
+// the new ones: whatever a document holds, the parser's memory stays under about 40 MB (10 MB of
+// "[0,0,0,...]" would otherwise take 800 MB). The largest document patchgrad writes, the header of a
+// checkpoint of kMaxBlocks blocks with AdamW's state and an EMA (examples/cli/config.h), holds 121,000.
+constexpr size_t kMaxJsonValues = 200'000;
 
 class Json {
 public:

@@ -109,6 +109,19 @@ TEST_CASE("train --val: a split that leaves nothing to train on is refused namin
                    "--val 200 holds out all of the 200 training images; at most 199 leaves one to train on"));
 }
 
+TEST_CASE("train --steps: a plan of more epochs than --epochs allows is refused before anything is written") {
+    // Saved with 100,001 epochs, its config would be refused by validate() when the run is read back, and
+    // its metrics.csv would hold more rows than plot reads (kMaxMetricsRows).
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.limit = c.batch_size;  // an epoch of one step
+    c.steps = kMaxEpochs + 1;
+    CHECK(contains(thrown_message([&] { train(c); }),
+                   "100001 steps of 1 per epoch make 100001 epochs, more than the 100000 a run may have"));
+    CHECK_FALSE(std::filesystem::exists(out.file("config.json")));
+}
+
 TEST_CASE("metrics.csv of an older run: its rows are kept under today's columns on resume") {
     TempDir dir;
     write_file_atomically(dir.file("metrics.csv"),
