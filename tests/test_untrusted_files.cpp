@@ -114,14 +114,14 @@ TEST_CASE("write_file_atomically: a link planted in the folder never redirects t
     // The temporary name of earlier versions, PATH.tmp-<pid>, planted as a link to the victim.
     REQUIRE(::symlink(victim.c_str(), (path + ".tmp-" + std::to_string(::getpid())).c_str()) == 0);
     write_file_atomically(path, "checkpoint");
-    CHECK(read_file(victim) == "precious");
-    CHECK(read_file(path) == "checkpoint");
+    CHECK(read_file(victim, kMaxSafetensorsBytes) == "precious");
+    CHECK(read_file(path, kMaxSafetensorsBytes) == "checkpoint");
     // PATH itself a link: the rename replaces the link, not the file it points to.
     const std::string linked = dir.file("config.json");
     REQUIRE(::symlink(victim.c_str(), linked.c_str()) == 0);
     write_file_atomically(linked, "{}");
-    CHECK(read_file(victim) == "precious");
-    CHECK(read_file(linked) == "{}");
+    CHECK(read_file(victim, kMaxSafetensorsBytes) == "precious");
+    CHECK(read_file(linked, kMaxSafetensorsBytes) == "{}");
     CHECK_FALSE(std::filesystem::is_symlink(linked));
 }
 
@@ -133,7 +133,7 @@ TEST_CASE("read_file: a FIFO, a device or a file over the cap is refused at once
     double seconds = seconds_to_run([&] { message = message_of([&] { load_safetensors(fifo); }); });
     CHECK(seconds < 0.5);
     CHECK(message == "cannot read " + fifo + ": expected a regular file, found a FIFO (named pipe)");
-    CHECK(message_of([&] { read_file_bytes(fifo); }) == message);
+    CHECK(message_of([&] { read_file_bytes(fifo, kMaxSafetensorsBytes); }) == message);
 
     seconds = seconds_to_run([&] { message = message_of([&] { load_safetensors("/dev/zero"); }); });
     CHECK(seconds < 0.5);

@@ -2,7 +2,7 @@
 // Json: a small JSON (RFC 8259) value type, parser and writer, for configs, metrics and the header of a
 // safetensors checkpoint (core/io/safetensors.h). docs/checkpoint_format.md explains where it is used.
 //
-//     Json config = parse_json(read_file("config.json"), "config.json");
+//     Json config = parse_json(read_file("config.json", 1 << 20), "config.json");
 //     double lr = config.at("optimizer").at("lr").as_number();      // errors name the missing key
 //     Json out = Json::object();
 //     out.set("epoch", 3).set("loss", 0.25).set("tags", Json::Array{"vit", "cifar10"});

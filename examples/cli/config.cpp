@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/io/atomic_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/checkpoint.h"
 #include "examples/cli/time_budget.h"
@@ -343,6 +344,15 @@ TrainConfig from_json(const Json& json) {
             check_io(found, "config: unknown key \"", key, "\"");
         }
     return config;
+}
+
+TrainConfig read_config_file(const std::string& path) {
+    const Json json = parse_json(read_file(path, kMaxConfigFileBytes), path);  // their errors name the path
+    try {
+        return from_json(json);
+    } catch (const std::runtime_error& error) {
+        throw std::runtime_error(path + ": " + error.what());
+    }
 }
 
 // ---- resume ---------------------------------------------------------------------------------------------

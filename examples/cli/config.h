@@ -109,6 +109,11 @@ constexpr int64_t kMaxEpochs = 100000;
 // published ViTs have 48 blocks (ViT-22B).
 constexpr int64_t kMaxBlocks = 256;
 
+// The largest config.json read_config_file reads. As train writes it, it is about 1.5 KB, and at most
+// about 10 KB: its two paths, data and out, of up to 4096 bytes each (Linux's PATH_MAX), and lists of at
+// most 6 stages. 64 KB leaves room, and parses in a few milliseconds whatever it holds.
+constexpr uint64_t kMaxConfigFileBytes = 64 << 10;
+
 // The defaults of a dataset and model when the flags do not say otherwise: the reference tiny ViT or
 // Swin for CIFAR-10; for MNIST and Fashion-MNIST (1 x 28 x 28) a smaller ViT (patch 4: a 7 x 7 grid,
 // dim 64, depth 4, heads 4, mlp 128) or Swin (patch 2: 14 x 14, window 7, depths 2,2, heads 2,4,
@@ -124,6 +129,9 @@ void validate(const TrainConfig& config);
 // from_json refuses unknown and missing keys and wrong types, naming them; it does not validate().
 Json to_json(const TrainConfig& config);
 TrainConfig from_json(const Json& json);
+// A config.json file (a run's, or `import --config`'s): read (at most kMaxConfigFileBytes), parsed and
+// from_json, not validated. Every error names the path.
+TrainConfig read_config_file(const std::string& path);
 
 // The fields that --resume refuses to change, in the order they are compared.
 extern const std::vector<std::string> kResumeFixedFields;

@@ -201,7 +201,7 @@ TEST_CASE("train --time: the plan is written into config.json, and --steps repea
     const TrainResult result = train(c, options);
     REQUIRE(probed);
     REQUIRE(result.status == TrainStatus::completed);
-    const TrainConfig written = from_json(parse_json(read_file(budgeted.file("config.json"))));
+    const TrainConfig written = read_config_file(budgeted.file("config.json"));
     CHECK(written.steps == 62);
     CHECK(written.epochs == 9);  // ceil(62 / 7): the last epoch has 6 steps
     CHECK(written.time == 60);
@@ -250,7 +250,7 @@ TEST_CASE("train --time: a real budget of a few seconds is kept on the wall cloc
     const double wall = seconds_since(start);
     CHECK(wall <= 4.3);
     REQUIRE((result.status == TrainStatus::completed || result.status == TrainStatus::out_of_time));
-    const TrainConfig written = from_json(parse_json(read_file(out.file("config.json"))));
+    const TrainConfig written = read_config_file(out.file("config.json"));
     CHECK(written.steps >= 1);
     if (result.status == TrainStatus::completed) CHECK(result.state.step == written.steps);
 }
