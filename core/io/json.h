@@ -41,9 +41,10 @@ inline namespace PATCHGRAD_FLAVOUR {
 constexpr int kMaxJsonDepth = 64;
 // Documents of more values than this are refused by parse_json. A value takes sizeof(Json) (96 bytes),
 // an object's entry 128 with its key, and a growing array or object briefly holds its old elements beside
-// the new ones: whatever a document holds, the parser's memory stays under about 40 MB (10 MB of
-// "[0,0,0,...]" would otherwise take 800 MB). The largest document patchgrad writes, the header of a
-// checkpoint of kMaxBlocks blocks with AdamW's state and an EMA (examples/cli/config.h), holds 121,000.
+// the new ones: whatever a document holds, the parser's memory stays under about 50 MB (10 MB of
+// "[0,0,0,...]" would otherwise take 800 MB; tests/f32/test_worst_inputs.cpp measures it). The largest
+// document patchgrad writes, the header of a checkpoint of kMaxBlocks blocks with AdamW's state and an
+// EMA (examples/cli/config.h), holds 121,000.
 constexpr size_t kMaxJsonValues = 200'000;
 
 class Json {
