@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
@@ -24,7 +23,7 @@ constexpr int64_t kImageBytes = kChannels * kSide * kSide;  // 3072
 constexpr int64_t kRecordBytes = 1 + kImageBytes;           // 3073
 
 void read_cifar10_batch(const std::string& path, ImageDataset& data) {
-    const std::vector<uint8_t> bytes = read_binary_file(path, "cifar10");
+    const std::vector<uint8_t> bytes = read_binary_file(path, "cifar10", kMaxCifar10BatchBytes);
     const auto size = static_cast<int64_t>(bytes.size());
     check_io(size > 0 && size % kRecordBytes == 0, "cifar10: ", path, ": size ", size,
              " bytes, expected a positive multiple of ", kRecordBytes, " (1 label byte + 3x32x32 pixels); ",
@@ -48,11 +47,14 @@ void read_cifar10_batch(const std::string& path, ImageDataset& data) {
 // batches.meta.txt: one class name per line, in label order, then blank lines.
 std::vector<std::string> parse_cifar10_class_names(std::string_view text, const std::string& path) {
     std::vector<std::string> names;
-    std::istringstream file{std::string(text)};
-    std::string line;
-    while (std::getline(file, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-        if (!line.empty()) names.push_back(line);
+    for (size_t start = 0; start < text.size();) {
+        const size_t end = std::min(text.find('\n', start), text.size());
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+        if (line.empty()) continue;
+        check_io(names.size() < 10, "cifar10: ", path, ": more than 10 class names, expected 10 (one per line)");
+        names.emplace_back(line);
     }
     check_io(names.size() == 10, "cifar10: ", path, ": ", names.size(),
              " class names, expected 10 (one per line)");
@@ -60,7 +62,7 @@ std::vector<std::string> parse_cifar10_class_names(std::string_view text, const 
 }
 
 static std::vector<std::string> read_class_names(const std::string& path) {
-    return parse_cifar10_class_names(read_file(path, 1 << 20), path);
+    return parse_cifar10_class_names(read_file(path, kMaxCifar10MetaBytes), path);
 }
 
 ImageDataset load_cifar10(const std::string& dir, bool train) {

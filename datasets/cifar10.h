@@ -24,11 +24,19 @@ inline const std::array<const char*, 10> kCifar10Classes = {
 
 ImageDataset load_cifar10(const std::string& dir, bool train);
 
-// One batch file: any whole number of 3073-byte records. Appends to `data` (whose shape is 3x32x32).
+// The largest batch file read: 10000 records of 3073 bytes, as every official batch holds. A larger file is
+// not CIFAR-10 (and would cost more memory than a real batch does: its bytes and then its images).
+constexpr uint64_t kMaxCifar10BatchBytes = 10000 * 3073;
+// The largest batches.meta.txt read: the real one is 61 bytes (ten names and blank lines).
+constexpr uint64_t kMaxCifar10MetaBytes = 64 << 10;
+
+// One batch file: a whole number of 3073-byte records, at most 10000. Appends to `data` (whose shape is
+// 3x32x32).
 void read_cifar10_batch(const std::string& path, ImageDataset& data);
 
 // The text of batches.meta.txt: one class name per line, in label order, then blank lines; a line's
-// trailing spaces and '\r' are dropped. Exactly 10 names, else std::runtime_error naming `path`.
+// trailing spaces and '\r' are dropped. Exactly 10 names, else std::runtime_error naming `path` (refused
+// at the eleventh).
 std::vector<std::string> parse_cifar10_class_names(std::string_view text, const std::string& path);
 
 }  // inline namespace PATCHGRAD_FLAVOUR

@@ -34,15 +34,15 @@ struct ImageDataset {
     const uint8_t* image(int64_t n) const { return pixels.data() + n * image_size(); }  // (C, H, W)
 };
 
-// The bytes of the file at `path`, all of them (read_file_bytes: a regular file of at most 256 MB; the
-// largest, MNIST's training images, is 47 MB). `loader` ("mnist", "cifar10", ...) starts every message.
-// A missing file is the usual first-run mistake, so its message says how to get the data.
-inline std::vector<uint8_t> read_binary_file(const std::string& path, const std::string& loader) {
+// The bytes of the file at `path`, all of them (read_file_bytes: a regular file of at most `max_bytes`,
+// the format's cap: kMaxCifar10BatchBytes, kMaxIdxFileBytes). `loader` ("mnist", "cifar10", ...) starts
+// every message. A missing file is the usual first-run mistake, so its message says how to get the data.
+inline std::vector<uint8_t> read_binary_file(const std::string& path, const std::string& loader, uint64_t max_bytes) {
     check_io(std::filesystem::exists(path), loader, ": ", path,
              ": file not found; run `make data` at the repository root to fetch the datasets into data/ "
              "(see docs/data.md)");
     try {
-        return read_file_bytes(path, uint64_t(256) << 20);
+        return read_file_bytes(path, max_bytes);
     } catch (const std::runtime_error& error) {
         throw std::runtime_error(loader + ": " + error.what());
     }

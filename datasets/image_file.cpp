@@ -94,18 +94,21 @@ Image decode_pnm(std::string_view bytes, const std::string& source) {
     check_io(available == raster, source, ": ", available - raster, " bytes after the ", raster,
              " bytes of pixels (several images in one file are not supported)");
 
-    // Planar (C, H, W) from the file's interleaved (H, W, C).
+    // Planar (C, H, W) from the file's interleaved (H, W, C): the file's sample i is channel c of pixel
+    // (y, x), i = (y * W + x) * C + c. Loops rather than divisions of i: a 48 MB image is 48 million samples.
     const int64_t C = image.channels, H = image.height, W = image.width;
     image.pixels.resize(static_cast<size_t>(samples));
     const auto* data = reinterpret_cast<const unsigned char*>(bytes.data() + header.pos);
-    for (int64_t i = 0; i < samples; ++i) {
-        const int64_t value = sample_bytes == 1 ? data[i] : data[2 * i] * 256 + data[2 * i + 1];
-        check_io(value <= maxval, source, ": sample ", i, " (row ", i / C / W, ", column ", i / C % W, ") is ",
-                 value, ", above maxval ", maxval);
-        const int64_t scaled = maxval == 255 ? value : (value * 255 + maxval / 2) / maxval;
-        const int64_t c = i % C, x = i / C % W, y = i / C / W;
-        image.pixels[(c * H + y) * W + x] = static_cast<uint8_t>(scaled);
-    }
+    int64_t i = 0;
+    for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x)
+            for (int64_t c = 0; c < C; ++c, ++i) {
+                const int64_t value = sample_bytes == 1 ? data[i] : data[2 * i] * 256 + data[2 * i + 1];
+                check_io(value <= maxval, source, ": sample ", i, " (row ", y, ", column ", x, ") is ", value,
+                         ", above maxval ", maxval);
+                const int64_t scaled = maxval == 255 ? value : (value * 255 + maxval / 2) / maxval;
+                image.pixels[(c * H + y) * W + x] = static_cast<uint8_t>(scaled);
+            }
     return image;
 }
 

@@ -25,8 +25,10 @@
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
-// The largest image file read_pnm reads (read_file refuses larger ones, and FIFOs and devices).
-constexpr uint64_t kMaxImageFileBytes = 64 << 20;
+// The largest image file read_pnm reads (read_file refuses larger ones, and FIFOs and devices): a
+// 16-megapixel colour photo, 4608 x 3456 x 3 = 47.8 MB. predict shrinks any image to the model's side
+// (32 or 28), so a larger file would cost memory (its bytes, then its pixels) and add nothing.
+constexpr uint64_t kMaxImageFileBytes = 48 << 20;
 
 // The largest image accepted: a side of 65535 pixels at most and 2^28 samples (256 MB) in all.
 constexpr int64_t kMaxImageSide = 65535;

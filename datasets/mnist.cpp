@@ -43,7 +43,7 @@ static std::string hex(uint32_t value) {
 }
 
 ImageDataset read_idx_images(const std::string& path, const std::string& loader) {
-    const std::vector<uint8_t> bytes = read_binary_file(path, loader);
+    std::vector<uint8_t> bytes = read_binary_file(path, loader, kMaxIdxFileBytes);
     const auto size = static_cast<int64_t>(bytes.size());
     check_io(size >= kImagesHeader, loader, ": ", path, ": truncated: the file has ", size,
              " bytes, expected at least the ", kImagesHeader, "-byte IDX image header");
@@ -70,13 +70,16 @@ ImageDataset read_idx_images(const std::string& path, const std::string& loader)
     data.channels = 1;
     data.height = rows;
     data.width = cols;
-    data.pixels.assign(bytes.begin() + kImagesHeader, bytes.end());  // (N, 1, H, W): already that order
+    // (N, 1, H, W): already the file's order. The header is erased from the bytes, which become the
+    // pixels: the images cost the file's size once, not twice.
+    bytes.erase(bytes.begin(), bytes.begin() + kImagesHeader);
+    data.pixels = std::move(bytes);
     return data;
 }
 
 std::vector<uint8_t> read_idx_labels(const std::string& path, const std::string& loader,
                                      int64_t num_classes) {
-    const std::vector<uint8_t> bytes = read_binary_file(path, loader);
+    const std::vector<uint8_t> bytes = read_binary_file(path, loader, kMaxIdxFileBytes);
     const auto size = static_cast<int64_t>(bytes.size());
     check_io(size >= kLabelsHeader, loader, ": ", path, ": truncated: the file has ", size,
              " bytes, expected at least the ", kLabelsHeader, "-byte IDX label header");

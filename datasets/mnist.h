@@ -15,6 +15,11 @@
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
+// The largest IDX file read: MNIST's and Fashion-MNIST's training images, the largest there are, hold
+// 16 + 60000 x 28 x 28 = 47,040,016 bytes. A larger file is no IDX file of theirs, and would cost more
+// memory than any real one.
+constexpr uint64_t kMaxIdxFileBytes = 48 << 20;
+
 // which: "mnist" (digits 0-9) or "fashion-mnist" (T-shirt/top ... Ankle boot); only the class names and
 // the messages differ, the format is the same.
 ImageDataset load_mnist(const std::string& dir, bool train, const std::string& which = "mnist");

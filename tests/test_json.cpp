@@ -230,16 +230,16 @@ TEST_CASE("json: nesting is limited to 64 levels, and 100000 brackets are refuse
 }
 
 TEST_CASE("json: large inputs parse in linear time") {
-    // A million values, a 10 MB string and an object with 100000 keys: quadratic code would take minutes.
-    // The array and its 999,999 numbers are kMaxJsonValues values, the most a document may hold.
+    // 200,000 values, a 10 MB string and an object with 100000 keys: quadratic code would take minutes.
+    // The array and its 199,999 numbers are kMaxJsonValues values, the most a document may hold.
     std::string numbers = "[";
     for (size_t i = 0; i + 1 < kMaxJsonValues; ++i) numbers += std::to_string(i) + ",";
     numbers.back() = ']';
     const Json array = parse_json(numbers);
-    CHECK(array.size() == 999999);
-    CHECK(array.at(999998).as_int() == 999998);
+    CHECK(array.size() == 199999);
+    CHECK(array.at(199998).as_int() == 199998);
     numbers.back() = ',';
-    CHECK(contains(parse_error(numbers + "0]"), "more than 1000000 values (the limit that bounds memory)"));
+    CHECK(contains(parse_error(numbers + "0]"), "more than 200000 values (the limit that bounds memory)"));
 
     const std::string long_text(10'000'000, 'x');
     CHECK(parse_json("\"" + long_text + "\"").as_string().size() == long_text.size());

@@ -170,7 +170,7 @@ TEST_CASE("safetensors: save and load through a file") {
     // errors name the path
     CHECK(contains(thrown_message([&] { load_safetensors(dir.file("absent.safetensors")); }),
                    dir.file("absent.safetensors") + ": No such file or directory"));
-    std::string bytes = read_file(path);
+    std::string bytes = read_file(path, kMaxSafetensorsBytes);
     bytes.back() ^= 1;
     write_file_atomically(path, bytes);
     CHECK(contains(thrown_message([&] { load_safetensors(path); }), path + ": checksum mismatch"));
@@ -308,11 +308,11 @@ TEST_CASE("write_file_atomically: writes, replaces, and leaves no temporary file
     TempDir dir;
     const std::string path = dir.file("config.json");
     write_file_atomically(path, "first");
-    CHECK(read_file(path) == "first");
+    CHECK(read_file(path, kMaxSafetensorsBytes) == "first");
     write_file_atomically(path, std::string("second\0with a zero", 18));
-    CHECK(read_file(path) == std::string("second\0with a zero", 18));
+    CHECK(read_file(path, kMaxSafetensorsBytes) == std::string("second\0with a zero", 18));
     write_file_atomically(path, "");
-    CHECK(read_file(path).empty());
+    CHECK(read_file(path, kMaxSafetensorsBytes).empty());
     CHECK(dir.names() == std::vector<std::string>{"config.json"});
 }
 
@@ -324,8 +324,10 @@ TEST_CASE("write_file_atomically and read_file: errors name the path and the rea
     CHECK(contains(message, "No such file or directory"));
     CHECK_THROWS_AS(write_file_atomically(missing, "x"), std::runtime_error);
     CHECK(contains(thrown_message([&] { save_safetensors(missing, {}); }), missing));
-    CHECK(contains(thrown_message([&] { read_file(missing); }), "cannot read " + missing + ": No such file or directory"));
-    CHECK(contains(thrown_message([&] { read_file(dir.path); }), "cannot read " + dir.path + ": Is a directory"));
+    CHECK(contains(thrown_message([&] { read_file(missing, kMaxSafetensorsBytes); }),
+                   "cannot read " + missing + ": No such file or directory"));
+    CHECK(contains(thrown_message([&] { read_file(dir.path, kMaxSafetensorsBytes); }),
+                   "cannot read " + dir.path + ": Is a directory"));
     CHECK(contains(thrown_message([&] { load_safetensors(dir.path); }), "Is a directory"));
 }
 
@@ -346,7 +348,7 @@ TEST_CASE("write_file_atomically: a failure at any step leaves the old file and 
             thrown_message([&] { write_file_atomically(path, std::string(100000, 'n'), step.fault); });
         CHECK_MESSAGE(contains(message, "cannot write " + path + ": " + step.fragment), message);
         CHECK(contains(message, step.fault == WriteFault::write ? "No space left on device" : "Input/output error"));
-        CHECK(read_file(path) == "old contents");
+        CHECK(read_file(path, kMaxSafetensorsBytes) == "old contents");
         CHECK(dir.names() == std::vector<std::string>{"model.safetensors"});
         // and when there was no file before, there is none after
         const std::string fresh = dir.file("fresh.json");
@@ -360,7 +362,7 @@ TEST_CASE("write_file_atomically: a failure at any step leaves the old file and 
     const std::string message = thrown_message([&] { write_file_atomically(path, "new", WriteFault::sync_directory); });
     CHECK(contains(message, "cannot write " + path + ": fsync of the directory " + dir.path));
     CHECK(contains(message, "the new contents are in place"));
-    CHECK(read_file(path) == "new");
+    CHECK(read_file(path, kMaxSafetensorsBytes) == "new");
 }
 
 TEST_CASE("write_file_atomically: a real short write under a file size limit (ulimit -f) keeps the old file") {
@@ -390,7 +392,7 @@ TEST_CASE("write_file_atomically: a real short write under a file size limit (ul
     REQUIRE(::waitpid(child, &status, 0) == child);
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
-    CHECK(read_file(path) == "old contents");
+    CHECK(read_file(path, kMaxSafetensorsBytes) == "old contents");
     CHECK(dir.names() == std::vector<std::string>{"model.safetensors"});
 }
 
@@ -414,6 +416,6 @@ TEST_CASE("remove_stale_temporaries: removes the temporary files of dead process
     CHECK_FALSE(std::filesystem::exists(dead));
     CHECK(std::filesystem::exists(alive));
     CHECK(std::filesystem::exists(path + ".tmp-notapid"));
-    CHECK(read_file(path) == "checkpoint");
+    CHECK(read_file(path, kMaxSafetensorsBytes) == "checkpoint");
     CHECK(remove_stale_temporaries(dir.file("missing/last.safetensors")) == 0);  // no folder: nothing to do
 }

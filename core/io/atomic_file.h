@@ -25,9 +25,6 @@
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
-// read_file's cap when the caller names none: small text files (config.json, metrics.csv).
-constexpr uint64_t kMaxReadFileBytes = 64 << 20;
-
 // The test seam: which step of write_file_atomically to make fail as if its system call had failed.
 // `write` writes the first half of the bytes and then fails with ENOSPC, a disk that filled up; the others
 // fail with EIO. Production code never passes anything but `none`; tests/test_safetensors.cpp passes
@@ -42,13 +39,15 @@ void write_file_atomically(const std::string& path, std::string_view bytes, Writ
 // saving right now) is left alone. train() calls it for its checkpoints when a run starts or resumes.
 int remove_stale_temporaries(const std::string& path);
 
-// The whole contents of the file at `path`, which must be a regular file of at most `max_bytes` bytes
-// (each format names its cap: kMaxSafetensorsBytes, kMaxImageFileBytes, ...). Anything else is refused
-// at once with std::runtime_error naming the path: a FIFO (opened without blocking, never read), a
-// device such as /dev/zero (which would be read until memory runs out), a directory, a file too large,
-// a missing file (with strerror). Every reader of a file goes through here.
-std::string read_file(const std::string& path, uint64_t max_bytes = kMaxReadFileBytes);
-std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes = kMaxReadFileBytes);
+// The whole contents of the file at `path`, which must be a regular file of at most `max_bytes` bytes:
+// each format names its cap, sized to the largest file of its kind that patchgrad writes or reads
+// (kMaxSafetensorsBytes, kMaxConfigFileBytes, kMaxImageFileBytes...; docs/reliability.md lists them),
+// and there is no default, so no reader goes without one. Anything else is refused at once with
+// std::runtime_error naming the path: a FIFO (opened without blocking, never read), a device such as
+// /dev/zero (which would be read until memory runs out), a directory, a file too large, a missing file
+// (with strerror). Every reader of a file goes through here.
+std::string read_file(const std::string& path, uint64_t max_bytes);
+std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes);
 
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

@@ -2,7 +2,7 @@
 // Json: a small JSON (RFC 8259) value type, parser and writer, for configs, metrics and the header of a
 // safetensors checkpoint (core/io/safetensors.h). docs/checkpoint_format.md explains where it is used.
 //
-//     Json config = parse_json(read_file("config.json"), "config.json");
+//     Json config = parse_json(read_file("config.json", 1 << 20), "config.json");
 //     double lr = config.at("optimizer").at("lr").as_number();      // errors name the missing key
 //     Json out = Json::object();
 //     out.set("epoch", 3).set("loss", 0.25).set("tags", Json::Array{"vit", "cifar10"});
@@ -39,11 +39,13 @@ inline namespace PATCHGRAD_FLAVOUR {
 
 // Arrays and objects nested more deeply than this are refused by parse_json.
 constexpr int kMaxJsonDepth = 64;
-// Documents of more values than this are refused by parse_json: each value takes sizeof(Json) (96
-// bytes) or twice that in a growing array, so this bounds the parser's memory at about 200 MB whatever
-// the input (10 MB of "[0,0,0,...]" would otherwise take 800 MB). The largest document patchgrad writes,
-// the header of a depth-1024 ViT's checkpoint, holds about 400,000.
-constexpr size_t kMaxJsonValues = 1'000'000;
+// Documents of more values than this are refused by parse_json. A value takes sizeof(Json) (96 bytes),
+// an object's entry 128 with its key, and a growing array or object briefly holds its old elements beside
+// the new ones: whatever a document holds, the parser's memory stays under about 50 MB (10 MB of
+// "[0,0,0,...]" would otherwise take 800 MB; tests/f32/test_worst_inputs.cpp measures it). The largest
+// document patchgrad writes, the header of a checkpoint of kMaxBlocks blocks with AdamW's state and an
+// EMA (examples/cli/config.h), holds 121,000.
+constexpr size_t kMaxJsonValues = 200'000;
 
 class Json {
 public:

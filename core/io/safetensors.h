@@ -40,9 +40,10 @@ using StringPairs = std::vector<std::pair<std::string, std::string>>;  // metada
 // The metadata key of the data section's checksum, written by save and checked by load.
 constexpr const char* kChecksumKey = "patchgrad.checksum";
 // The largest header a reader accepts. The reference models write about 30 KB; the largest model the
-// flags allow (a ViT of depth 1024, with Adam's state: 37,000 tensors) about 4 MB. Within this limit
-// the JSON parser's value limit (kMaxJsonValues) bounds the memory a crafted header can take.
-constexpr uint64_t kMaxHeaderBytes = 16 << 20;
+// flags allow (kMaxBlocks blocks, examples/cli/config.h), with AdamW's two moments and an EMA beside each
+// parameter, 1.9 MB (a Swin of one-pixel patches, 14,000 tensors). 4 MB is twice that. Within it the JSON
+// parser's value limit (kMaxJsonValues) bounds the memory a crafted header can take.
+constexpr uint64_t kMaxHeaderBytes = 4 << 20;
 // The largest safetensors file load_safetensors reads (a 1-billion-parameter model in float32).
 constexpr uint64_t kMaxSafetensorsBytes = uint64_t(4) << 30;
 

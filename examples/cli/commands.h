@@ -61,6 +61,13 @@ struct EpochMetrics {
 // metrics.csv as train writes it: kMetricsHeader, then one metrics_row per epoch (plot.cpp reads it).
 extern const char* const kMetricsHeader;
 std::string metrics_row(const EpochMetrics& metrics);
+// What the readers of metrics.csv take (plot.cpp, kept_metrics_rows in run_files.h): a row per epoch, so
+// kMaxEpochs rows; 64 columns (train writes 12); and 16 MB. A row as train writes it is about 90 bytes
+// ("21,8211,1e-05,1.234567,0.567890,1.100000,0.600000,1.123456,0.612300,2345.6,1234.5,456.7"): the
+// longest run writes about 9 MB.
+constexpr int64_t kMaxMetricsRows = kMaxEpochs;
+constexpr size_t kMaxMetricsColumns = 64;
+constexpr uint64_t kMaxMetricsFileBytes = 16 << 20;
 
 struct TrainOptions {
     std::string resume;                // a checkpoint to continue from ("": start afresh)

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/io/atomic_file.h"
 #include "examples/cli/args.h"
 #include "examples/cli/checkpoint.h"
 #include "examples/cli/time_budget.h"
@@ -106,12 +107,12 @@ struct Range {
     double min, max;
 };
 constexpr Range kRanges[] = {
-    {"epochs", 1, 100000},         {"batch_size", 1, 65536},        {"lr", 0, 100},
+    {"epochs", 1, kMaxEpochs},     {"batch_size", 1, 65536},        {"lr", 0, 100},
     {"min_lr", 0, 100},            {"warmup_epochs", 0, 100000},    {"weight_decay", 0, 100},
     {"momentum", 0, 0.999999},     {"label_smoothing", 0, 0.999999}, {"clip_grad", 0, 1e9},
-    {"patch", 1, 1024},            {"dim", 1, 65536},               {"depth", 1, 1024},
+    {"patch", 1, 1024},            {"dim", 1, 65536},               {"depth", 1, kMaxBlocks},
     {"heads", 1, 4096},            {"mlp_dim", 1, 1 << 20},         {"mlp_ratio", 0.01, 64},
-    {"dropout", 0, 0.99},          {"embed_dim", 1, 65536},         {"depths", 1, 1024},
+    {"dropout", 0, 0.99},          {"embed_dim", 1, 65536},         {"depths", 1, kMaxBlocks},
     {"swin_heads", 1, 4096},       {"window", 1, 1024},             {"threads", 1, 1024},
     {"seed", 0, 0x1p53},           {"limit", 0, 0x1p40},            {"test_limit", 0, 0x1p40},
     {"eval_batch_size", 1, 65536}, {"steps", 0, 0x1p40},          {"time", 0, 1000.0 * 3600},
@@ -242,10 +243,10 @@ void validate(const TrainConfig& c) {
         require(c.dim >= 1 && c.depth >= 1 && c.heads >= 1 && c.mlp_dim >= 1,
                 "--dim, --depth, --heads and the MLP width must be 1 or more, got " + std::to_string(c.dim) + ", " +
                     std::to_string(c.depth) + ", " + std::to_string(c.heads) + ", " + std::to_string(c.mlp_dim));
-        require(c.dim <= 65536 && c.depth <= 1024 && c.heads <= 4096 && c.mlp_dim <= (1 << 20),
-                "--dim, --depth, --heads and the MLP width must be at most 65536, 1024, 4096 and 1048576, got " +
-                    std::to_string(c.dim) + ", " + std::to_string(c.depth) + ", " + std::to_string(c.heads) + ", " +
-                    std::to_string(c.mlp_dim));
+        require(c.dim <= 65536 && c.depth <= kMaxBlocks && c.heads <= 4096 && c.mlp_dim <= (1 << 20),
+                "--dim, --depth, --heads and the MLP width must be at most 65536, " + std::to_string(kMaxBlocks) +
+                    ", 4096 and 1048576, got " + std::to_string(c.dim) + ", " + std::to_string(c.depth) + ", " +
+                    std::to_string(c.heads) + ", " + std::to_string(c.mlp_dim));
         require(c.dim % c.heads == 0, "--heads " + std::to_string(c.heads) + " does not divide --dim " +
                                           std::to_string(c.dim) + " (each head gets dim / heads channels)");
         require(c.pos_embed != "sincos_2d" || c.dim % 4 == 0,
@@ -267,9 +268,9 @@ void validate(const TrainConfig& c) {
             const std::string stage = "stage " + std::to_string(i) + " (" + std::to_string(grid) + "x" +
                                       std::to_string(grid) + " tokens, " + std::to_string(channels_here) +
                                       " channels)";
-            require(c.depths[i] >= 1 && c.swin_heads[i] >= 1 && c.depths[i] <= 1024 && c.swin_heads[i] <= 4096,
-                    "--depths and --swin-heads must be in [1, 1024] and [1, 4096], got " + std::to_string(c.depths[i]) +
-                        " and " + std::to_string(c.swin_heads[i]) + " for " + stage);
+            require(c.depths[i] >= 1 && c.swin_heads[i] >= 1 && c.depths[i] <= kMaxBlocks && c.swin_heads[i] <= 4096,
+                    "--depths and --swin-heads must be in [1, " + std::to_string(kMaxBlocks) + "] and [1, 4096], got " +
+                        std::to_string(c.depths[i]) + " and " + std::to_string(c.swin_heads[i]) + " for " + stage);
             require(channels_here % c.swin_heads[i] == 0, "--swin-heads " + std::to_string(c.swin_heads[i]) +
                                                               " does not divide the channels of " + stage);
             require(grid <= c.window || grid % c.window == 0,
@@ -281,6 +282,10 @@ void validate(const TrainConfig& c) {
                 channels_here *= 2;
             }
         }
+        int64_t blocks = 0;  // each stage's count is at most kMaxBlocks, and there are at most 6 stages
+        for (const int64_t depth : c.depths) blocks += depth;
+        require(blocks <= kMaxBlocks, "--depths makes " + std::to_string(blocks) + " blocks in all, more than the " +
+                                          std::to_string(kMaxBlocks) + " a model may have");
     }
     // Every range of kRanges, the flags' own (most were checked above with more context: these are the rest).
     const Json fields = to_json(c);
@@ -339,6 +344,15 @@ TrainConfig from_json(const Json& json) {
             check_io(found, "config: unknown key \"", key, "\"");
         }
     return config;
+}
+
+TrainConfig read_config_file(const std::string& path) {
+    const Json json = parse_json(read_file(path, kMaxConfigFileBytes), path);  // their errors name the path
+    try {
+        return from_json(json);
+    } catch (const std::runtime_error& error) {
+        throw std::runtime_error(path + ": " + error.what());
+    }
 }
 
 // ---- resume ---------------------------------------------------------------------------------------------

@@ -96,6 +96,24 @@ struct TrainConfig {
     Kernels kernels = Kernels::fast;  // --reference: every layer runs its textbook twin (nn/module.h)
 };
 
+// The most epochs a run may have (--epochs, and a plan of --steps or --time): a run's metrics.csv has one
+// row per epoch, and its readers take no more (kMaxMetricsRows, commands.h).
+constexpr int64_t kMaxEpochs = 100000;
+
+// The most encoder blocks a model may have: a ViT's --depth, and a Swin's --depths summed over its
+// stages. Each block adds its tensors to a checkpoint four times over (the weights, AdamW's two moments,
+// an EMA's average), so this bounds the largest header patchgrad writes: 256 blocks make 1.9 MB and
+// 121,000 JSON values for a Swin of one-pixel patches, 1.5 MB and 109,000 for a ViT, within what the
+// reader accepts (kMaxHeaderBytes, kMaxJsonValues). Before this bound, a Swin of 6 stages of 1024 blocks
+// wrote a header of about 45 MB and 2.9 million values, which its own reader refused. The deepest
+// published ViTs have 48 blocks (ViT-22B).
+constexpr int64_t kMaxBlocks = 256;
+
+// The largest config.json read_config_file reads. As train writes it, it is about 1.5 KB, and at most
+// about 10 KB: its two paths, data and out, of up to 4096 bytes each (Linux's PATH_MAX), and lists of at
+// most 6 stages. 64 KB leaves room, and parses in a few milliseconds whatever it holds.
+constexpr uint64_t kMaxConfigFileBytes = 64 << 10;
+
 // The defaults of a dataset and model when the flags do not say otherwise: the reference tiny ViT or
 // Swin for CIFAR-10; for MNIST and Fashion-MNIST (1 x 28 x 28) a smaller ViT (patch 4: a 7 x 7 grid,
 // dim 64, depth 4, heads 4, mlp 128) or Swin (patch 2: 14 x 14, window 7, depths 2,2, heads 2,4,
@@ -111,6 +129,9 @@ void validate(const TrainConfig& config);
 // from_json refuses unknown and missing keys and wrong types, naming them; it does not validate().
 Json to_json(const TrainConfig& config);
 TrainConfig from_json(const Json& json);
+// A config.json file (a run's, or `import --config`'s): read (at most kMaxConfigFileBytes), parsed and
+// from_json, not validated. Every error names the path.
+TrainConfig read_config_file(const std::string& path);
 
 // The fields that --resume refuses to change, in the order they are compared.
 extern const std::vector<std::string> kResumeFixedFields;

@@ -163,7 +163,7 @@ TrainConfig import_config(const ImportArgs& a, const SafetensorsFile& file) {
                              "; the flag '" + a.train_flags[0] + "' cannot change it");
         const std::string source = embedded ? a.weights + ": metadata field 'config'" : a.config_path;
         try {
-            TrainConfig config = from_json(parse_json(embedded ? *embedded : read_file(a.config_path), source));
+            TrainConfig config = embedded ? from_json(parse_json(*embedded, source)) : read_config_file(a.config_path);
             validate(config);
             return config;
         } catch (const UsageError& error) {

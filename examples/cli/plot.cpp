@@ -15,12 +15,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
+#include <string_view>
 
 #include "core/io/atomic_file.h"
 #include "core/check.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
+#include "examples/cli/run_files.h"
 #include "examples/cli/svg.h"
 
 namespace patchgrad::cli {
@@ -43,46 +44,47 @@ struct Metrics {
     }
 };
 
-std::vector<std::string> split_fields(const std::string& line) {
-    std::vector<std::string> fields;
-    std::stringstream text(line);
-    std::string field;
-    while (std::getline(text, field, ',')) fields.push_back(field);
-    if (!line.empty() && line.back() == ',') fields.push_back("");
-    return fields;
+// A line or a field in a message: its first 120 bytes, so the message stays one short line.
+std::string excerpt(std::string_view text) {
+    return text.size() <= 120 ? std::string(text) : std::string(text.substr(0, 120)) + "...";
 }
 
 Metrics read_metrics(const std::string& path) {
     check_io(std::filesystem::exists(path), path,
              ": no such file (a run's folder holds metrics.csv once its first epoch has finished)");
-    std::istringstream lines(read_file(path));
-    std::string line;
-    std::getline(lines, line);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::vector<std::string> header = split_fields(line);
+    const std::string text = read_file(path, kMaxMetricsFileBytes);
+    size_t pos = 0;
+    std::string_view line;
+    next_line(text, pos, line);
+    const std::vector<std::string_view> header = split_fields(line, kMaxMetricsColumns + 1);
+    check_io(header.size() <= kMaxMetricsColumns, path, ":1: the header has more than ", kMaxMetricsColumns,
+             " columns (train writes 12)");
     size_t position[kColumnCount];  // where each needed column sits in a row
     for (size_t k = 0; k < kColumnCount; ++k) {
         size_t found = 0;
         while (found < header.size() && header[found] != kColumns[k]) ++found;
-        check_io(found < header.size(), path, ":1: the header '", line, "' has no column '", kColumns[k],
+        check_io(found < header.size(), path, ":1: the header '", excerpt(line), "' has no column '", kColumns[k],
                  "' (expected epoch,step,lr,train_loss,train_acc,test_loss,test_acc,...)");
         position[k] = found;
     }
     Metrics metrics;
-    for (int64_t number = 2; std::getline(lines, line); ++number) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
+    for (int64_t number = 2; next_line(text, pos, line); ++number) {
         if (line.empty()) continue;
-        const std::vector<std::string> fields = split_fields(line);
-        check_io(fields.size() == header.size(), path, ":", number, ": ", fields.size(),
-                 " fields, but the header has ", header.size());
+        check_io(static_cast<int64_t>(metrics.values[0].size()) < kMaxMetricsRows, path, ":", number,
+                 ": more than ", kMaxMetricsRows, " rows, one per epoch of a run (--epochs is at most ", kMaxEpochs,
+                 ")");
+        const std::vector<std::string_view> fields = split_fields(line, header.size() + 1);
+        const bool more = fields.size() > header.size();  // split_fields stopped counting one past the header
+        check_io(fields.size() == header.size(), path, ":", number, ": ", more ? "more than " : "",
+                 more ? header.size() : fields.size(), " fields, but the header has ", header.size());
         for (size_t k = 0; k < kColumnCount; ++k) {
-            const std::string& field = fields[position[k]];
+            const std::string_view field = fields[position[k]];
             double value = 0;
             const auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
             check_io(error == std::errc() && end == field.data() + field.size() && std::isfinite(value), path,
-                     ":", number, ": ", kColumns[k], " is '", field, "', not a finite number");
+                     ":", number, ": ", kColumns[k], " is '", excerpt(field), "', not a finite number");
             check_io(k != 0 || (value >= 1 && value == std::floor(value)), path, ":", number,
-                     ": epoch is '", field, "', not a whole number from 1 up");
+                     ": epoch is '", excerpt(field), "', not a whole number from 1 up");
             metrics.values[k].push_back(value);
         }
     }

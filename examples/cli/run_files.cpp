@@ -2,11 +2,12 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <sstream>
 
 #include "core/io/atomic_file.h"
 #include "examples/cli/args.h"
@@ -31,16 +32,29 @@ std::string field(double value) {
     return text;
 }
 
-std::vector<std::string> split_fields(const std::string& line) {
-    std::vector<std::string> fields;
-    std::string current;
-    std::istringstream in(line);
-    while (std::getline(in, current, ',')) fields.push_back(current);
-    if (!line.empty() && line.back() == ',') fields.emplace_back();
-    return fields;
+}  // namespace
+
+bool next_line(std::string_view text, size_t& pos, std::string_view& line) {
+    if (pos >= text.size()) return false;
+    const size_t end = std::min(text.find('\n', pos), text.size());
+    line = text.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = end + 1;
+    return true;
 }
 
-}  // namespace
+std::vector<std::string_view> split_fields(std::string_view line, size_t max_fields) {
+    std::vector<std::string_view> fields;
+    if (line.empty()) return fields;
+    size_t start = 0;
+    while (fields.size() < max_fields) {
+        const size_t comma = line.find(',', start);
+        fields.push_back(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return fields;
+}
 
 std::string metrics_row(const EpochMetrics& m) {
     char head[96], tail[128];
@@ -54,23 +68,28 @@ std::string metrics_row(const EpochMetrics& m) {
 std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epochs) {
     std::vector<std::string> rows;
     if (!std::filesystem::exists(path)) return rows;
-    std::istringstream lines(read_file(path));
-    std::string line;
-    std::getline(lines, line);
-    const std::vector<std::string> theirs = split_fields(line), ours = split_fields(kMetricsHeader);
-    while (std::getline(lines, line)) {
-        if (line.empty()) continue;
-        const int64_t epoch = std::atoll(line.c_str());
+    const std::string text = read_file(path, kMaxMetricsFileBytes);
+    size_t pos = 0;
+    std::string_view line;
+    next_line(text, pos, line);
+    const std::vector<std::string_view> theirs = split_fields(line, kMaxMetricsColumns),
+                                        ours = split_fields(kMetricsHeader, kMaxMetricsColumns);
+    const int64_t wanted = std::min(epochs, kMaxMetricsRows);
+    while (static_cast<int64_t>(rows.size()) < wanted && next_line(text, pos, line)) {
+        int64_t epoch = 0;
+        std::from_chars(line.data(), line.data() + line.size(), epoch);  // the first field; 0 if not a number
         if (epoch < 1 || epoch > epochs) continue;
-        const std::vector<std::string> values = split_fields(line);
+        const std::vector<std::string_view> values = split_fields(line, kMaxMetricsColumns);
         std::string row;
+        row.reserve(line.size() + ours.size());  // the line's fields at most, reordered, and a comma each
         for (size_t k = 0; k < ours.size(); ++k) {  // each of today's columns, found by name in the file's
-            std::string value;
+            std::string_view value;
             for (size_t j = 0; j < theirs.size() && j < values.size(); ++j)
                 if (theirs[j] == ours[k]) value = values[j];
-            row += (k ? "," : "") + value;
+            if (k) row += ',';
+            row += value;
         }
-        rows.push_back(row);
+        rows.push_back(std::move(row));
     }
     return rows;
 }
@@ -91,7 +110,7 @@ void refuse_another_run(const std::string& folder, const TrainConfig& config, bo
     if (force || !std::filesystem::exists(path)) return;
     std::string difference;
     try {
-        const Json theirs = to_json(from_json(parse_json(read_file(path), path))), ours = to_json(config);
+        const Json theirs = to_json(read_config_file(path)), ours = to_json(config);
         for (const auto& [key, value] : ours.as_object()) {
             const bool planned = key == "steps" || key == "epochs" || key == "warmup_epochs";
             if (key == "out" || key == "threads" || (planned && config.time > 0)) continue;

@@ -7,6 +7,7 @@
 //   metrics.svg        the curves, redrawn after every epoch (plot.cpp)
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "examples/cli/config.h"
@@ -26,7 +27,15 @@ void refuse_another_run(const std::string& folder, const TrainConfig& config, bo
 // a resumed run keeps them and drops any later rows, which a resume from an older checkpoint writes
 // again. Rows of an older file (without the validation columns, or without peak_rss_mb) are rewritten
 // by column name, the missing fields left empty.
+// At most min(epochs, kMaxMetricsRows) rows are kept: a run writes one per epoch.
 std::vector<std::string> kept_metrics_rows(const std::string& path, int64_t epochs);
+
+// metrics.csv's text taken apart in place, as views into it: a file costs its own size once, not once
+// more per copy. next_line: the line at `pos` without its "\n" (or "\r\n"), `pos` moved past it; false
+// at the end of the text. split_fields: a line's comma-separated fields, the first `max_fields` of them
+// (a trailing comma makes an empty last field; an empty line has none).
+bool next_line(std::string_view text, size_t& pos, std::string_view& line);
+std::vector<std::string_view> split_fields(std::string_view line, size_t max_fields);
 
 // The process's peak resident set size so far, in MB (getrusage).
 double peak_rss_mb();

@@ -232,6 +232,10 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     }
     const int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
     if (config.steps > 0) config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
+    // --epochs' own bound holds for a plan too: the config is saved with it, and read back by validate().
+    if (config.epochs > kMaxEpochs)
+        throw UsageError(format_message("patchgrad train: ", config.steps, " steps of ", N, " per epoch make ",
+                                        config.epochs, " epochs, more than the ", kMaxEpochs, " a run may have"));
     const int64_t epochs = config.epochs;
     // Batches of epoch e (0-based): N, but the last epoch of a run of `steps` takes only what is left.
     const auto batches_in = [&](int64_t e) { return std::min(N, total_steps - e * N); };

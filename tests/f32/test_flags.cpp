@@ -163,7 +163,7 @@ TEST_CASE("flags: a config read from a file gets the flags' ranges too (validate
     CHECK(contains(validate_error([](TrainConfig& c) { c.threads = int64_t{1} << 40; }),
                    "--threads must be in [1, 1024], got 1099511627776"));
     CHECK(contains(validate_error([](TrainConfig& c) { c.dim = c.heads = int64_t{1} << 30; }),
-                   "--dim, --depth, --heads and the MLP width must be at most 65536, 1024, 4096 and 1048576"));
+                   "--dim, --depth, --heads and the MLP width must be at most 65536, 256, 4096 and 1048576"));
     CHECK(contains(validate_error([](TrainConfig& c) { c.lr = std::nan(""); }), "--lr must be a number > 0"));
     // Every flag's upper bound holds for a config too (one table, kRanges in examples/cli/config.cpp).
     CHECK(contains(validate_error([](TrainConfig& c) { c.epochs = 1000000000; }),
@@ -188,7 +188,20 @@ TEST_CASE("flags: a config read from a file gets the flags' ranges too (validate
                        c.patch = 2;
                        c.depths = {2000, 2, 2};
                    }),
-                   "--depths and --swin-heads must be in [1, 1024] and [1, 4096], got 2000"));
+                   "--depths and --swin-heads must be in [1, 256] and [1, 4096], got 2000"));
+    // kMaxBlocks bounds a Swin's blocks in all, as a ViT's depth: a checkpoint of more would have a header
+    // larger than its reader accepts (kMaxHeaderBytes).
+    CHECK(contains(validate_error([](TrainConfig& c) {
+                       c.model = "swin";
+                       c.patch = 2;
+                       c.depths = {100, 100, 100};
+                   }),
+                   "--depths makes 300 blocks in all, more than the 256 a model may have"));
+    CHECK(validate_error([](TrainConfig& c) {
+              c.model = "swin";
+              c.patch = 2;
+              c.depths = {100, 100, 56};
+          }) == "");
     CHECK(contains(validate_error([](TrainConfig& c) {
                        c.model = "swin";
                        c.patch = 2;

@@ -109,6 +109,19 @@ TEST_CASE("train --val: a split that leaves nothing to train on is refused namin
                    "--val 200 holds out all of the 200 training images; at most 199 leaves one to train on"));
 }
 
+TEST_CASE("train --steps: a plan of more epochs than --epochs allows is refused before anything is written") {
+    // Saved with 100,001 epochs, its config would be refused by validate() when the run is read back, and
+    // its metrics.csv would hold more rows than plot reads (kMaxMetricsRows).
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.limit = c.batch_size;  // an epoch of one step
+    c.steps = kMaxEpochs + 1;
+    CHECK(contains(thrown_message([&] { train(c); }),
+                   "100001 steps of 1 per epoch make 100001 epochs, more than the 100000 a run may have"));
+    CHECK_FALSE(std::filesystem::exists(out.file("config.json")));
+}
+
 TEST_CASE("metrics.csv of an older run: its rows are kept under today's columns on resume") {
     TempDir dir;
     write_file_atomically(dir.file("metrics.csv"),
@@ -188,7 +201,7 @@ TEST_CASE("train --time: the plan is written into config.json, and --steps repea
     const TrainResult result = train(c, options);
     REQUIRE(probed);
     REQUIRE(result.status == TrainStatus::completed);
-    const TrainConfig written = from_json(parse_json(read_file(budgeted.file("config.json"))));
+    const TrainConfig written = read_config_file(budgeted.file("config.json"));
     CHECK(written.steps == 62);
     CHECK(written.epochs == 9);  // ceil(62 / 7): the last epoch has 6 steps
     CHECK(written.time == 60);
@@ -241,7 +254,7 @@ TEST_CASE("train --time: a real budget of a few seconds is kept on the wall cloc
     const double wall = seconds_since(start);
     CHECK(wall <= 4.3);
     REQUIRE((result.status == TrainStatus::completed || result.status == TrainStatus::out_of_time));
-    const TrainConfig written = from_json(parse_json(read_file(out.file("config.json"))));
+    const TrainConfig written = read_config_file(out.file("config.json"));
     CHECK(written.steps >= 1);
     if (result.status == TrainStatus::completed) CHECK(result.state.step == written.steps);
 }

@@ -132,7 +132,7 @@ TEST_CASE("train: a run folder belongs to one run") {
     CHECK(contains(message, dir.str() + " holds another run (dim is 8 there, 16 here)"));
     CHECK(contains(message, "--force"));
     CHECK_THROWS_AS(train(other, {}), UsageError);
-    CHECK(read_file(dir.file("config.json")) == to_json(first).dump(2));
+    CHECK(read_file(dir.file("config.json"), kMaxConfigFileBytes) == to_json(first).dump(2));
     // The same run (threads may differ), or --force: on to the data, which is missing here.
     TrainConfig same = first;
     same.threads = 2;
@@ -163,14 +163,14 @@ TEST_CASE("export, import, plot: an output that is its own input is refused, how
     TempDir dir;
     const std::string ckpt = dir.file("best.safetensors");
     save_tiny_checkpoint(ckpt, tiny_config("vit"));
-    const std::string before = read_file(ckpt);
+    const std::string before = read_file(ckpt, kMaxSafetensorsBytes);
     REQUIRE(::link(ckpt.c_str(), dir.file("hard.safetensors").c_str()) == 0);
     for (const std::string& out : {ckpt, dir.str() + "/./best.safetensors", dir.file("hard.safetensors")}) {
         CAPTURE(out);
         const std::string message = thrown_message([&] { run_command(run_export, {"patchgrad", "export", ckpt, out}); });
         CHECK(contains(message, "patchgrad export: the output " + out + " is the input " + ckpt + " (the same file)"));
     }
-    CHECK(read_file(ckpt) == before);
+    CHECK(read_file(ckpt, kMaxSafetensorsBytes) == before);
     CHECK_THROWS_AS(run_command(run_import, {"patchgrad", "import", ckpt, "--out", ckpt}), UsageError);
     std::ofstream(dir.file("metrics.csv")) << "epoch,step,lr,train_loss,train_acc,test_loss,test_acc\n1,1,1,1,1,1,1\n";
     CHECK_THROWS_AS(run_command(run_plot, {"patchgrad", "plot", dir.str(), "--out", dir.file("metrics.csv")}),

@@ -83,7 +83,7 @@ std::string checkpoint_bytes(const cli::TrainConfig& config, bool with_optimizer
     const std::string scratch = g_out + "/checkpoint.safetensors";
     cli::save_checkpoint(scratch, config, state, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, *model,
                          with_optimizer ? optimizer.get() : nullptr);
-    std::string bytes = read_file(scratch);
+    std::string bytes = read_file(scratch, kMaxSafetensorsBytes);
     std::filesystem::remove(scratch);
     return bytes;
 }
