@@ -68,7 +68,8 @@ struct TrainConfig {
     int64_t heads = 4;                   // attention heads; must divide dim
     int64_t mlp_dim = 256;               // MLP hidden width (the flag --mlp-ratio sets it to ratio * dim)
     std::string pos_embed = "learned_1d";  // learned_1d, learned_2d, sincos_1d, sincos_2d
-    std::string pool = "cls";            // cls or mean
+    std::string pool = "mean";           // cls or mean (the mean: +1.94 points of validation accuracy,
+                                         // docs/results.md)
     double dropout = 0.0;                // ViT and Swin
     double drop_path = 0.0;              // ViT and Swin: stochastic depth's rate at the last block (core/ops.h)
 
