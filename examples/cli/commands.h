@@ -81,6 +81,7 @@ struct TrainOptions {
     std::function<void(const StepInfo& info)> after_step;                         // after the update
     std::function<void(const EpochMetrics& metrics)> after_epoch;                 // after the checkpoints
     std::function<void(BudgetPlanInput& measured)> on_budget_probe;               // --time: before the plan
+    std::function<void(BudgetPlanInput& measured)> on_budget_remeasure;  // --time: before the plan made again
 };
 
 enum class TrainStatus {

@@ -60,4 +60,35 @@ int64_t plan_steps(const BudgetPlanInput& in) {
     return lo;
 }
 
+namespace {
+
+// A schedule of S steps: the warmup cut to a fifth of S if it was longer.
+BudgetPlan schedule_of(int64_t steps, double requested_warmup_epochs, int64_t steps_per_epoch) {
+    const auto N = static_cast<double>(std::max<int64_t>(1, steps_per_epoch));
+    BudgetPlan plan;
+    plan.steps = steps;
+    plan.warmup_epochs = std::min(requested_warmup_epochs, static_cast<double>(steps) / (5.0 * N));
+    plan.warmup_steps = std::min<int64_t>(steps, std::llround(plan.warmup_epochs * N));
+    return plan;
+}
+
+}  // namespace
+
+BudgetPlan make_plan(const BudgetPlanInput& in, double requested_warmup_epochs) {
+    return schedule_of(plan_steps(in), requested_warmup_epochs, in.steps_per_epoch);
+}
+
+BudgetPlan remeasured_plan(const BudgetPlan& current, BudgetPlanInput remeasured, double requested_warmup_epochs,
+                           int64_t steps_done) {
+    // plan_steps counts steps still to take, and the time of those done is in elapsed_s. The evaluations
+    // of the whole run, ceil((done + left) / N), may be one more than the ceil(left / N) it counts (done <
+    // N), so one evaluation and save is charged in advance.
+    const int64_t N = remeasured.steps_per_epoch;
+    remeasured.elapsed_s += static_cast<double>(remeasured.eval_images) * remeasured.eval_image_s + remeasured.save_s;
+    const BudgetPlan again = schedule_of(steps_done + plan_steps(remeasured), requested_warmup_epochs, N);
+    const bool past_unchanged = steps_done <= current.warmup_steps && again.warmup_steps == current.warmup_steps;
+    const bool first_epoch_whole = steps_done < N && current.steps >= N && again.steps >= N;
+    return past_unchanged && first_epoch_whole ? again : current;
+}
+
 }  // namespace patchgrad::cli

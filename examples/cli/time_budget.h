@@ -17,6 +17,14 @@
 //   3. fix        S goes into config.json as `steps` (and ceil(S / N) as `epochs`): from there on the run
 //                 is an ordinary run of S steps, which `--steps S` repeats and `--resume` continues bit
 //                 for bit; the probe changed nothing.
+//   4. measure    the probe's few steps run in a process that has just started, and a machine's first
+//      again      seconds can be slow (fresh memory to map, a build's or a copy's after-effects): a probe
+//                 40% slow plans a run 30% short. So the run times its own steps kRemeasureFrom to
+//                 kRemeasureTo (every step of the loop: the data, the update, the bookkeeping) and plans
+//                 again with that speed. Those steps are still in the warmup, where the learning rate
+//                 depends on the warmup's length only, not on S: a new S that keeps the warmup's length
+//                 changes nothing already done, and `--steps S` still repeats the run bit for bit. When the
+//                 first epoch is too short, or the warmup would change, the probe's plan stands.
 //
 // If the machine slows down later (another process takes a core), the deadline still holds: the loop
 // stops taking steps when the next one would leave too little time for the final evaluation and save
@@ -50,5 +58,23 @@ int64_t plan_steps(const BudgetPlanInput& input);
 
 // The seconds that S steps take by the plan's own estimate (the left side of the inequality).
 double planned_seconds(const BudgetPlanInput& input, int64_t steps);
+
+// A plan's schedule: S steps, and the warmup, cut to a fifth of S if it was longer (as --epochs does).
+struct BudgetPlan {
+    int64_t steps = 0;         // S
+    double warmup_epochs = 0;  // min(requested, S / (5 N)), written to config.json
+    int64_t warmup_steps = 0;  // W = min(S, round(warmup_epochs x N)): what the schedule uses
+};
+BudgetPlan make_plan(const BudgetPlanInput& input, double requested_warmup_epochs);
+
+// Step 4: the steps of the run's first epoch that are timed, and the plan again from their speed.
+constexpr int64_t kRemeasureFrom = 5, kRemeasureTo = 45;
+
+// The plan `current` made again from `remeasured` (elapsed_s: now; step_s: the steps' measured mean),
+// with `steps_done` steps taken, all of them in the first epoch. It is returned only if it changes
+// nothing already done: every step taken was a warmup step, the warmup keeps its length W, and the first
+// epoch stays whole (S >= N); otherwise `current` is returned unchanged.
+BudgetPlan remeasured_plan(const BudgetPlan& current, BudgetPlanInput remeasured, double requested_warmup_epochs,
+                           int64_t steps_done);
 
 }  // namespace patchgrad::cli

@@ -222,21 +222,23 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         budget.steps_per_epoch = N;
         budget.eval_images = val_loader.size() + test_loader.size();
         if (options.on_budget_probe) options.on_budget_probe(budget);
-        config.steps = plan_steps(budget);
-        if (config.steps < 1)
+        const BudgetPlan plan = make_plan(budget, config.warmup_epochs);
+        if (plan.steps < 1)
             throw UsageError(format_message("patchgrad train: --time ", format_duration(config.time),
                                             " is too short: one step takes ", budget.step_s, " s here and ",
                                             format_duration(budget.elapsed_s), " are spent already"));
-        // The warmup is at most a fifth of the planned run, as when --epochs is given without it.
-        config.warmup_epochs = std::min(config.warmup_epochs, static_cast<double>(config.steps) / (5.0 * N));
+        config.steps = plan.steps;
+        config.warmup_epochs = plan.warmup_epochs;  // at most a fifth of the run, as with --epochs
     }
-    const int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
+    // The run's length. A budgeted run may change it once more, early in its first epoch (step 4 of
+    // time_budget.h: the plan made again from the run's own speed), before any step depends on it.
+    int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
     if (config.steps > 0) config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
     // --epochs' own bound holds for a plan too: the config is saved with it, and read back by validate().
     if (config.epochs > kMaxEpochs)
         throw UsageError(format_message("patchgrad train: ", config.steps, " steps of ", N, " per epoch make ",
                                         config.epochs, " epochs, more than the ", kMaxEpochs, " a run may have"));
-    const int64_t epochs = config.epochs;
+    int64_t epochs = config.epochs;
     // Batches of epoch e (0-based): N, but the last epoch of a run of `steps` takes only what is left.
     const auto batches_in = [&](int64_t e) { return std::min(N, total_steps - e * N); };
     const int64_t warmup_steps =
@@ -320,6 +322,32 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         return batch;
     };
     model_rng.set_state(state.model_rng);
+    Clock::time_point remeasure_start = Clock::now();  // a budgeted run's step kRemeasureFrom (time_budget.h)
+    const auto plan_again = [&] {
+        BudgetPlanInput again = budget;
+        again.step_s = seconds_since(remeasure_start) / static_cast<double>(kRemeasureTo - kRemeasureFrom);
+        again.elapsed_s = seconds_since(session_start);
+        if (options.on_budget_remeasure) options.on_budget_remeasure(again);
+        const BudgetPlan current{total_steps, config.warmup_epochs, warmup_steps};
+        const BudgetPlan plan = remeasured_plan(current, again, requested.warmup_epochs, state.step);
+        const int64_t plan_epochs = (plan.steps + N - 1) / N;
+        if (plan.steps == total_steps || plan_epochs > kMaxEpochs) return;
+        total_steps = config.steps = plan.steps;
+        epochs = config.epochs = plan_epochs;
+        config.warmup_epochs = plan.warmup_epochs;
+        write_file_atomically(result.out + "/config.json", to_json(config).dump(2) + "\n");
+        if (options.summary) {
+            progress.finish();
+            std::fprintf(options.summary,
+                         "time budget: steps %lld to %lld of the run took %.3f s each (the probe: %.3f s); "
+                         "%lld steps planned to end by %s (%lld epochs; config.json updated)\n",
+                         static_cast<long long>(kRemeasureFrom), static_cast<long long>(kRemeasureTo), again.step_s,
+                         budget.step_s, static_cast<long long>(total_steps),
+                         format_duration(again.elapsed_s + planned_seconds(again, total_steps - state.step)).c_str(),
+                         static_cast<long long>(epochs));
+            std::fflush(options.summary);
+        }
+    };
     // The last evaluation's duration (validation + test), for the ETA and the budget's deadline; the probe's
     // estimate until one has run.
     double eval_seconds = budget.eval_image_s > 0
@@ -419,6 +447,8 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             ++state.step;
             state.batch = k + 1;
             state.model_rng = model_rng.state();
+            if (budget.budget_s > 0 && epoch == 0 && state.step == kRemeasureFrom) remeasure_start = Clock::now();
+            if (budget.budget_s > 0 && epoch == 0 && state.step == kRemeasureTo) plan_again();
 
             const double rate = static_cast<double>(epoch_images) / std::max(1e-9, seconds_since(epoch_start));
             const double evals_left = static_cast<double>(epochs - epoch);

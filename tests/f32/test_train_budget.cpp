@@ -217,6 +217,95 @@ TEST_CASE("train --time: the plan is written into config.json, and --steps repea
     check_same_tensors(budgeted.file("last.safetensors"), repeated.file("last.safetensors"));
 }
 
+TEST_CASE("remeasured_plan: a new length only when every step taken was a warmup step of the same warmup") {
+    BudgetPlanInput probe;
+    probe.budget_s = 600;
+    probe.step_s = 1.0;  // a slow probe: 0.97 x 600 s fill 11 epochs of 50 steps (50.75 s each) and 23 steps
+    probe.eval_image_s = 0.001;
+    probe.eval_images = 250;
+    probe.save_s = 0.5;
+    probe.steps_per_epoch = 50;
+    const BudgetPlan current = make_plan(probe, 2);
+    CHECK(current.steps == 573);
+    CHECK(current.warmup_epochs == 2);  // 2 < 573 / 250: not cut
+    CHECK(current.warmup_steps == 100);
+
+    BudgetPlanInput again = probe;
+    again.step_s = 0.5;  // the run's own steps: twice as fast. One evaluation (0.75 s) is charged in advance,
+    again.elapsed_s = 0; // 0.97 x 599.25 s fill 22 epochs (25.75 s each) and 28 steps: 1,128 after the 45 taken
+    const BudgetPlan faster = remeasured_plan(current, again, 2, 45);
+    CHECK(faster.steps == 45 + 1128);
+    CHECK(faster.warmup_steps == current.warmup_steps);
+    // The rest of the run, 1,128 steps and 24 evaluations and saves, fills the 582 s to the margin.
+    CHECK((faster.steps - 45) * 0.5 + 24 * 0.75 == doctest::Approx(kBudgetMargin * 600));
+    CHECK(planned_seconds(again, faster.steps - 45 + 1) + 0.75 > kBudgetMargin * 600);  // one step more does not fit
+
+    // Kept as it was: a step taken after the warmup (its rate came from the old cosine); ...
+    CHECK(remeasured_plan(current, again, 2, 101).steps == current.steps);
+    // ... a warmup cut to a fifth of the run, whose length would change with the run's;
+    BudgetPlan cut = make_plan(probe, 1000);
+    CHECK(cut.warmup_steps == 115);  // round(573 / 5)
+    CHECK(remeasured_plan(cut, again, 1000, 45).steps == cut.steps);
+    // ... and a first epoch shorter than the steps measured, already evaluated and saved.
+    again.steps_per_epoch = 40;
+    CHECK(remeasured_plan(current, again, 2, 45).steps == current.steps);
+    // A slower machine shortens the plan just as well.
+    again.steps_per_epoch = 50;
+    again.step_s = 1.2;  // 9 epochs (60.75 s each) and 28 steps after the 45: 523 steps, still 2 warmup epochs
+    const BudgetPlan slower = remeasured_plan(current, again, 2, 45);
+    CHECK(slower.steps == 523);
+    CHECK(slower.warmup_steps == 100);
+}
+
+// The probe is slow (1 s a step) and the run's own steps are twice as fast (the hooks fix both): the plan
+// made again at step 45 is the one remeasured_plan gives above, config.json says so, the run takes its
+// 1,173 steps, and `--steps 1173` repeats it bit for bit: the first 45 steps did not depend on the length.
+TEST_CASE("train --time: the plan is made again from the run's own first steps, changing nothing already done") {
+    SmallData data;
+    TempDir budgeted, repeated;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), budgeted.str());
+    c.time = 600;
+    c.limit = 0;
+    c.batch_size = 4;  // 200 images: 50 steps an epoch
+    c.epochs = 1000;
+    c.warmup_epochs = 2;
+    TrainOptions options;
+    const auto fix = [](BudgetPlanInput& measured, double step_s) {
+        measured.elapsed_s = 0;
+        measured.step_s = step_s;
+        measured.eval_image_s = 0.001;
+        measured.eval_images = 250;
+        measured.save_s = 0.5;
+    };
+    options.on_budget_probe = [&](BudgetPlanInput& measured) { fix(measured, 1.0); };
+    int64_t remeasured_at = -1;
+    int64_t steps_planned_then = 0;
+    options.on_budget_remeasure = [&](BudgetPlanInput& measured) {
+        CHECK(measured.step_s > 0);  // the mean of steps 5..44 as the loop timed them
+        fix(measured, 0.5);
+        steps_planned_then = read_config_file(budgeted.file("config.json")).steps;
+    };
+    options.after_step = [&](const StepInfo& info) {
+        if (info.step == kRemeasureTo - 1 && remeasured_at < 0)
+            remeasured_at = read_config_file(budgeted.file("config.json")).steps;
+    };
+    const TrainResult result = train(c, options);
+    REQUIRE(result.status == TrainStatus::completed);
+    CHECK(steps_planned_then == 573);   // the probe's plan, until step 45
+    CHECK(remeasured_at == 45 + 1128);  // the new plan, written before step 45's hooks ran
+    const TrainConfig written = read_config_file(budgeted.file("config.json"));
+    CHECK(written.steps == 1173);
+    CHECK(written.epochs == 24);  // ceil(1173 / 50)
+    CHECK(written.warmup_epochs == 2);
+    CHECK(result.state.step == 1173);
+
+    TrainConfig again = written;
+    again.time = 0;
+    again.out = repeated.str();
+    REQUIRE(train(again).status == TrainStatus::completed);
+    check_same_tensors(budgeted.file("last.safetensors"), repeated.file("last.safetensors"));
+}
+
 TEST_CASE("train --time: a machine slower than the probe meets the deadline with a resumable checkpoint") {
     SmallData data;
     TempDir out;
