@@ -65,8 +65,8 @@ std::string rewritten(const TempDir& dir, const std::string& exported, const std
     return path;
 }
 
-const std::vector<std::string> kTinyVitFlags = {"--model", "vit", "--patch", "8",  "--dim",     "16",
-                                                "--depth", "2",   "--heads", "2",  "--mlp-dim", "32"};
+const std::vector<std::string> kTinyVitFlags = {"--model", "vit", "--patch", "8",  "--dim",     "16",  "--depth",
+                                                "2",       "--heads", "2",   "--mlp-dim", "32", "--pool", "cls"};
 
 }  // namespace
 

@@ -356,7 +356,13 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(cifar.label_smoothing == 0.1);
     CHECK(cifar.clip_grad == 1.0);
     CHECK(cifar.augment);
-    CHECK(vit_config(cifar).parameter_count() == ViTConfig{}.parameter_count());  // the reference tiny ViT
+    // The reference tiny ViT, pooling the mean of its 64 tokens instead of reading a CLS token: one token
+    // (128 numbers) and its position (128 more) fewer.
+    CHECK(cifar.pool == "mean");
+    CHECK(vit_config(cifar).parameter_count() == ViTConfig{}.parameter_count() - 2 * 128);
+    ViTConfig reference_shape = vit_config(cifar);
+    reference_shape.pooling = ViTConfig{}.pooling;
+    CHECK(reference_shape.parameter_count() == ViTConfig{}.parameter_count());
 
     const TrainConfig mnist = parse({"--dataset", "mnist"});
     CHECK(mnist.image_size == 28);
