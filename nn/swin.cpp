@@ -35,6 +35,8 @@ void SwinConfig::validate() const {
           "Swin: every size must be positive (image ", image_size, ", channels ", in_channels, ", patch ", patch_size,
           ", embed_dim ", embed_dim, ", window ", window_size, ", classes ", num_classes, ", mlp_ratio ", mlp_ratio,
           ")");
+    check(static_cast<int64_t>(mlp_ratio * static_cast<double>(embed_dim)) >= 1, "Swin: mlp_ratio ", mlp_ratio,
+          " x embed_dim ", embed_dim, " gives the first stage's MLP no channels (the width is rounded down)");
     check(!depths.empty() && depths.size() == heads.size(), "Swin: depths and heads need one entry per stage, got ",
           depths.size(), " depths and ", heads.size(), " heads");
     check(image_size % patch_size == 0, "Swin: patch size ", patch_size, " does not divide the image size ",

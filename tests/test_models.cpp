@@ -326,4 +326,8 @@ TEST_CASE("ViT and Swin: impossible configs and inputs are refused with the numb
     swin = SwinConfig{};
     swin.heads = {2, 4};
     CHECK(contains(thrown_message([&] { SwinTransformer(swin, rng); }), "3 depths and 2 heads"));
+    swin = SwinConfig{};
+    swin.mlp_ratio = 0.01;  // 0.01 x 64 = 0.64: an MLP of no channels
+    CHECK(contains(thrown_message([&] { SwinTransformer(swin, rng); }),
+                   "mlp_ratio 0.01 x embed_dim 64 gives the first stage's MLP no channels"));
 }

@@ -207,7 +207,9 @@ Checkpoint read_checkpoint(const SafetensorsFile& file, const std::string& path)
     s.skipped = meta.integer("skipped", 0);
     s.seconds = meta.real("seconds");
     check_io(s.correct <= s.seen, path, ": metadata: correct ", s.correct, " exceeds seen ", s.seen);
-    check_io(s.best_epoch <= s.epoch, path, ": metadata: best_epoch ", s.best_epoch, " is after epoch ", s.epoch);
+    // best_epoch is a finished epoch, or the open one when a time budget ended the run inside it (train.cpp).
+    const int64_t latest = s.epoch + (s.batch > 0 ? 1 : 0);
+    check_io(s.best_epoch <= latest, path, ": metadata: best_epoch ", s.best_epoch, " is after epoch ", latest);
 
     check_finite(file.tensors, path);
     bool has_averages = false;

@@ -260,6 +260,10 @@ void validate(const TrainConfig& c) {
         require(c.embed_dim <= 65536 && c.window <= 1024 && c.mlp_ratio <= 64,
                 "--embed-dim, --window and --mlp-ratio must be at most 65536, 1024 and 64, got " +
                     std::to_string(c.embed_dim) + ", " + std::to_string(c.window) + ", " + number(c.mlp_ratio));
+        // The MLP's width is mlp_ratio x C rounded down (nn/swin.h); at the first stage's C it must be >= 1.
+        require(static_cast<int64_t>(c.mlp_ratio * static_cast<double>(c.embed_dim)) >= 1,
+                "--mlp-ratio " + number(c.mlp_ratio) + " x --embed-dim " + std::to_string(c.embed_dim) +
+                    " gives the first stage's MLP no channels (it is rounded down); the product must be 1 or more");
         require(!c.depths.empty() && c.depths.size() == c.swin_heads.size(),
                 "--depths and --swin-heads need one entry per stage, got " + std::to_string(c.depths.size()) +
                     " and " + std::to_string(c.swin_heads.size()));

@@ -367,22 +367,16 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         const auto epoch_start = Clock::now();
         int64_t epoch_images = 0;  // trained in this session, for images/s
         const int64_t first_batch = state.batch;
+        bool out_of_time = false;  // the budget's deadline came in this epoch: it ends here, evaluated
         for (int64_t k = first_batch; k < batches; ++k) {
             // The budget's deadline: a step that would leave too little time for the last evaluation and
             // save is not taken (the plan left a margin; a machine that slowed down can still use it up).
+            // The epoch then ends where it is, and the time kept for it evaluates and saves that state.
             const double step_estimate =
                 k > first_batch ? seconds_since(epoch_start) / static_cast<double>(k - first_batch) : budget.step_s;
             if (config.time > 0 && run_seconds() + step_estimate + std::max(0.0, eval_seconds) + 1 > config.time) {
-                progress.finish();
-                save(last_path);
-                result.status = TrainStatus::out_of_time;
-                result.message = format_message(
-                    "the time budget (", format_duration(config.time), ") ran out in epoch ", epoch + 1, " after batch ",
-                    k, "/", batches, " (step ", state.step, " of ", total_steps, "): saved ", last_path,
-                    "; best.safetensors holds the best epoch so far; the schedule's last ", total_steps - state.step,
-                    " steps were not taken (continue with: patchgrad train --resume ", last_path, ")");
-                result.state = state;
-                return result;
+                out_of_time = true;
+                break;
             }
             Batch batch = draw_batch(k);
             if (options.on_batch) options.on_batch(state.step, batch, *model);
@@ -483,7 +477,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         }
         if (val.interrupted || test.interrupted) {
             save(last_path);  // batch == batches: the epoch's training is done, its evaluation will run on resume
-            return interrupted(epoch + 1, batches, batches);
+            return interrupted(epoch + 1, state.batch, batches);
         }
         eval_seconds = seconds_since(eval_start);
 
@@ -502,12 +496,15 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         m.test_acc = test.accuracy;
         m.images_per_s = static_cast<double>(epoch_images) / std::max(1e-9, train_seconds);
         m.skipped = state.skipped;
-        const bool best = has_val ? val.accuracy > state.best_val_acc : epoch + 1 == epochs;
-        state.epoch = epoch + 1;
-        state.batch = 0;
-        state.data_rng = data_rng.state();  // the next epoch starts where this one's draws ended
-        state.loss_sum = 0;
-        state.correct = state.seen = state.skipped = 0;
+        // Out of time, the state where the run stopped is its final state: without a split it is the best.
+        const bool best = has_val ? val.accuracy > state.best_val_acc : epoch + 1 == epochs || out_of_time;
+        if (!out_of_time) {  // a stopped epoch stays open: --resume takes its remaining batches
+            state.epoch = epoch + 1;
+            state.batch = 0;
+            state.data_rng = data_rng.state();  // the next epoch starts where this one's draws ended
+            state.loss_sum = 0;
+            state.correct = state.seen = state.skipped = 0;
+        }
         if (best) {
             state.best_val_acc = has_val ? val.accuracy : -1;
             state.best_test_acc = test.accuracy;
@@ -533,12 +530,29 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             if (has_val) std::snprintf(val_text, sizeof val_text, "  val loss %.4f acc %.2f%%", m.val_loss, 100 * m.val_acc);
             std::fprintf(options.summary,
                          "epoch %lld/%lld  train loss %.4f acc %.2f%%%s  test loss %.4f acc %.2f%%  lr %.3g  %.0f img/s  "
-                         "%s%s%s\n",
+                         "%s%s%s%s\n",
                          static_cast<long long>(m.epoch), static_cast<long long>(epochs), m.train_loss,
                          100 * m.train_acc, val_text, m.test_loss, 100 * m.test_acc, m.lr, m.images_per_s,
                          format_duration(m.seconds).c_str(), best && has_val ? "  (best)" : "",
-                         m.skipped ? format_message("  skipped ", m.skipped, " steps").c_str() : "");
+                         m.skipped ? format_message("  skipped ", m.skipped, " steps").c_str() : "",
+                         out_of_time ? format_message("  (stopped after batch ", state.batch, "/", batches, ")").c_str()
+                                     : "");
             std::fflush(options.summary);
+        }
+        if (out_of_time) {
+            char accuracy[32];
+            std::snprintf(accuracy, sizeof accuracy, "%.2f%%", 100 * test.accuracy);
+            result.status = TrainStatus::out_of_time;
+            result.message = format_message(
+                "the time budget (", format_duration(config.time), ") ran out in epoch ", epoch + 1, " after batch ",
+                state.batch, "/", batches, " (step ", state.step, " of ", total_steps, "); that state was evaluated ",
+                "(test accuracy ", accuracy, ") and saved in ", last_path,
+                has_val ? "; best.safetensors holds the epoch of the best validation accuracy"
+                        : " and best.safetensors",
+                "; the schedule's last ", total_steps - state.step, " steps were not taken (to take them, ",
+                "without the budget: patchgrad train --resume ", last_path, " --steps ", total_steps, ")");
+            result.state = state;
+            return result;
         }
         if (options.after_epoch) options.after_epoch(m);
         if (stop_requested() && state.epoch < epochs) return interrupted(epoch + 1, batches, batches);  // `last` saved

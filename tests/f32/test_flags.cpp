@@ -208,4 +208,13 @@ TEST_CASE("flags: a config read from a file gets the flags' ranges too (validate
                        c.mlp_ratio = 1000;
                    }),
                    "--mlp-ratio must be at most 65536, 1024 and 64"));
+    // An MLP of 0.5 x 1 = 0 channels (the width is rounded down) is refused here, not when the model is built.
+    CHECK(contains(validate_error([](TrainConfig& c) {
+                       c.model = "swin";
+                       c.patch = 2;
+                       c.embed_dim = 1;
+                       c.swin_heads = {1, 1, 1};
+                       c.mlp_ratio = 0.5;
+                   }),
+                   "--mlp-ratio 0.5 x --embed-dim 1 gives the first stage's MLP no channels"));
 }

@@ -322,8 +322,9 @@ TEST_CASE("train --time: a machine slower than the probe meets the deadline with
     REQUIRE(result.status == TrainStatus::out_of_time);
     CHECK(wall <= 3.2);
     CHECK(contains(result.message, "the time budget (3s) ran out in epoch"));
-    CHECK(contains(result.message, "continue with: patchgrad train --resume " + out.file("last.safetensors")));
     const Checkpoint last = read_checkpoint(out.file("last.safetensors"));
+    CHECK(contains(result.message, format_message("to take them, without the budget: patchgrad train --resume ",
+                                                  out.file("last.safetensors"), " --steps ", last.config.steps)));
     CHECK(last.state.step == result.state.step);
     // It stopped at the deadline, not before: a step is not taken once fewer than 1 s (the reserve) plus
     // the last evaluation and a step are left, so the run used about 1.8 s of its 3 s. (How many steps
@@ -331,6 +332,32 @@ TEST_CASE("train --time: a machine slower than the probe meets the deadline with
     CHECK(last.state.step >= 1);
     CHECK(wall >= 1.5);
     CHECK(last.config.steps > last.state.step);
+
+    // The time kept for it evaluated the state where the run stopped: the message and metrics.csv give its
+    // test accuracy, and without a split that state is best.safetensors, as a run's final state is.
+    CHECK(contains(result.message, "that state was evaluated (test accuracy "));
+    REQUIRE(!result.epochs.empty());
+    const EpochMetrics& stopped = result.epochs.back();
+    CHECK(stopped.step == last.state.step);
+    CHECK(stopped.epoch == last.state.epoch + 1);  // the open epoch, its row written early
+    REQUIRE(std::filesystem::exists(out.file("best.safetensors")));
+    const Checkpoint best = read_checkpoint(out.file("best.safetensors"));
+    CHECK(best.state.step == last.state.step);
+    CHECK(best.state.best_test_acc == doctest::Approx(stopped.test_acc));
+
+    // Resumed with the budget lifted (the message's command), the open epoch goes on where it stopped and
+    // its early row is replaced by the whole epoch's.
+    TrainConfig rest = last.config;
+    rest.time = 0;
+    TrainOptions resume;
+    resume.resume = out.file("last.safetensors");
+    const TrainResult finished = train(rest, resume);
+    REQUIRE(finished.status == TrainStatus::completed);
+    CHECK(finished.state.step == last.config.steps);
+    std::ifstream metrics(out.file("metrics.csv"));
+    int64_t lines = 0;
+    for (std::string line; std::getline(metrics, line);) ++lines;
+    CHECK(lines == 1 + last.config.epochs);  // the header, then one row per epoch
 }
 
 TEST_CASE("train --time: a real budget of a few seconds is kept on the wall clock") {
