@@ -372,7 +372,7 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(mnist.epochs == 9);
     CHECK(mnist.warmup_epochs == 1);
     CHECK(mnist.batch_size == 64);
-    CHECK(mnist.lr == doctest::Approx(1.5e-3));
+    CHECK(mnist.lr == doctest::Approx(2e-3));
     CHECK(parse({"--dataset", "mnist", "--batch-size", "32"}).batch_size == 32);  // a flag still wins
 
     const TrainConfig swin = parse({"--model", "swin"});
