@@ -331,6 +331,31 @@ TEST_CASE("write_file_atomically and read_file: errors name the path and the rea
     CHECK(contains(thrown_message([&] { load_safetensors(dir.path); }), "Is a directory"));
 }
 
+TEST_CASE("RegularFileReader: reads the pieces asked for, and names where a file shorter than them ends") {
+    TempDir dir;
+    const std::string path = dir.file("ten.bin");
+    write_file_atomically(path, "0123456789");
+    RegularFileReader file(path, 10);
+    CHECK(file.size() == 10);
+    CHECK(file.read(0, 4) == "0123");
+    CHECK(file.read(6, 4) == "6789");
+    CHECK(file.read(10, 0).empty());
+    CHECK(file.read_at_most(8, 5) == "89");
+    CHECK(file.read_at_most(12, 5).empty());
+    CHECK(thrown_message([&] { file.read(8, 5); }) ==
+          "cannot read " + path + ": bytes [8, 13) were asked for, but the file ends after 10 (it shrank while being read?)");
+    // The same refusals as read_file, from the constructor.
+    CHECK(thrown_message([&] { RegularFileReader(path, 9); }) ==
+          "cannot read " + path + ": the file is 10 bytes, more than the 9 allowed");
+    CHECK(contains(thrown_message([&] { RegularFileReader(dir.path, 10); }), "Is a directory"));
+    // A safetensors file cut after its header: the data section, read last, is refused by size.
+    const std::string saved = dir.file("model.safetensors");
+    save_safetensors(saved, {{"w", Tensor::ones({4})}});
+    const std::string bytes = read_file(saved, kMaxSafetensorsBytes);
+    write_file_atomically(saved, bytes.substr(0, bytes.size() - 16));
+    CHECK(contains(thrown_message([&] { load_safetensors(saved); }), "data_offsets"));
+}
+
 TEST_CASE("write_file_atomically: a failure at any step leaves the old file and no temporary file") {
     struct Step {
         WriteFault fault;

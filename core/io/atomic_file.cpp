@@ -127,24 +127,18 @@ void write_file_atomically(const std::string& path, std::string_view bytes, Writ
                                                 "place but the rename may not survive a power cut)"));
 }
 
-namespace {
-
-// The one reader of whole files: `path` must be a regular file of at most max_bytes. O_NONBLOCK makes
+// ---- reading ------------------------------------------------------------------------------------------
+// The one opener of files to read: `path` must be a regular file of at most max_bytes. O_NONBLOCK makes
 // the open of a FIFO return at once (a blocking open waits for a writer forever); fstat then refuses
 // it, a device and a directory before a byte is read.
-template <class Bytes>
-Bytes read_regular_file(const std::string& path, uint64_t max_bytes) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
+RegularFileReader::RegularFileReader(const std::string& path, uint64_t max_bytes) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd_ < 0) {
         const int error = errno;
         throw std::runtime_error(format_message("cannot read ", path, ": ", std::strerror(error)));
     }
     struct stat info {};
-    const int stat_error = ::fstat(fd, &info) == 0 ? 0 : errno;
-    const auto refuse = [&](const std::string& why) {
-        ::close(fd);
-        throw std::runtime_error(format_message("cannot read ", path, ": ", why));
-    };
+    const int stat_error = ::fstat(fd_, &info) == 0 ? 0 : errno;
     if (stat_error != 0) refuse(std::strerror(stat_error));
     if (S_ISDIR(info.st_mode)) refuse(std::strerror(EISDIR));
     if (!S_ISREG(info.st_mode))
@@ -153,30 +147,63 @@ Bytes read_regular_file(const std::string& path, uint64_t max_bytes) {
                                                                    : S_ISBLK(info.st_mode) ? "a block device"
                                                                    : S_ISSOCK(info.st_mode) ? "a socket"
                                                                                             : "a special file"));
-    const auto size = static_cast<uint64_t>(info.st_size);
-    if (size > max_bytes) refuse(format_message("the file is ", size, " bytes, more than the ", max_bytes, " allowed"));
-    Bytes bytes(size, 0);
-    size_t filled = 0;
-    while (filled < size) {  // a file that shrinks meanwhile ends early; one that grows is read up to `size`
-        const ssize_t n = ::read(fd, bytes.data() + filled, size - filled);
+    size_ = static_cast<uint64_t>(info.st_size);
+    if (size_ > max_bytes) refuse(format_message("the file is ", size_, " bytes, more than the ", max_bytes, " allowed"));
+}
+
+RegularFileReader::~RegularFileReader() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void RegularFileReader::refuse(const std::string& why) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error(format_message("cannot read ", path_, ": ", why));
+}
+
+// pread until `length` bytes have come or the file ends (a file that shrank since it was opened).
+uint64_t RegularFileReader::read_into(char* destination, uint64_t offset, uint64_t length) {
+    length = offset >= size_ ? 0 : std::min(length, size_ - offset);
+    uint64_t filled = 0;
+    while (filled < length) {
+        const ssize_t n = ::pread(fd_, destination + filled, length - filled, static_cast<off_t>(offset + filled));
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) refuse(std::strerror(errno));
+        if (n < 0) {
+            const int error = errno;
+            throw std::runtime_error(format_message("cannot read ", path_, ": ", std::strerror(error)));
+        }
         if (n == 0) break;
-        filled += static_cast<size_t>(n);
+        filled += static_cast<uint64_t>(n);
     }
-    ::close(fd);
-    bytes.resize(filled);
+    return filled;
+}
+
+std::string RegularFileReader::read_at_most(uint64_t offset, uint64_t length) {
+    std::string bytes(offset >= size_ ? 0 : std::min(length, size_ - offset), '\0');
+    bytes.resize(read_into(bytes.data(), offset, bytes.size()));
     return bytes;
 }
 
-}  // namespace
+std::string RegularFileReader::read(uint64_t offset, uint64_t length) {
+    std::string bytes = read_at_most(offset, length);
+    if (bytes.size() != length)
+        throw std::runtime_error(format_message("cannot read ", path_, ": bytes [", offset, ", ", offset + length,
+                                                ") were asked for, but the file ends after ", offset + bytes.size(),
+                                                " (it shrank while being read?)"));
+    return bytes;
+}
 
+// A file that shrinks meanwhile ends early; one that grows is read up to its size at the open.
 std::string read_file(const std::string& path, uint64_t max_bytes) {
-    return read_regular_file<std::string>(path, max_bytes);
+    RegularFileReader file(path, max_bytes);
+    return file.read_at_most(0, file.size());
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes) {
-    return read_regular_file<std::vector<uint8_t>>(path, max_bytes);
+    RegularFileReader file(path, max_bytes);
+    std::vector<uint8_t> bytes(file.size());
+    bytes.resize(file.read_into(reinterpret_cast<char*>(bytes.data()), 0, bytes.size()));
+    return bytes;
 }
 
 }  // inline namespace PATCHGRAD_FLAVOUR

@@ -49,5 +49,34 @@ int remove_stale_temporaries(const std::string& path);
 std::string read_file(const std::string& path, uint64_t max_bytes);
 std::vector<uint8_t> read_file_bytes(const std::string& path, uint64_t max_bytes);
 
+// The same file opened for reading in pieces, for a format whose header says what the rest must be: it
+// reads and checks the header first and the rest only if the header holds up, so a large file with a
+// bad header costs a few kilobytes and no wait (load_safetensors). The constructor refuses exactly what
+// read_file refuses; the file is closed when the reader goes out of scope.
+//     RegularFileReader file(path, kMaxSafetensorsBytes);
+//     std::string first = file.read(0, 8);  // throws unless all 8 bytes are there
+class RegularFileReader {
+public:
+    RegularFileReader(const std::string& path, uint64_t max_bytes);
+    ~RegularFileReader();
+    RegularFileReader(const RegularFileReader&) = delete;
+    RegularFileReader& operator=(const RegularFileReader&) = delete;
+
+    uint64_t size() const { return size_; }  // the file's size when it was opened
+    // Bytes [offset, offset + length): exactly `length` of them, or std::runtime_error naming the path
+    // and where the file ended.
+    std::string read(uint64_t offset, uint64_t length);
+    // The same, but a file that ends early gives fewer bytes instead of an error.
+    std::string read_at_most(uint64_t offset, uint64_t length);
+    // The same into `destination` (room for `length` bytes); returns how many bytes came.
+    uint64_t read_into(char* destination, uint64_t offset, uint64_t length);
+
+private:
+    [[noreturn]] void refuse(const std::string& why);  // close, throw "cannot read PATH: why"
+    std::string path_;
+    int fd_ = -1;
+    uint64_t size_ = 0;
+};
+
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

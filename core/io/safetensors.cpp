@@ -233,42 +233,59 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 
 // ---- reading --------------------------------------------------------------------------------------------
 
-SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& source) {
-    // 1. The header length: 8 bytes, then at most what the file holds after them.
-    check_io(bytes.size() >= 8, source, ": the file is ", bytes.size(),
+// ---- reading, in three steps: the length, the header, the data -------------------------------------------
+// decode_safetensors takes them on bytes in memory, load_safetensors on a file, reading the data section
+// only once the header has passed: a large file with a broken header is refused after a few kilobytes.
+namespace {
+
+// What a checked header says: every tensor's entry and the metadata, in the header's order.
+struct Header {
+    std::vector<Entry> entries;
+    StringPairs metadata;
+};
+
+// 1. The header length: the first 8 bytes of a file of file_size bytes; at most what the file holds after
+//    them, and at most kMaxHeaderBytes.
+uint64_t read_header_length(std::string_view first_8, uint64_t file_size, const std::string& source) {
+    check_io(file_size >= 8, source, ": the file is ", file_size,
              " bytes, too short for the 8-byte header length a safetensors file starts with");
-    const uint64_t header_size = read_le(bytes.data(), 8);
-    check_io(header_size <= bytes.size() - 8, source, ": header length ", header_size, " is larger than the ",
-             bytes.size() - 8, " bytes after it (truncated file?)");
+    const uint64_t header_size = read_le(first_8.data(), 8);
+    check_io(header_size <= file_size - 8, source, ": header length ", header_size, " is larger than the ",
+             file_size - 8, " bytes after it (truncated file?)");
     check_io(header_size <= kMaxHeaderBytes, source, ": header length ", header_size, " exceeds the limit of ",
              kMaxHeaderBytes, " bytes");
+    return header_size;
+}
 
-    // 2. The header: a JSON object (parse_json refuses duplicate keys, so duplicate tensor names).
-    const Json header = parse_json(bytes.substr(8, header_size), source + ": header");
+// 2. and 3. The header, a JSON object (parse_json refuses duplicate keys, so duplicate tensor names), and
+//    every entry in it checked against the data section's size, before anything is allocated from it.
+Header read_header(std::string_view header_text, int64_t data_size, const std::string& source) {
+    const Json header = parse_json(header_text, source + ": header");
     check_io(header.is_object(), source, ": header is ", header.type_name(), ", expected a JSON object");
-    const std::string_view data = bytes.substr(8 + header_size);
-    const int64_t data_size = static_cast<int64_t>(data.size());
-
-    // 3. Every entry, before anything is allocated from it.
-    SafetensorsFile file;
-    std::vector<Entry> entries;
+    Header result;
     for (const auto& [name, spec] : header.as_object()) {
         if (name != "__metadata__") {
-            entries.push_back(read_entry(source, name, spec, data_size));
+            result.entries.push_back(read_entry(source, name, spec, data_size));
             continue;
         }
         check_io(spec.is_object(), source, ": __metadata__ is ", spec.type_name(), ", expected an object of strings");
         for (const auto& [key, value] : spec.as_object()) {
             check_io(value.is_string(), source, ": __metadata__ '", key, "' is ", value.type_name(), " (", value,
                      "), expected a string");
-            file.metadata.emplace_back(key, value.as_string());
+            result.metadata.emplace_back(key, value.as_string());
         }
     }
-    check_tiling(source, entries, data_size);
-    check_checksum(source, file.metadata, data);
+    check_tiling(source, result.entries, data_size);
+    return result;
+}
 
-    // 4. Now the sizes are known to match the bytes that are really there: convert to Scalar.
-    for (const Entry& e : entries) {
+// 4. The data section, whose size the header was checked against: the checksum, then each tensor
+//    converted to Scalar.
+SafetensorsFile read_tensors(Header header, std::string_view data, const std::string& source) {
+    check_checksum(source, header.metadata, data);
+    SafetensorsFile file;
+    file.metadata = std::move(header.metadata);
+    for (const Entry& e : header.entries) {
         Tensor t = Tensor::empty(e.shape);
         Scalar* out = t.data();
         const char* in = data.data() + e.begin;
@@ -281,8 +298,22 @@ SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& so
     return file;
 }
 
+}  // namespace
+
+SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& source) {
+    const uint64_t header_size = read_header_length(bytes.substr(0, 8), bytes.size(), source);
+    const std::string_view data = bytes.substr(8 + header_size);
+    Header header = read_header(bytes.substr(8, header_size), static_cast<int64_t>(data.size()), source);
+    return read_tensors(std::move(header), data, source);
+}
+
 SafetensorsFile load_safetensors(const std::string& path) {
-    return decode_safetensors(read_file(path, kMaxSafetensorsBytes), path);
+    RegularFileReader file(path, kMaxSafetensorsBytes);
+    const uint64_t size = file.size();
+    const uint64_t header_size = read_header_length(file.read(0, std::min<uint64_t>(size, 8)), size, path);
+    const uint64_t data_begin = 8 + header_size;
+    Header header = read_header(file.read(8, header_size), static_cast<int64_t>(size - data_begin), path);
+    return read_tensors(std::move(header), file.read(data_begin, size - data_begin), path);
 }
 
 const Tensor& SafetensorsFile::tensor(std::string_view name) const {

@@ -21,8 +21,9 @@
 // Reading accepts F32 and F64 in either build (converting to Scalar), and trusts nothing in the file: it
 // checks the header length against the file size, the JSON, every dtype, shape and offset, that the
 // tensors tile the data section exactly (no overlaps, no holes, nothing past the end), and the checksum
-// when present, before it allocates anything sized by the header. Every error names the file, the
-// tensor or field, and the values that disagree.
+// when present, before it allocates anything sized by the header; load_safetensors reads the data section
+// from the file only after the header has passed, so a large file with a broken header costs no more than
+// its header. Every error names the file, the tensor or field, and the values that disagree.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,7 +64,7 @@ std::string encode_safetensors(const NamedTensors& tensors, const StringPairs& m
 // Parse and validate the bytes of a safetensors file; `source` (the file name) starts every error message.
 SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& source = "safetensors");
 
-// encode + write_file_atomically, and read_file + decode.
+// encode + write_file_atomically; and a file read as decode reads bytes, the data section last.
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const StringPairs& metadata = {});
 SafetensorsFile load_safetensors(const std::string& path);
 

@@ -276,6 +276,33 @@ TEST_CASE("worst inputs: a safetensors header at its cap, of the most keys, valu
     check_worst_case({"safetensors header past its cap", path, Verdict::refused, "exceeds the limit", 0, load(path)});
 }
 
+TEST_CASE("worst inputs: a safetensors file at its size cap with a broken header costs only its header") {
+    // A file of kMaxSafetensorsBytes (4 GiB, sparse: it takes no disk) whose header fails: a reader that
+    // took the whole file in before looking at the header would spend seconds and gigabytes on it.
+    TempDir dir;
+    const auto at_cap = [&](const std::string& name, const std::string& start) {
+        const std::string path = dir.file(name);
+        write_text(path, start);
+        REQUIRE(::truncate(path.c_str(), static_cast<off_t>(kMaxSafetensorsBytes)) == 0);
+        return path;
+    };
+    const auto load = [](const std::string& path) { return [path] { (void)load_safetensors(path); }; };
+    std::string path = at_cap("not_json.safetensors", safetensors_file("{\"t\": not JSON"));
+    check_worst_case({"safetensors at its size cap: a header that is not JSON", path, Verdict::refused,
+                      "header", 0, load(path)});
+    // A well-formed header whose one tensor covers 4 bytes of a data section of nearly 4 GiB.
+    path = at_cap("trailing.safetensors",
+                  safetensors_file(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})"));
+    check_worst_case({"safetensors at its size cap: tensors that cover 4 bytes of the data", path, Verdict::refused,
+                      "(trailing bytes)", 0, load(path)});
+    // A header length larger than the header cap, in a file large enough to hold it.
+    std::string length(8, '\0');
+    length[3] = 1;  // 2^24 bytes: 16 MiB, four times kMaxHeaderBytes
+    path = at_cap("long_header.safetensors", length);
+    check_worst_case({"safetensors at its size cap: a header length past the header cap", path, Verdict::refused,
+                      "exceeds the limit", 0, load(path)});
+}
+
 namespace {
 
 // The checkpoint of `config`'s model as train saves it: AdamW's state and, when config.ema > 0, the EMA.
