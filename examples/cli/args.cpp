@@ -64,6 +64,18 @@ std::string printable(std::string_view text) {
     return out;
 }
 
+std::string error_line(std::string_view message) {
+    if (message.size() <= kMaxErrorLineBytes) return printable(message);
+    // Two thirds from the start, a third from the end, each cut where a UTF-8 character starts (a
+    // character cut in two would turn the whole line into \x escapes).
+    const auto starts_character = [&](size_t i) { return i >= message.size() || (message[i] & 0xC0) != 0x80; };
+    size_t head = kMaxErrorLineBytes * 2 / 3, tail = message.size() - kMaxErrorLineBytes / 3;
+    while (head > 0 && !starts_character(head)) --head;
+    while (!starts_character(tail)) ++tail;
+    return printable(message.substr(0, head)) + " ... [" + std::to_string(tail - head) + " bytes left out] ... " +
+           printable(message.substr(tail));
+}
+
 bool same_file(const std::string& a, const std::string& b) {
     struct stat first {}, second {};
     return ::stat(a.c_str(), &first) == 0 && ::stat(b.c_str(), &second) == 0 && first.st_dev == second.st_dev &&

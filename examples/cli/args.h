@@ -29,6 +29,14 @@ struct UsageError : std::invalid_argument {
 // (class names, tensor names) reach messages and tables through it, never raw.
 std::string printable(std::string_view text);
 
+// An error message as the command line prints it: printable, and at most about kMaxErrorLineBytes long.
+// A message quotes what a file holds (a tensor's name, a metadata key), and a crafted file can make that
+// megabytes long; the line keeps its start (the file, the field) and its end (what was expected) and
+// says how much of the middle it left out:  "x.safetensors: tensor 'blocksblocks ... [2999000 bytes left
+// out] ... blocks': dtype 'F16' is not supported".
+constexpr size_t kMaxErrorLineBytes = 1000;
+std::string error_line(std::string_view message);
+
 // Are `a` and `b` one file (or folder)? Compared by device and inode, so "x", "./x", a link to x and a
 // hard link all are; false when either does not exist.
 bool same_file(const std::string& a, const std::string& b);

@@ -62,11 +62,11 @@ int main(int argc, char** argv) {
             if (word == command.name) return command.run(argc, argv);
         std::cerr << "patchgrad: unknown command '" << patchgrad::cli::printable(word) << "' (see 'patchgrad help')\n";
         return 2;
-    } catch (const patchgrad::cli::UsageError& error) {  // messages quote names from files: escaped
-        std::cerr << patchgrad::cli::printable(error.what()) << "\n";
+    } catch (const patchgrad::cli::UsageError& error) {  // messages quote names from files: escaped, cut
+        std::cerr << patchgrad::cli::error_line(error.what()) << "\n";
         return 2;
     } catch (const std::exception& error) {
-        std::cerr << "patchgrad " << patchgrad::cli::printable(word) << ": " << patchgrad::cli::printable(error.what())
+        std::cerr << "patchgrad " << patchgrad::cli::printable(word) << ": " << patchgrad::cli::error_line(error.what())
                   << "\n";
         return 1;
     }

@@ -521,7 +521,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         } catch (const std::exception& error) {  // a picture is not worth stopping a run for
             if (!plot_warned)
                 std::fprintf(stderr, "patchgrad train: warning: metrics.svg not written: %s\n",
-                             printable(error.what()).c_str());  // the message may quote metrics.csv
+                             error_line(error.what()).c_str());  // the message may quote metrics.csv
             plot_warned = true;
         }
         result.epochs.push_back(m);

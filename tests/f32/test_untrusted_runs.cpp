@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/io/atomic_file.h"
+#include "core/io/safetensors.h"
 #include "examples/cli/args.h"
 #include "examples/cli/commands.h"
 #include "tests/helpers.h"
@@ -184,6 +185,34 @@ TEST_CASE("printable: bytes a terminal would obey are escaped; text is kept") {
     CHECK(printable("a\x1b[2Jb\n\x7f") == "a\\x1b[2Jb\\x0a\\x7f");
     CHECK(printable("\xc2\x9b" "31m") == "\\xc2\\x9b31m");  // C1 CSI
     CHECK(printable("bad \xff utf8 \xc3\xa9") == "bad \\xff utf8 \\xc3\\xa9");
+}
+
+TEST_CASE("error_line: a message quoting a name of megabytes keeps its start and end, one short line") {
+    // A checkpoint whose one tensor's name is 3 MB long and whose dtype is not read: the library's message
+    // quotes the name whole; the line the command line prints keeps the file, the field and the verdict.
+    TempDir dir;
+    const std::string path = dir.file("long_name.safetensors");
+    std::string header = R"({")" + std::string(3'000'000, 'w') + R"(":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}})";
+    header.append((8 - header.size() % 8) % 8, ' ');
+    std::string file;
+    for (int i = 0; i < 8; ++i) file += static_cast<char>((header.size() >> (8 * i)) & 0xFF);
+    write_file_atomically(path, file + header + std::string(2, '\0'));
+    const std::string message = thrown_message([&] { (void)load_safetensors(path); });
+    REQUIRE(message.size() > 3'000'000);
+    const std::string line = error_line(message);
+    CHECK(line.size() <= kMaxErrorLineBytes + 64);
+    CHECK(line.rfind(path + ": tensor 'www", 0) == 0);
+    CHECK(contains(line, "bytes left out] ... "));
+    CHECK(contains(line, "': dtype 'F16' is not supported"));
+    CHECK(line.find('\n') == std::string::npos);
+    // Short messages pass as printable makes them; a cut never splits a UTF-8 character.
+    CHECK(error_line("x.json: bad \x1b value") == "x.json: bad \\x1b value");
+    const std::string accents(2 * kMaxErrorLineBytes, 'a');
+    std::string wide;
+    for (size_t i = 0; i < kMaxErrorLineBytes; ++i) wide += "\xc3\xa9";  // é, two bytes each
+    const std::string cut = error_line("a" + wide + accents);
+    CHECK(cut.find("\\x") == std::string::npos);  // still valid UTF-8: nothing escaped
+    CHECK(contains(cut, "\xc3\xa9\xc3\xa9 ... ["));
 }
 
 TEST_CASE("checkpoint: class names must be distinct and printable") {
