@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <ostream>
+#include <unordered_set>
 
 #include "atomic_file.h"
 #include "json.h"
@@ -188,17 +189,22 @@ uint32_t crc32(std::string_view bytes) {
 std::string encode_safetensors(const NamedTensors& tensors, const StringPairs& metadata) {
     // The data section: each tensor's elements in order, little-endian, in this build's Scalar.
     std::string data;
-    Json header = Json::object();
     Json meta = Json::object();
     for (const auto& [key, value] : metadata) {
         if (key == kChecksumKey) continue;  // replaced by the checksum of this data section
         check(!meta.contains(key), "save_safetensors: metadata key '", key, "' appears twice");
         meta.set(key, value);
     }
-    header.set("__metadata__", Json());  // a placeholder: the metadata goes first, as in Python's writer
+    // The header's entries, built as a list: Json::set looks for the key first, which for every tensor
+    // of a large model (14,000 of them) made the writing quadratic, 0.6 s a checkpoint. A hash set of the
+    // names seen finds duplicates instead.
+    Json::Object entries;
+    entries.reserve(tensors.size() + 1);
+    entries.emplace_back("__metadata__", Json());  // a placeholder: the metadata goes first, as in Python's writer
+    std::unordered_set<std::string_view> names;
     for (const auto& [name, t] : tensors) {
         check(name != "__metadata__", "save_safetensors: '__metadata__' is reserved, not a tensor name");
-        check(!header.contains(name), "save_safetensors: tensor name '", name, "' appears twice");
+        check(names.insert(name).second, "save_safetensors: tensor name '", name, "' appears twice");
         check(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
         const uint64_t begin = data.size();
         const Scalar* values = t.data();
@@ -208,12 +214,13 @@ std::string encode_safetensors(const NamedTensors& tensors, const StringPairs& m
         }
         Json shape = Json::array();
         for (int64_t size : t.shape()) shape.push_back(size);
-        header.set(name, Json::Object{{"dtype", kWriteDtype},
-                                      {"shape", shape},
-                                      {"data_offsets", Json::Array{Json(begin), Json(uint64_t(data.size()))}}});
+        entries.emplace_back(name, Json::Object{{"dtype", kWriteDtype},
+                                                {"shape", shape},
+                                                {"data_offsets", Json::Array{Json(begin), Json(uint64_t(data.size()))}}});
     }
     meta.set(kChecksumKey, format_checksum(crc32(data)));
-    header.set("__metadata__", meta);
+    entries.front().second = meta;
+    const Json header(std::move(entries));
 
     // The header, padded with spaces (JSON whitespace) so that the data section starts 8-byte aligned.
     std::string header_text = header.dump();
