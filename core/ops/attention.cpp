@@ -85,20 +85,39 @@ Scalar* thread_scratch(int64_t n) {
     return buffer.data();
 }
 
-// max_j s[j], over 16 running maxima side by side so that the loop vectorises: a single running maximum
-// is a chain where each comparison waits for the previous one, and it measured as a third of the
-// forward's own time. The maximum is exact, so the grouping does not change the result.
-Scalar row_max(const Scalar* s, int64_t n) {
+// S[i, :] = S[i, :] * scale + bias[i, :] (bias: null, or the row with stride sj), in place, and
+// returns the row's maximum. One pass for both, over 16 running maxima side by side so that the loop
+// vectorises: a single running maximum is a chain where each comparison waits for the previous one, and
+// it measured as a third of the forward's own time. The maximum is exact, so the grouping does not change
+// the result.
+Scalar scale_row_and_max(Scalar* s, const Scalar* bias, int64_t sj, Scalar scale, int64_t n) {
     constexpr int64_t kLanes = 16;
     Scalar lanes[kLanes];
     for (int64_t l = 0; l < kLanes; ++l) lanes[l] = -std::numeric_limits<Scalar>::infinity();
+    const auto scaled = [&](int64_t j) { return s[j] = bias ? s[j] * scale + bias[j * sj] : s[j] * scale; };
     int64_t j = 0;
     for (; j + kLanes <= n; j += kLanes)
-        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], s[j + l]);
-    Scalar m = -std::numeric_limits<Scalar>::infinity();
-    for (; j < n; ++j) m = std::max(m, s[j]);
-    for (int64_t l = 0; l < kLanes; ++l) m = std::max(m, lanes[l]);
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], scaled(j + l));
+    for (int64_t l = 0; l < kLanes; ++l)  // the last n % kLanes, in a loop of fixed length (as lane_sum)
+        if (j + l < n) lanes[l] = std::max(lanes[l], scaled(j + l));
+    Scalar m = lanes[0];
+    for (int64_t l = 1; l < kLanes; ++l) m = std::max(m, lanes[l]);
     return m;
+}
+
+// Ask for the rows of one pair's operand (T rows of D numbers, row stride ld) to be brought into L2,
+// without waiting for them. The (B, T, 3C) projection is larger than the caches (12.8 MB for the ViT at
+// B = 128), so each pair's q, k and v come from memory: touched first by the packing of K^T, one load of
+// the packing loop took 90% of its time, waiting. Asked for one pair ahead, they arrive while the current
+// pair computes. Into L2, not L1: a pair's own numbers (P, dS, its rows) fill L1 and would push them out
+// before use. `for_writing`: rows the next pair will write (the gradients), fetched ready to be changed.
+void prefetch_rows(const Scalar* rows, int64_t ld, int64_t T, int64_t D, bool for_writing = false) {
+    constexpr int64_t kLine = 64 / sizeof(Scalar);  // numbers per 64-byte cache line
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t d = 0; d < D; d += kLine) {
+            if (for_writing) __builtin_prefetch(rows + t * ld + d, 1, 2);  // 2: to L2 (prefetcht1 on x86)
+            else __builtin_prefetch(rows + t * ld + d, 0, 2);
+        }
 }
 
 // ---- forward of one (b, h) pair ------------------------------------------------------------------------
@@ -115,20 +134,14 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
     int64_t bad_row = -1;
     for (int64_t i = 0; i < T; ++i) {
         Scalar* s = P + i * T;  // (T): the scores of query i, then its probabilities, in place
-        // S[i, :] = S[i, :] * scale + bias[i, :]
-        if (bias) {
-            const Scalar* b = bias + i * si;
-            for (int64_t j = 0; j < T; ++j) s[j] = s[j] * scale + b[j * sj];
-        } else {
-            for (int64_t j = 0; j < T; ++j) s[j] *= scale;
-        }
-        // P[i, :] = softmax(S[i, :]) = e^(s - m) / sum e^(s - m), m the row maximum (as in softmax.cpp).
-        // A -inf score gives e^(-inf) = 0 exactly: a masked key gets probability exactly 0. fast_exp
-        // (fast_math.h) vectorises; the sum is a separate loop, in lanes (lane_sum, op_helpers.h).
-        const Scalar m = row_max(s, T);
+        // S[i, :] = S[i, :] * scale + bias[i, :], and m = its maximum
+        const Scalar m = scale_row_and_max(s, bias ? bias + i * si : nullptr, sj, scale, T);
         if (!std::isfinite(m) && bad_row < 0) bad_row = i;  // all -inf: 0/0 below; reported by the caller
-        for (int64_t j = 0; j < T; ++j) s[j] = fast_exp(s[j] - m);
-        const Scalar inverse = 1 / lane_sum(T, [s](int64_t j) { return s[j]; });
+        // P[i, :] = softmax(S[i, :]) = e^(s - m) / sum e^(s - m) (as in softmax.cpp). A -inf score gives
+        // e^(-inf) = 0 exactly: a masked key gets probability exactly 0. fast_exp (fast_math.h) vectorises;
+        // each e^(s - m) is written and summed in the same pass, in lanes (lane_sum, op_helpers.h).
+        const Scalar total = lane_sum(T, [s, m](int64_t j) { return s[j] = fast_exp(s[j] - m); });
+        const Scalar inverse = 1 / total;
         for (int64_t j = 0; j < T; ++j) s[j] *= inverse;
     }
     // O = P @ V   (T,T) @ (T,D) -> (T,D)
@@ -236,6 +249,10 @@ int64_t attention_forward(const AttentionShape& a, const Scalar* q, const Scalar
 #pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements) reduction(min : first_bad)
     for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns out[b, h] and P[b, h]
         const int64_t b = pair / H, h = pair % H, in = a.in.offset(b, h);
+        if (pair + 1 < pairs) {  // the next pair, which this thread computes next (schedule static)
+            const int64_t next = a.in.offset((pair + 1) / H, (pair + 1) % H);
+            for (const Scalar* operand : {q, k, v}) prefetch_rows(operand + next, a.in.row, T, a.D);
+        }
         const Scalar* bias_pair = bias ? bias + b * layout.sb + h * layout.sh : nullptr;
         Scalar* p = P ? P + pair * T * T : thread_scratch(T * T);
         const int64_t bad = forward_pair(q + in, k + in, v + in, a.in.row, bias_pair, layout.si, layout.sj, scale, T,
@@ -276,6 +293,13 @@ void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* 
 #pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements)
     for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns dq, dk, dv, dS at [b, h]
         const int64_t b = pair / H, h = pair % H, in = a.in.offset(b, h);
+        if (pair + 1 < pairs) {  // as in the forward: the next pair's rows, while this one computes
+            const int64_t next_b = (pair + 1) / H, next_h = (pair + 1) % H, next = a.in.offset(next_b, next_h);
+            for (const Scalar* operand : {q, k, v}) prefetch_rows(operand + next, a.in.row, T, a.D);
+            prefetch_rows(dout + a.out.offset(next_b, next_h), a.out.row, T, a.D);
+            for (Scalar* gradient : {dq, dk, dv})
+                if (gradient) prefetch_rows(gradient + next, a.in.row, T, a.D, true);
+        }
         Scalar* ds = ds_all ? ds_all + pair * T * T : dbias_full ? dbias_full + pair * T * T : nullptr;
         backward_pair(q + in, k + in, v + in, a.in.row, P + pair * T * T, dout + a.out.offset(b, h), a.out.row, scale,
                       T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr, accumulate,
