@@ -238,8 +238,6 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     write_file_atomically(path, encode_safetensors(tensors, metadata));
 }
 
-// ---- reading --------------------------------------------------------------------------------------------
-
 // ---- reading, in three steps: the length, the header, the data -------------------------------------------
 // decode_safetensors takes them on bytes in memory, load_safetensors on a file, reading the data section
 // only once the header has passed: a large file with a broken header is refused after a few kilobytes.

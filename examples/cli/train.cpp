@@ -476,7 +476,8 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             if (!val.interrupted) test = evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
         }
         if (val.interrupted || test.interrupted) {
-            save(last_path);  // batch == batches: the epoch's training is done, its evaluation will run on resume
+            // The epoch's batches are done (all, or up to where the budget stopped it); its evaluation runs on resume.
+            save(last_path);
             return interrupted(epoch + 1, state.batch, batches);
         }
         eval_seconds = seconds_since(eval_start);
