@@ -47,7 +47,12 @@ endif
 COMPILER := $(subst g++,gcc,$(subst clang++,clang,$(notdir $(firstword $(CXX)))))
 IS_CLANG := $(findstring clang,$(shell $(CXX) --version 2>/dev/null))
 
-CXXFLAGS := -std=c++20 -Wall -Wextra -MMD -MP -I. $(OPT)
+# -fno-trapping-math: no code here reads or traps on floating-point exception flags, so the compiler may
+# compute both sides of a select between floats. Without it GCC keeps fast_exp's clamp (core/ops/fast_math.h)
+# scalar wherever vectors have no masks (AVX2, NEON), and GELU and softmax run one number at a time there.
+# It changes no result: every operation still rounds as written (docs/performance.md, "What each change
+# bought"). Clang assumes it already.
+CXXFLAGS := -std=c++20 -Wall -Wextra -MMD -MP -I. $(OPT) -fno-trapping-math
 LDFLAGS  :=
 OMP_CXXFLAGS := -fopenmp
 OMP_LDFLAGS  := -fopenmp
@@ -134,10 +139,18 @@ f64_objs = $(patsubst %.cpp,$(OBJ)/f64/%.o,$(1))
 .PHONY: all test sanitize bench data clean help gradcheck exercise exercises ensure-ctags compile_commands.json
 all: $(LIB_F32) $(LIB_F64) $(BIN)/patchgrad $(EXAMPLES)
 
-$(OBJ)/f32/%.o: %.cpp
+# Each tree keeps the compile line its objects were built with in $(OBJ)/compile-flags, rewritten only when
+# the line changes: a new flag in this Makefile, or ARCH_FLAGS=... given to an existing tree, recompiles the
+# tree instead of linking old objects with new ones. -Werror changes no object and is left out of it.
+FLAGS_STAMP  := $(OBJ)/compile-flags
+COMPILE_LINE := $(CXX) $(filter-out -Werror,$(CXXFLAGS))
+$(shell mkdir -p $(OBJ) && [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = '$(COMPILE_LINE)' ] || \
+        printf '%s\n' '$(COMPILE_LINE)' > $(FLAGS_STAMP))
+
+$(OBJ)/f32/%.o: %.cpp $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
-$(OBJ)/f64/%.o: %.cpp
+$(OBJ)/f64/%.o: %.cpp $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -DPATCHGRAD_FLOAT64 -c $< -o $@
 
