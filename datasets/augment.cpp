@@ -315,5 +315,19 @@ void mix_batch(Batch& batch, const MixOptions& options, Rng& rng) {
     batch.mix_weight = lambda;
 }
 
+// ================================================ the mirror image ======================================
+
+Tensor mirror_left_right(const Tensor& images) {
+    check(images.defined() && images.dim() == 4, "mirror_left_right: images ",
+          images.defined() ? images.shape() : Shape{}, ", expected (B, C, H, W)");
+    const int64_t rows = images.size(0) * images.size(1) * images.size(2), W = images.size(3);  // B C H rows of W
+    Tensor mirrored = Tensor::empty(images.shape());
+    const Scalar* in = images.data();
+    Scalar* out = mirrored.data();
+    for (int64_t row = 0; row < rows; ++row)
+        for (int64_t x = 0; x < W; ++x) out[row * W + x] = in[row * W + (W - 1 - x)];
+    return mirrored;
+}
+
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

@@ -1,8 +1,8 @@
 #pragma once
 // Stronger augmentation for training: RandAugment on the bytes of one image, Random Erasing on a normalised
-// image, and mixup / CutMix across a batch. docs/data.md, "Stronger augmentation", derives each; the tests
-// are tests/test_augment.cpp (the ops, RandAugment) and tests/test_augment_batch.cpp (erasing, mixing, the
-// loader).
+// image, and mixup / CutMix across a batch; and for evaluation, the mirror image of a batch. docs/data.md,
+// "Stronger augmentation", derives each; the tests are tests/test_augment.cpp (the ops, RandAugment) and
+// tests/test_augment_batch.cpp (erasing, mixing, mirroring, the loader).
 //
 // Legend: B batch size, C channels (1 grey, 3 RGB), H rows, W columns; M RandAugment's magnitude, 0..30.
 //
@@ -160,6 +160,13 @@ struct MixOptions {
 //   lambda = rng.beta(alpha, alpha) (a variable number of draws, core/random.cpp); for CutMix then
 //   cy = rng.randint(H), cx = rng.randint(W).
 void mix_batch(Batch& batch, const MixOptions& options, Rng& rng);
+
+// ============================================ the mirror image, for evaluation ==========================
+// Test-time augmentation (docs/data.md, "Evaluating the mirror image too"): a model trained on randomly
+// flipped images can be asked about an image and about its mirror image, and its two answers averaged.
+// Returns a new tensor (B, C, H, W) with each row reversed: out[b, c, y, x] = images[b, c, y, W - 1 - x].
+// Throws std::invalid_argument naming the shape when images is not 4-D.
+Tensor mirror_left_right(const Tensor& images);
 
 }  // inline namespace PATCHGRAD_FLAVOUR
 }  // namespace patchgrad

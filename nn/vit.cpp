@@ -16,6 +16,8 @@ void ViTConfig::validate() const {
     check(image_size % patch_size == 0, "ViT: patch size ", patch_size, " does not divide the image size ",
           image_size);
     check(dim % heads == 0, "ViT: heads ", heads, " do not divide dim ", dim);
+    check(!shifted_patches || patch_size >= 2, "ViT: shifted patches move copies of the image by half a patch, ",
+          "which needs a patch size of 2 or more, got ", patch_size);
     check(dropout >= 0 && dropout < 1, "ViT: dropout must be in [0, 1), got ", dropout);
     check(drop_path >= 0 && drop_path < 1, "ViT: drop_path must be in [0, 1), got ", drop_path);
     check(layer_norm_eps > 0, "ViT: layer_norm_eps must be positive, got ", layer_norm_eps);
@@ -25,8 +27,9 @@ void ViTConfig::validate() const {
           "embedding needs an even dim, got ", dim);
 }
 
-// Counted layer by layer (W for weights, b for biases, LN = weight + bias):
-//   patch_embed      D*C*P*P + D
+// Counted layer by layer (W for weights, b for biases, LN = weight + bias), with E = C channels into the
+// patch embedding, or 5C with shifted patches:
+//   patch_embed      D*E*P*P + D
 //   cls_token        D                     (CLS pooling)
 //   pos_embed        T*D  learned 1D  |  (h + w)*D  learned 2D  |  0 fixed sin-cos
 //   each block       LN 2D + qkv (3D*D + 3D) + proj (D*D + D) + LN 2D + fc1 (F*D + F) + fc2 (D*F + D)
@@ -39,12 +42,12 @@ int64_t ViTConfig::parameter_count() const {
     if (position == PositionEmbeddingKind::learned_1d) position_params = tokens * D;
     if (position == PositionEmbeddingKind::learned_2d) position_params = 2 * grid * D;
     const int64_t block = 2 * D + (3 * D * D + 3 * D) + (D * D + D) + 2 * D + (F * D + F) + (D * F + D);
-    return (D * in_channels * patch_size * patch_size + D) + (pooling == Pooling::cls ? D : 0) + position_params +
+    return (D * patch_channels() * patch_size * patch_size + D) + (pooling == Pooling::cls ? D : 0) + position_params +
            depth * block + 2 * D + (num_classes * D + num_classes);
 }
 
 // Counted product by product for one image (N patches, T tokens, H heads of D/H), 2 flops a multiply-add:
-//   patch_embed   (N, C*P*P) @ (C*P*P, D)                        2 N (C P P) D
+//   patch_embed   (N, E*P*P) @ (E*P*P, D)                        2 N (E P P) D   (E as above)
 //   each block    qkv (T, D) @ (D, 3D)                           2 T D 3D
 //                 scores q k^T: H x (T, D/H) @ (D/H, T)          2 T T D
 //                 weights @ v:  H x (T, T) @ (T, D/H)            2 T T D
@@ -55,7 +58,7 @@ int64_t ViTConfig::forward_flops() const {
     const int64_t D = dim, F = mlp_dim, N = (image_size / patch_size) * (image_size / patch_size);
     const int64_t T = N + (pooling == Pooling::cls ? 1 : 0);
     const int64_t block = 2 * T * D * 3 * D + 2 * T * T * D + 2 * T * T * D + 2 * T * D * D + 2 * T * D * F * 2;
-    return 2 * N * (in_channels * patch_size * patch_size) * D + depth * block + 2 * D * num_classes;
+    return 2 * N * (patch_channels() * patch_size * patch_size) * D + depth * block + 2 * D * num_classes;
 }
 
 std::vector<double> ViTConfig::drop_path_rates() const { return stochastic_depth_rates(drop_path, depth); }
@@ -94,7 +97,7 @@ static ViTConfig validated(const ViTConfig& config) {
 }
 
 VisionTransformer::VisionTransformer(const ViTConfig& config, Rng& rng)
-    : patch_embed(validated(config).in_channels, config.patch_size, config.dim, config.image_size, rng),
+    : patch_embed(validated(config).patch_channels(), config.patch_size, config.dim, config.image_size, rng),
       position(config.position, config.image_size / config.patch_size, config.image_size / config.patch_size,
                config.dim, config.pooling == Pooling::cls, rng),
       pos_drop(config.dropout), norm(config.dim, config.layer_norm_eps),
@@ -133,7 +136,9 @@ Tensor VisionTransformer::forward(const Tensor& images, Rng& rng, std::vector<Te
               images.size(3) == c.image_size,
           "VisionTransformer: expected images (B, ", c.in_channels, ", ", c.image_size, ", ", c.image_size,
           "), got ", images.shape());
-    Tensor x = patch_embed.forward(images);                      // (B, N, D)
+    const Tensor pixels = c.shifted_patches ? shifted_copies(images, c.patch_size / 2)  // (B, 5C, S, S)
+                                            : images;                                   // (B, C, S, S)
+    Tensor x = patch_embed.forward(pixels);                      // (B, N, D)
     if (c.pooling == Pooling::cls) x = prepend_cls(x, cls_token);  // (B, T, D), T = N + 1
     x = pos_drop.forward(position.forward(x), rng);              // (B, T, D)
     for (size_t i = 0; i < blocks.size(); ++i) {

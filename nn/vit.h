@@ -6,6 +6,7 @@
 // with a CLS token), D model width, H heads, F the MLP's hidden width, K classes.
 //
 //   images (B, C, S, S)
+//     -> [shifted_copies]                 (B, 5C, S, S) with shifted patches only (core/ops.h)
 //     -> patch_embed                      (B, N, D)     a stride-P PxP convolution (nn/embedding.h)
 //     -> [cls_token;  ...]                (B, T, D)     with CLS pooling only
 //     -> + position embedding             (B, T, D)
@@ -47,12 +48,18 @@ struct ViTConfig {
     double layer_norm_eps = 1e-6;
     PositionEmbeddingKind position = PositionEmbeddingKind::learned_1d;
     Pooling pooling = Pooling::cls;  // cls: prepend a CLS token and classify from it; mean: no CLS token
+    // Shifted patch tokens (Lee et al. 2021): before the patches are cut, the image gets four copies of
+    // itself shifted diagonally by P/2 pixels as extra channels (shifted_copies, core/ops.h), so each patch
+    // also sees half a patch across each border; the patch embedding takes 5C channels. Needs P >= 2.
+    bool shifted_patches = false;
     Kernels kernels = Kernels::fast;  // reference: every layer runs its textbook twin (nn/module.h)
 
     // Throws std::invalid_argument naming the field and the value when the numbers cannot make a ViT.
     void validate() const;
     // The number of parameters, counted from the formula (docs/models.md), not from a built model.
     int64_t parameter_count() const;
+    // The channels the patch embedding sees: in_channels, or 5 x in_channels with shifted patches.
+    int64_t patch_channels() const { return shifted_patches ? 5 * in_channels : in_channels; }
     // The flops of the matrix products of one image's forward pass, a multiply-add counted as 2, from the
     // formula in vit.cpp; LayerNorm, GELU, softmax and the additions are left out (a few flops per number,
     // not products). The reference config: 116,004,352. A training step is counted as 3x this: the backward

@@ -1,5 +1,5 @@
-// The stronger augmentations of datasets/augment.h, part 2: Random Erasing, mixup and CutMix, and the
-// DataLoader with all of them on: the draws it makes, in the documented order, the same batches for the same
+// The stronger augmentations of datasets/augment.h, part 2: Random Erasing, mixup and CutMix, the mirror
+// image of a batch (for evaluation), and the DataLoader with all of them on: the draws it makes, in the documented order, the same batches for the same
 // Rng state and any thread count, and, with them off, exactly the batches of the loader before them.
 // Part 1, tests/test_augment.cpp: the RandAugment ops by hand and the Gamma and Beta samplers.
 #include <algorithm>
@@ -406,6 +406,27 @@ TEST_CASE("augment: with everything on, the same Rng state gives the same batche
     Rng again(11), other(12);
     CHECK(run_epoch(loader, again, mixing).images == serial.images);
     CHECK(run_epoch(loader, other, mixing).images != serial.images);
+}
+
+TEST_CASE("augment: mirror_left_right reverses every row of every image and channel, and nothing else") {
+    // (B, C, H, W) = (2, 2, 2, 3), element i = i: each row of 3 comes back reversed, in place in the tensor.
+    Tensor images = Tensor::empty({2, 2, 2, 3});
+    for (int64_t i = 0; i < images.numel(); ++i) images.data()[i] = static_cast<Scalar>(i);
+    const Tensor mirrored = mirror_left_right(images);
+    REQUIRE(mirrored.shape() == images.shape());
+    const std::vector<Scalar> expected = {2,  1,  0,  5,  4,  3,  8,  7,  6,  11, 10, 9,
+                                          14, 13, 12, 17, 16, 15, 20, 19, 18, 23, 22, 21};
+    for (int64_t i = 0; i < mirrored.numel(); ++i) CHECK(mirrored.data()[i] == expected[i]);
+    CHECK(images.data()[0] == 0);  // the input is untouched
+    // Twice is the identity; one column is its own mirror image.
+    const Tensor twice = mirror_left_right(mirrored);
+    for (int64_t i = 0; i < images.numel(); ++i) CHECK(twice.data()[i] == images.data()[i]);
+    Tensor column = Tensor::empty({1, 1, 3, 1});
+    for (int64_t i = 0; i < 3; ++i) column.data()[i] = static_cast<Scalar>(7 + i);
+    const Tensor column_mirrored = mirror_left_right(column);
+    for (int64_t i = 0; i < 3; ++i) CHECK(column_mirrored.data()[i] == column.data()[i]);
+    CHECK(contains(thrown_message([] { mirror_left_right(Tensor::empty({2, 3, 4})); }),
+                   "mirror_left_right: images (2, 3, 4), expected (B, C, H, W)"));
 }
 
 TEST_CASE("augment: the loader refuses bad augmentation options with the values") {

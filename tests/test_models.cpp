@@ -296,6 +296,42 @@ TEST_CASE("ViT: float64 gradient check of the input and every parameter") {
     }
 }
 
+TEST_CASE("ViT with shifted patches: the patch embedding reads 5C channels; counts, forward, gradient check") {
+    ViTConfig config;
+    config.image_size = 4, config.in_channels = 2, config.patch_size = 2, config.dim = 4, config.depth = 1;
+    config.heads = 2, config.mlp_dim = 8, config.num_classes = 3, config.pooling = Pooling::mean;
+    config.shifted_patches = true;
+    Rng rng(5);
+    VisionTransformer vit(config, rng);
+    CHECK(vit.patch_embed.proj.weight.shape() == Shape{4, 10, 2, 2});  // (D, 5C, P, P)
+    CHECK(vit.parameter_count() == config.parameter_count());
+    ViTConfig plain = config;
+    plain.shifted_patches = false;
+    CHECK(config.parameter_count() - plain.parameter_count() == 4 * (10 - 2) * 2 * 2);
+    CHECK(config.forward_flops() - plain.forward_flops() == 2 * 4 * (10 - 2) * 2 * 2 * 4);  // 2 N (8 P P) D
+
+    // The forward is the plain ViT's on shifted_copies(images, P / 2), given the same weights.
+    ViTConfig wide = plain;
+    wide.in_channels = 10;  // a plain ViT that takes the 5C channels itself
+    Rng same(6), same_again(6);
+    VisionTransformer shifted(config, same), on_copies(wide, same_again);
+    const Tensor images = random_tensor({2, 2, 4, 4}, 7, false);
+    Rng unused(0);
+    shifted.eval();
+    on_copies.eval();
+    const Tensor a = shifted.forward(images, unused), b = on_copies.forward(shifted_copies(images, 1), unused);
+    CHECK(a.to_vector() == b.to_vector());
+
+    for (Tensor& p : vit.parameters())
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    check_model_gradients(vit, random_tensor({2, 2, 4, 4}, 8), 3);
+
+    ViTConfig one_pixel = config;
+    one_pixel.patch_size = 1;
+    CHECK(contains(thrown_message([&] { VisionTransformer(one_pixel, rng); }),
+                   "needs a patch size of 2 or more, got 1"));
+}
+
 TEST_CASE("Swin: float64 gradient check of the input and every parameter, with a shifted-window mask") {
     SwinConfig config;  // an 8x8 grid with 4x4 windows shifted by 2, then 4x4 (one window, no shift)
     config.image_size = 8, config.in_channels = 1, config.patch_size = 1, config.embed_dim = 4;

@@ -1,5 +1,5 @@
 // Movement ops (core/ops/movement.cpp): reshape, permute, transpose, slice, concat, stack, index_select,
-// gather, roll. For each: values by hand, gradient checks at two or more shapes (negative dims too), bad
+// gather, roll, shifted_copies. For each: values by hand, gradient checks at two or more shapes (negative dims too), bad
 // inputs that must name the shapes; and the threaded copy paths against plain index arithmetic.
 #include <functional>
 #include <string>
@@ -397,6 +397,79 @@ TEST_CASE("roll on Swin-sized activations (threaded path) equals plain index ari
         for (int64_t j = 0; j < 8192; ++j)
             last_ok = last_ok && rolled.data()[r * 8192 + (j + 5) % 8192] == y.data()[r * 8192 + j];
     CHECK(last_ok);
+}
+
+// ---- shifted_copies ---------------------------------------------------------------------------------------
+
+TEST_CASE("shifted_copies: values worked out by hand on a 3x3 image") {
+    // x (1, 1, 3, 3) = [[0, 1, 2], [3, 4, 5], [6, 7, 8]], shift 1. Group g reads x at (y + dy, x + dx):
+    //   g0 (0, 0)   the image       g1 (-1, -1): moved down-right      g2 (-1, +1): moved down-left
+    //   g3 (+1, -1): moved up-right  g4 (+1, +1): moved up-left; pixels from outside are 0.
+    Tensor x = iota({1, 1, 3, 3});
+    check_values(shifted_copies(x, 1), {1, 5, 3, 3},
+                 {0, 1, 2, 3, 4, 5, 6, 7, 8,     // g0
+                  0, 0, 0, 0, 0, 1, 0, 3, 4,     // g1: out[y][x] = x[y-1][x-1]
+                  0, 0, 0, 1, 2, 0, 4, 5, 0,     // g2: out[y][x] = x[y-1][x+1]
+                  0, 3, 4, 0, 6, 7, 0, 0, 0,     // g3: out[y][x] = x[y+1][x-1]
+                  4, 5, 0, 7, 8, 0, 0, 0, 0});   // g4: out[y][x] = x[y+1][x+1]
+    // Shift 0: five copies of the image. Two channels: each group keeps the channel order.
+    Tensor two = iota({1, 2, 2, 2});
+    check_values(shifted_copies(two, 0), {1, 10, 2, 2},
+                 {0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7,
+                  0, 1, 2, 3, 4, 5, 6, 7});
+}
+
+TEST_CASE("shifted_copies: the backward sends each gradient back to the pixel it was copied from") {
+    // With dout = 1 everywhere, dx counts the copies of each pixel: 5 at the centre of a 3x3 image with
+    // shift 1 (every group holds it once), 2 at a corner (itself, and the one group moved away from it), 3 at an
+    // edge's middle (itself and two groups).
+    Tensor x = random_tensor({1, 1, 3, 3}, 40);
+    shifted_copies(x, 1).backward(Tensor::ones({1, 5, 3, 3}));
+    check_values(x.grad(), {1, 1, 3, 3}, {2, 3, 2, 3, 5, 3, 2, 3, 2});
+}
+
+TEST_CASE("shifted_copies: gradient checks") {
+    Tensor a = random_tensor({1, 1, 3, 3}, 41);
+    check_gradients([](const std::vector<Tensor>& in) { return shifted_copies(in[0], 1); }, {a});
+    Tensor b = random_tensor({2, 3, 4, 5}, 42);
+    check_gradients([](const std::vector<Tensor>& in) { return shifted_copies(in[0], 2); }, {b});
+    check_gradients([](const std::vector<Tensor>& in) { return shifted_copies(in[0], 0); }, {b});
+}
+
+TEST_CASE("shifted_copies equals its primitives: roll, a 0/1 mask for what wrapped around, concat") {
+    // Group g is the image rolled by (-dy, -dx) (torch.roll moves element i to i + shift), with the rows and
+    // columns that wrapped around zeroed. Built from roll, mul and concat, forward and backward agree.
+    const int64_t B = 2, C = 3, H = 8, W = 8, s = 2;
+    Tensor x = random_tensor({B, C, H, W}, 43);
+    const Tensor dout = random_tensor({B, 5 * C, H, W}, 44, false);
+    Tensor fused = shifted_copies(x, s);
+    fused.backward(dout);
+    const std::vector<Scalar> fused_grad = x.grad().to_vector();
+    x.zero_grad();
+    const int64_t dy[5] = {0, -s, -s, s, s}, dx[5] = {0, -s, s, -s, s};
+    std::vector<Tensor> groups;
+    for (int g = 0; g < 5; ++g) {
+        Tensor inside = Tensor::zeros({1, 1, H, W});  // 1 where (y + dy, x + dx) is in the image
+        for (int64_t y = 0; y < H; ++y)
+            for (int64_t col = 0; col < W; ++col)
+                if (y + dy[g] >= 0 && y + dy[g] < H && col + dx[g] >= 0 && col + dx[g] < W) inside.data()[y * W + col] = 1;
+        groups.push_back(roll(x, {-dy[g], -dx[g]}, {2, 3}) * inside);
+    }
+    Tensor composed = concat(groups, 1);
+    composed.backward(dout);
+    CHECK(same_values(fused, composed));
+    // The five groups' gradients are summed in another order by the autograd of the composition.
+    const std::vector<Scalar> composed_grad = x.grad().to_vector();
+    REQUIRE(composed_grad.size() == fused_grad.size());
+    for (size_t i = 0; i < fused_grad.size(); ++i) CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+}
+
+TEST_CASE("shifted_copies: images that are not 4-D, or a shift as large as the image, are refused") {
+    CHECK(contains(thrown_message([] { shifted_copies(Tensor::zeros({3, 4, 4}), 1); }),
+                   "shifted_copies: images (3, 4, 4), expected (B, C, H, W)"));
+    CHECK(contains(thrown_message([] { shifted_copies(Tensor::zeros({1, 3, 4, 6}), 4); }),
+                   "shifted_copies: shift 4 for images (1, 3, 4, 6), expected 0 <= shift < min(H, W)"));
+    CHECK(contains(thrown_message([] { shifted_copies(Tensor::zeros({1, 3, 4, 6}), -1); }), "shift -1"));
 }
 
 // ---- expand ---------------------------------------------------------------------------------------------

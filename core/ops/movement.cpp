@@ -1,5 +1,5 @@
 // Movement: ops that move numbers without changing them. reshape, permute, transpose, slice, concat, stack,
-// index_select, gather, roll.
+// index_select, gather, roll, shifted_copies.
 //
 // Layout: storage is row-major, so element (i_0, .., i_{r-1}) of a tensor of shape (s_0, .., s_{r-1}) sits
 // at offset i_0 * stride_0 + .. + i_{r-1} * stride_{r-1}, where stride_d = s_{d+1} * .. * s_{r-1} (the
@@ -454,6 +454,54 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
     return out;
 }
 
+
+// shifted_copies: the image beside four copies of it shifted diagonally by s pixels, zero-filled
+//   (Lee, Lee and Song 2021, "Vision Transformer for Small-Size Datasets": shifted patch tokenization)
+//   images (B, C, H, W) -> (B, 5C, H, W);  channel group g in 0..4 holds the image read at an offset:
+//     out[b, g*C + c, y, x] = images[b, c, y + dy_g, x + dx_g]   (0 where that pixel is outside the image)
+//     (dy_g, dx_g) = (0, 0), (-s, -s), (-s, +s), (+s, -s), (+s, +s)
+//   so group 1 shows the image moved s pixels down and right: its pixel (y, x) is the original (y-s, x-s).
+//   Cut into P x P patches afterwards, each patch then also holds the s pixels across each of its borders.
+// Backward: each output element copied one input element (or none), so dout flows back to where it came
+// from, summed over the five groups:
+//     dx[b, c, y, x] += sum_g dout[b, g*C + c, y - dy_g, x - dx_g]   (over the g where that is inside)
+Tensor shifted_copies(const Tensor& images, int64_t shift) {
+    check_defined(images, "shifted_copies", "images");
+    check(images.dim() == 4, "shifted_copies: images ", images.shape(), ", expected (B, C, H, W)");
+    const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+    check(shift >= 0 && shift < H && shift < W, "shifted_copies: shift ", shift, " for images ", images.shape(),
+          ", expected 0 <= shift < min(H, W)");
+    constexpr int64_t kGroups = 5;
+    const int64_t dy[kGroups] = {0, -shift, -shift, shift, shift}, dx[kGroups] = {0, -shift, shift, -shift, shift};
+    // One output row (b, g, c, y) reads input row (b, c, y + dy) from column x0 = max(0, -dx) to x1, where
+    // x + dx stays inside 0 .. W-1; a row whose y + dy is outside the image stays 0.
+    const auto for_each_row = [=](auto&& visit) {  // visit(out_row, in_row, x0, x1, dx): offsets, in elements
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t g = 0; g < kGroups; ++g)
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t y = 0; y < H; ++y) {
+                        const int64_t source_y = y + dy[g];
+                        if (source_y < 0 || source_y >= H) continue;
+                        const int64_t out_row = ((b * kGroups + g) * C + c) * H + y, in_row = (b * C + c) * H + source_y;
+                        visit(out_row * W, in_row * W, std::max<int64_t>(0, -dx[g]), std::min(W, W - dx[g]), dx[g]);
+                    }
+    };
+    Tensor out = Tensor::zeros({B, kGroups * C, H, W});
+    Scalar* o = out.data();
+    const Scalar* in = images.data();
+    for_each_row([o, in](int64_t out_at, int64_t in_at, int64_t x0, int64_t x1, int64_t shift_x) {
+        for (int64_t x = x0; x < x1; ++x) o[out_at + x] = in[in_at + x + shift_x];
+    });
+    out.set_backward("shifted_copies", {images}, [images, for_each_row](const Tensor& dout) {
+        if (!images.requires_grad()) return;
+        Scalar* d_images = images.grad_data();
+        const Scalar* g = dout.data();
+        for_each_row([d_images, g](int64_t out_at, int64_t in_at, int64_t x0, int64_t x1, int64_t shift_x) {
+            for (int64_t x = x0; x < x1; ++x) d_images[in_at + x + shift_x] += g[out_at + x];
+        });
+    });
+    return out;
+}
 
 // expand: x broadcast to `shape`, copied                                 (torch.Tensor.expand, then clone)
 //   x -> shape, where x broadcasts to shape (aligned on the right; x's size-1 or missing dims stretch).

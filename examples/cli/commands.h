@@ -126,8 +126,18 @@ struct EvalResult {
     bool interrupted = false;         // stopped early by stop_requested() (only when asked to watch it)
 };
 
+struct EvalOptions {
+    bool eval_flip = false;           // --eval-flip: each image's logits averaged with its mirror image's
+    bool watch_stop_request = false;  // stop early, marked interrupted, when stop_requested() (training's)
+};
+
+// The logits an evaluation classifies by, (B, K) for images (B, C, H, W): the model's, or with eval_flip
+//     z = (f(x) + f(mirror(x))) / 2,
+// mirror = mirror_left_right (datasets/augment.h). The caller sets eval mode and NoGradGuard.
+Tensor evaluation_logits(ImageClassifier& model, const Tensor& images, bool eval_flip);
+
 // The model in eval mode under NoGradGuard over every batch of `loader` (in order, no augmentation).
 EvalResult evaluate(ImageClassifier& model, const DataLoader& loader, int64_t num_classes,
-                    bool watch_stop_request = false);
+                    const EvalOptions& options = {});
 
 }  // namespace patchgrad::cli

@@ -45,6 +45,7 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("clip_grad", c.clip_grad);
     visit("ema", c.ema);
     visit("skip_nonfinite", c.skip_nonfinite);
+    visit("eval_flip", c.eval_flip);
     visit("patch", c.patch);
     visit("dim", c.dim);
     visit("depth", c.depth);
@@ -52,6 +53,7 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("mlp_dim", c.mlp_dim);
     visit("pos_embed", c.pos_embed);
     visit("pool", c.pool);
+    visit("shifted_patches", c.shifted_patches);
     visit("dropout", c.dropout);
     visit("drop_path", c.drop_path);
     visit("embed_dim", c.embed_dim);
@@ -93,7 +95,7 @@ void read_value(const Json& j, std::vector<int64_t>& v) {
 // and their defaults (the struct's) reproduce what that run did.
 bool is_later_key(const std::string& key) {
     for (const char* later : {"steps", "time", "val", "ema", "drop_path", "rand_augment",
-                              "rand_augment_magnitude", "random_erasing", "mixup", "cutmix"})
+                              "rand_augment_magnitude", "random_erasing", "mixup", "cutmix", "eval_flip", "shifted_patches"})
         if (key == later) return true;
     return false;
 }
@@ -220,6 +222,9 @@ void validate(const TrainConfig& c) {
     require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got " + number(c.dropout));
     require(c.drop_path >= 0 && c.drop_path < 1, "--drop-path must be in [0, 1), got " + number(c.drop_path));
     require(c.ema >= 0 && c.ema < 1, "--ema must be in [0, 1) (0: off), got " + number(c.ema));
+    require(!c.eval_flip || c.dataset != "mnist",
+            "--eval-flip averages each image with its mirror image, but MNIST's training never flips (a mirrored 2 "
+            "is not a 2): leave it off for --dataset mnist");
     // The upper bounds are the flags' (parse_train_config): they matter for a config read from a file (a
     // checkpoint, config.json), where a corrupt number must not ask for 2^40 threads or a model no memory holds.
     require(c.threads >= 1 && c.threads <= 1024, "--threads must be in [1, 1024], got " + std::to_string(c.threads));
@@ -254,6 +259,9 @@ void validate(const TrainConfig& c) {
                 "--pos-embed sincos_2d needs --dim divisible by 4, got " + std::to_string(c.dim));
         require(c.pos_embed != "sincos_1d" || c.dim % 2 == 0,
                 "--pos-embed sincos_1d needs an even --dim, got " + std::to_string(c.dim));
+        require(!c.shifted_patches || c.patch >= 2,
+                "--shifted-patches shifts copies of the image by half a patch, which needs --patch 2 or more, got " +
+                    std::to_string(c.patch));
     } else {
         require(c.embed_dim >= 1 && c.window >= 1 && c.mlp_ratio > 0,
                 "--embed-dim and --window must be 1 or more and --mlp-ratio > 0, got " + std::to_string(c.embed_dim) +
@@ -364,7 +372,7 @@ TrainConfig read_config_file(const std::string& path) {
 
 const std::vector<std::string> kResumeFixedFields = {
     "model", "dataset", "image_size", "channels", "num_classes", "patch", "dim", "depth", "heads", "mlp_dim",
-    "pos_embed", "pool", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
+    "pos_embed", "pool", "shifted_patches", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
     "limit", "seed", "val", "ema"};
 
 std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& requested) {
@@ -426,6 +434,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--ema", &f.ema, "evaluate and save an average of the weights with this decay (e.g. 0.999; 0: "
                                  "off)", range("ema").min, range("ema").max);
     args.flag("--skip-nonfinite", &f.skip_nonfinite, "skip steps whose loss or gradient is NaN/Inf, don't stop");
+    args.flag("--eval-flip", &f.eval_flip, "evaluate each image and its mirror image, averaging the logits "
+                                           "(not MNIST)");
     args.option("--patch", &f.patch, "patch side (Swin: default 2)", int_min("patch"), int_max("patch"));
     args.option("--dim", &f.dim, "ViT width", int_min("dim"), int_max("dim"));
     args.option("--depth", &f.depth, "ViT encoder blocks", int_min("depth"), int_max("depth"));
@@ -436,6 +446,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--pos-embed", &f.pos_embed, "ViT position embedding",
                 {"learned_1d", "learned_2d", "sincos_1d", "sincos_2d"});
     args.option("--pool", &f.pool, "ViT pooling: the CLS token or the mean of the tokens", {"cls", "mean"});
+    args.flag("--shifted-patches", &f.shifted_patches, "ViT: each patch also sees half a patch across its borders "
+                                                       "(shifted patch tokens; --patch 2 or more)");
     args.option("--dropout", &f.dropout, "dropout rate", range("dropout").min, range("dropout").max);
     args.option("--drop-path", &f.drop_path, "stochastic depth: a residual branch's drop rate at the last block, "
                                              "rising from 0 at the first", range("drop_path").min, range("drop_path").max);
@@ -494,7 +506,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     TrainConfig c = from_json(merged);
 
     // Conflicts, named.
-    const std::vector<std::string> vit_only = {"--dim", "--depth", "--heads", "--mlp-dim", "--pos-embed", "--pool"};
+    const std::vector<std::string> vit_only = {"--dim", "--depth", "--heads", "--mlp-dim", "--pos-embed", "--pool",
+                                               "--shifted-patches"};
     const std::vector<std::string> swin_only = {"--embed-dim", "--depths", "--swin-heads", "--window"};
     for (const std::string& flag : c.model == "swin" ? vit_only : swin_only)
         require(!args.given(flag), flag + " shapes a " + (c.model == "swin" ? "ViT" : "Swin") +

@@ -9,7 +9,7 @@
 //
 // Which fields may change on --resume (docs/training.md, "Exact resume"): the recipe's schedule and the
 // run's bookkeeping may (epochs, steps, lr, min_lr, warmup_epochs, weight_decay, momentum, label_smoothing,
-// augment, rand_augment, rand_augment_magnitude, random_erasing, mixup, cutmix, clip_grad, skip_nonfinite, dropout, drop_path, threads, data, out, eval_batch_size, test_limit); the fields in
+// augment, rand_augment, rand_augment_magnitude, random_erasing, mixup, cutmix, clip_grad, skip_nonfinite, dropout, drop_path, threads, data, out, eval_batch_size, test_limit, eval_flip); the fields in
 // kResumeFixedFields may not: they define the model's tensors, the optimizer's state or the order of
 // the data, and a change would make the checkpoint mean something else.
 #include <cstdint>
@@ -21,6 +21,7 @@
 #include "datasets/augment.h"
 #include "datasets/dataloader.h"
 #include "datasets/dataset.h"
+#include "datasets/split.h"
 #include "nn/classifier.h"
 #include "nn/swin.h"
 #include "nn/vit.h"
@@ -60,6 +61,8 @@ struct TrainConfig {
     double ema = 0;                   // the decay of an average of the weights (optim/ema.h) that evaluation
                                       // and the checkpoints' readers use; 0: none (the weights themselves)
     bool skip_nonfinite = false;      // a NaN/Inf loss or gradient skips the step instead of stopping
+    bool eval_flip = false;           // evaluate each image and its mirror image, averaging the two logits
+                                      // (examples/cli/evaluate.cpp); not for MNIST, whose training never flips
 
     // ---- the model's shape: ViT ------------------------------------------------------------------------
     int64_t patch = 4;                   // patch side P (ViT and Swin); Swin's default is 2
@@ -70,6 +73,7 @@ struct TrainConfig {
     std::string pos_embed = "learned_1d";  // learned_1d, learned_2d, sincos_1d, sincos_2d
     std::string pool = "mean";           // cls or mean (the mean: +1.94 points of validation accuracy,
                                          // docs/results.md)
+    bool shifted_patches = false;        // ViT: the image and 4 copies shifted by patch/2 as 5C channels
     double dropout = 0.0;                // ViT and Swin
     double drop_path = 0.0;              // ViT and Swin: stochastic depth's rate at the last block (core/ops.h)
 
@@ -160,6 +164,17 @@ std::string dataset_dir(const TrainConfig& config);
 // The training or test set; CIFAR-10's class names must also pass check_class_names (checkpoint.h), as
 // every checkpoint of the run will hold them.
 ImageDataset load_dataset(const TrainConfig& config, bool train);
+
+// The run's four random streams, drawn in this order from one Rng seeded with --seed: the initial weights,
+// the data (order and augmentation), the model's draws (dropout, stochastic depth), the validation split.
+// The order is part of what a run is: a resumed run and `patchgrad eval --split val` draw them again.
+struct RunSeeds {
+    uint64_t init = 0, data = 0, model = 0, split = 0;
+};
+RunSeeds run_seeds(int64_t seed);
+// The training set with --val images held out, exactly as `patchgrad train` holds them out (datasets/split.h,
+// drawn with run_seeds(config.seed).split). UsageError when --val would leave nothing to train on.
+TrainValidationSplit load_train_validation_split(const TrainConfig& config);
 Normalization dataset_normalization(const std::string& dataset);
 // The training loader's options (shuffle, augmentation, limit) and the evaluation loader's (in order, none).
 DataLoaderOptions train_loader_options(const TrainConfig& config);

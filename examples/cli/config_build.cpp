@@ -4,6 +4,7 @@
 
 #include "datasets/cifar10.h"
 #include "datasets/mnist.h"
+#include "examples/cli/args.h"
 #include "examples/cli/checkpoint.h"
 #include "examples/cli/config.h"
 #include "optim/adam.h"
@@ -38,6 +39,7 @@ ViTConfig vit_config(const TrainConfig& c) {
     v.drop_path = c.drop_path;
     v.position = position_kind(c.pos_embed);
     v.pooling = c.pool == "mean" ? Pooling::mean : Pooling::cls;
+    v.shifted_patches = c.shifted_patches;
     v.kernels = c.kernels;
     return v;
 }
@@ -89,6 +91,26 @@ ImageDataset load_dataset(const TrainConfig& config, bool train) {
     // or is repeated: refused here, before training, not by `eval` after an hour of it.
     check_class_names(data.class_names, dataset_dir(config) + "/batches.meta.txt");
     return data;
+}
+
+RunSeeds run_seeds(int64_t seed) {
+    Rng seeder(static_cast<uint64_t>(seed));
+    RunSeeds seeds;
+    seeds.init = seeder.next_u64();
+    seeds.data = seeder.next_u64();
+    seeds.model = seeder.next_u64();
+    seeds.split = seeder.next_u64();
+    return seeds;
+}
+
+TrainValidationSplit load_train_validation_split(const TrainConfig& config) {
+    const ImageDataset full_train_set = load_dataset(config, true);
+    if (config.val >= full_train_set.count)
+        throw UsageError(format_message("patchgrad train: --val ", config.val, " holds out all of the ",
+                                        full_train_set.count, " training images; at most ", full_train_set.count - 1,
+                                        " leaves one to train on"));
+    Rng split_rng(run_seeds(config.seed).split);
+    return split_validation(full_train_set, config.val, split_rng);
 }
 
 Normalization dataset_normalization(const std::string& dataset) {

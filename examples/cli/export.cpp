@@ -14,7 +14,8 @@
 // pos_embed) as float32, and as metadata only
 //   format "pt"    patchgrad.format "patchgrad-weights"    config (the TrainConfig JSON)    class_names
 //   timm_kwargs    the keyword arguments of timm's VisionTransformer / SwinTransformer that build the same
-//                  model (absent for the learned_2d position embedding, which timm does not have)
+//                  model (absent for the learned_2d position embedding and shifted patches, which timm does
+//                  not have)
 // (plus patchgrad.checksum, which save_safetensors adds to every file), no optimizer state and no training bookkeeping. eval and predict refuse it (it is not a checkpoint);
 // import turns it back into one.
 //
@@ -66,7 +67,7 @@ Json timm_kwargs(const TrainConfig& c) {
         kwargs.set("num_heads", int_array(c.swin_heads)).set("window_size", c.window);
         return kwargs;
     }
-    if (c.pos_embed == "learned_2d") return Json();
+    if (c.pos_embed == "learned_2d" || c.shifted_patches) return Json();  // timm has neither
     kwargs.set("embed_dim", c.dim).set("depth", c.depth).set("num_heads", c.heads);
     kwargs.set("class_token", c.pool == "cls").set("global_pool", c.pool == "cls" ? "token" : "avg");
     kwargs.set("fc_norm", false);  // patchgrad normalises before pooling (timm's default for "token")

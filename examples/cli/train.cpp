@@ -135,7 +135,7 @@ BudgetPlanInput measure_speed(ImageClassifier& model, DataLoader& loader, const 
         const NoGradGuard no_grad;
         const Batch batch = eval_loader.batch(0, probe_rng);
         const auto start = Clock::now();
-        model.forward(batch.images, probe_rng);
+        evaluation_logits(model, batch.images, config.eval_flip);  // as evaluate() computes them
         eval_seconds = seconds_since(start);
         eval_images = batch.labels.numel();
     }
@@ -161,21 +161,12 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     TrainResult result;
 
     // ---- 1. the data, and the model, the optimizer, and where the run stands --------------------------------
-    Rng seeder(static_cast<uint64_t>(config.seed));
-    Rng init_rng(seeder.next_u64());  // the initial weights
+    const RunSeeds seeds = run_seeds(config.seed);
+    Rng init_rng(seeds.init);  // the initial weights
     TrainingState state;
-    state.data_rng = Rng(seeder.next_u64()).state();   // the order and augmentation of the data
-    state.model_rng = Rng(seeder.next_u64()).state();  // dropout
-    Rng split_rng(seeder.next_u64());                  // which training images are held out (--val)
-    TrainValidationSplit data;
-    {
-        const ImageDataset full_train_set = load_dataset(config, true);
-        if (config.val >= full_train_set.count)
-            throw UsageError(format_message("patchgrad train: --val ", config.val, " holds out all of the ",
-                                            full_train_set.count, " training images; at most ",
-                                            full_train_set.count - 1, " leaves one to train on"));
-        data = split_validation(full_train_set, config.val, split_rng);
-    }
+    state.data_rng = Rng(seeds.data).state();    // the order and augmentation of the data
+    state.model_rng = Rng(seeds.model).state();  // dropout, stochastic depth
+    const TrainValidationSplit data = load_train_validation_split(config);  // --val: held out with seeds.split
     const ImageDataset test_set = load_dataset(config, false);
     for (const ImageDataset* set : {static_cast<const ImageDataset*>(&data.train), &test_set})
         check_io(set->channels == config.channels && set->height == config.image_size &&
@@ -472,8 +463,9 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         {
             std::optional<AveragedWeightsGuard> averaged;
             if (ema) averaged.emplace(*ema);
-            if (has_val) val = evaluate(*model, val_loader, config.num_classes, /*watch_stop_request=*/true);
-            if (!val.interrupted) test = evaluate(*model, test_loader, config.num_classes, /*watch_stop_request=*/true);
+            const EvalOptions eval_options{.eval_flip = config.eval_flip, .watch_stop_request = true};
+            if (has_val) val = evaluate(*model, val_loader, config.num_classes, eval_options);
+            if (!val.interrupted) test = evaluate(*model, test_loader, config.num_classes, eval_options);
         }
         if (val.interrupted || test.interrupted) {
             // The epoch's batches are done (all, or up to where the budget stopped it); its evaluation runs on resume.

@@ -219,6 +219,10 @@ std::vector<Check> catalogue() {
          [](Rng& rng) {
              return unary(leaf({3, 4}, rng), [](const Tensor& x) { return roll(x, {1, -2}, {0, 1}); });
          }},
+        {"shifted_copies", "images (2, 3, 4, 4) and four copies shifted diagonally by 2: shifted patch tokens",
+         [](Rng& rng) {
+             return unary(leaf({2, 3, 4, 4}, rng), [](const Tensor& x) { return shifted_copies(x, 2); });
+         }},
         // matrix products (core/ops/matmul.cpp)
         {"matmul", "a (2, 3, 4) @ b (4, 5) -> (2, 3, 5): b broadcast over the batch",
          [](Rng& rng) {

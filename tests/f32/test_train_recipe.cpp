@@ -5,10 +5,16 @@
 //   * --drop-path reaches the model's blocks, and changes training but not evaluation.
 //   * RandAugment, Random Erasing, mixup and CutMix reach the loader and the loss from their flags, and a
 //     run using them all resumes mid-epoch bit for bit (the replay draws the mixing too).
+//   * --eval-flip: every evaluation averages each image's logits with its mirror image's, computed here by
+//     hand; `eval --split val` evaluates the very images the run held out.
 // The ops themselves are tested in tests/test_ema.cpp and tests/test_drop_path.cpp.
+#include <algorithm>
+#include <cmath>
+
 #include "core/io/safetensors.h"
 #include "examples/cli/commands.h"
 #include "tests/f32/tiny_run.h"
+#include "tests/run_command.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;
@@ -150,4 +156,100 @@ TEST_CASE("train: RandAugment, Random Erasing, mixup and CutMix from their flags
     // Stopped after step 3 (mid-epoch: the replay must draw the mixing too) and resumed.
     c.out = resumed_dir.str();
     check_stop_and_resume_matches(c, straight_dir.file("last.safetensors"));
+}
+
+TEST_CASE("train --eval-flip: each evaluation averages the logits of the image and its mirror image") {
+    CHECK(parse({"--eval-flip"}).eval_flip);
+    CHECK(!parse({}).eval_flip);
+    CHECK(contains(testing::usage_error({"--dataset", "mnist", "--eval-flip"}), "MNIST's training never flips"));
+    CHECK(from_json(to_json(parse({"--eval-flip"}))).eval_flip);
+
+    SmallData data;
+    TempDir plain_dir, flipped_dir;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), plain_dir.str());
+    c.epochs = 1;
+    c.val = 40;
+    const TrainResult plain = train(c);
+    c.eval_flip = true;
+    c.out = flipped_dir.str();
+    const TrainResult flipped = train(c);
+    REQUIRE(flipped.status == TrainStatus::completed);
+    // Evaluation changes nothing of training: the same weights, a different measurement of them.
+    testing::check_same_tensors(plain_dir.file("last.safetensors"), flipped_dir.file("last.safetensors"));
+    CHECK(flipped.epochs[0].train_loss == plain.epochs[0].train_loss);
+    CHECK(flipped.epochs[0].test_loss != plain.epochs[0].test_loss);
+
+    // The test figures by hand: z = (f(x) + f(mirror(x))) / 2 per image, then argmax and cross-entropy.
+    const Checkpoint ckpt = read_checkpoint(flipped_dir.file("last.safetensors"));
+    std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    model->eval();
+    const ImageDataset test_set = load_dataset(ckpt.config, false);
+    const DataLoader all(test_set, {.batch_size = test_set.count, .normalization = dataset_normalization("cifar10")});
+    Rng unused(0);
+    const Batch batch = all.batch(0, unused);
+    Tensor z, z_mirror;  // (B, K)
+    {
+        NoGradGuard no_grad;
+        z = model->forward(batch.images, unused);
+        z_mirror = model->forward(mirror_left_right(batch.images), unused);
+    }
+    const int64_t B = z.size(0), K = z.size(1);
+    int64_t correct = 0;
+    double loss_sum = 0;
+    for (int64_t b = 0; b < B; ++b) {
+        std::vector<double> mean(K);
+        for (int64_t k = 0; k < K; ++k) mean[k] = 0.5 * (double(z.data()[b * K + k]) + double(z_mirror.data()[b * K + k]));
+        const auto label = static_cast<int64_t>(batch.labels.data()[b]);
+        correct += std::max_element(mean.begin(), mean.end()) - mean.begin() == label;
+        double log_sum = 0;
+        const double top = *std::max_element(mean.begin(), mean.end());
+        for (double m : mean) log_sum += std::exp(m - top);
+        loss_sum += top + std::log(log_sum) - mean[label];
+    }
+    CHECK(flipped.epochs[0].test_acc == doctest::Approx(double(correct) / double(B)).epsilon(1e-12));
+    CHECK(flipped.epochs[0].test_loss == doctest::Approx(loss_sum / double(B)).epsilon(1e-5));
+
+    // `eval --split val` finds the run's held-out images again: the accuracy the run chose by.
+    const TrainValidationSplit split = load_train_validation_split(ckpt.config);
+    CHECK(split.validation.count == 40);
+    const DataLoader val_loader(split.validation, eval_loader_options(ckpt.config));
+    CHECK(evaluate(*model, val_loader, 10, {.eval_flip = true}).accuracy == flipped.epochs[0].val_acc);
+    CHECK(evaluate(*model, val_loader, 10, {.eval_flip = false}).accuracy == plain.epochs[0].val_acc);
+    const std::string last = flipped_dir.file("last.safetensors");
+    CHECK(testing::run_command(run_eval, {"patchgrad", "eval", "--checkpoint", last, "--split", "val"}) == 0);
+    CHECK(testing::run_command(run_eval, {"patchgrad", "eval", "--checkpoint", last, "--eval-flip", "off"}) == 0);
+    c.val = 0;
+    c.eval_flip = false;
+    c.out = plain_dir.str() + "/no-split";
+    REQUIRE(train(c).status == TrainStatus::completed);
+    CHECK(contains(thrown_message([&] {
+                       testing::run_command(run_eval, {"patchgrad", "eval", "--checkpoint", c.out + "/last.safetensors",
+                                                       "--split", "val"});
+                   }),
+                   "held out no validation images (it trained with --val 0)"));
+}
+
+TEST_CASE("train --shifted-patches: the flag reaches the model, is refused where it cannot work, and is fixed on resume") {
+    const TrainConfig flagged = parse({"--shifted-patches"});
+    CHECK(flagged.shifted_patches);
+    CHECK(vit_config(flagged).shifted_patches);
+    CHECK(vit_config(flagged).patch_channels() == 15);
+    CHECK(from_json(to_json(flagged)).shifted_patches);
+    CHECK(!parse({}).shifted_patches);
+    CHECK(contains(testing::usage_error({"--model", "swin", "--shifted-patches"}),
+                   "--shifted-patches shapes a ViT but the model is swin"));
+    CHECK(contains(testing::usage_error({"--shifted-patches", "--patch", "1"}), "needs --patch 2 or more, got 1"));
+    TrainConfig plain = flagged;
+    plain.shifted_patches = false;
+    CHECK(contains(resume_mismatch(flagged, plain), "shifted_patches"));
+
+    SmallData data;
+    TempDir dir;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), dir.str());
+    c.epochs = 1;
+    c.shifted_patches = true;
+    REQUIRE(train(c).status == TrainStatus::completed);
+    const Checkpoint ckpt = read_checkpoint(dir.file("last.safetensors"));
+    CHECK(ckpt.config.shifted_patches);
+    CHECK(model_from_checkpoint(ckpt)->parameter_count() == vit_config(c).parameter_count());
 }
