@@ -19,8 +19,8 @@
 # docs/building.md lists the toolchains the suite was run with, and how long each took.
 #
 # Targets: all (default), test, sanitize, test-aarch64 (the suite cross-compiled for 64-bit ARM and run
-# under QEMU: not part of `make test` or CI), gradcheck, bench, data, train (the main job), figures,
-# reliability, exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, fuzz
+# under QEMU: not part of `make test` or CI), gradcheck, bench, data, train (the main job), train-mnist,
+# figures, reliability, exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, fuzz
 # (coverage-guided fuzzing of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer,
 # FUZZER=name for one; not part of `make test`), clean, help.
 
@@ -336,30 +336,41 @@ data:
 # The main job (docs/training.md): the default recipe, the reference tiny ViT on CIFAR-10, into
 # runs/default, sized to a time budget: the whole of `make train` (the build and the data included) fits
 # TRAIN_TIME seconds (3600), because the training is given `--time` = what is left of it when it starts.
-# Fetches the data first when data/cifar-10-batches-bin is missing (`make data`, from DATA_SRC when
-# given). When runs/default/last.safetensors exists (a run stopped with Ctrl-C), it resumes it, with the
-# steps its budget fixed; `rm -rf runs/default` starts afresh. Extra flags: make train TRAIN_ARGS="--val
-# 5000"; with --epochs, --steps or --time among them no budget is added. Not part of `make test`.
+# Fetches the data first when the dataset is missing (`make data`, from DATA_SRC when given). When
+# runs/default/last.safetensors exists (a run stopped with Ctrl-C), it resumes it, with the steps its
+# budget fixed; `rm -rf runs/default` starts afresh. Extra flags: make train TRAIN_ARGS="--val 5000"; with
+# --epochs, --steps or --time among them no budget is added. Not part of `make test`.
+# `make train-mnist` does the same for the small ViT on MNIST, into runs/mnist, in TRAIN_MNIST_TIME seconds
+# (300) counted from the end of the build: a build from a clean clone takes most of five minutes itself.
 TRAIN_OUT  ?= runs/default
 TRAIN_ARGS ?=
 TRAIN_TIME ?= 3600
+TRAIN_MNIST_OUT  ?= runs/mnist
+TRAIN_MNIST_TIME ?= 300
 ifneq ($(filter train,$(MAKECMDGOALS)),)
   TRAIN_START := $(shell date +%s)
 endif
-.PHONY: train
+# A budgeted run: $(1) its folder, $(2) the seconds it may take, counted from $(3) (seconds since 1970; empty:
+# from when this recipe starts), $(4) its flags, $(5) a file of its dataset that `make data` writes.
+define budgeted_train
+	@start=$(if $(3),$(3),$$(date +%s)); \
+	if [ ! -f $(5) ]; then $(MAKE) data DATA_SRC=$(DATA_SRC) || exit 1; fi; \
+	if [ -f $(1)/last.safetensors ]; then \
+	  echo "$(BIN)/patchgrad train --resume $(1)/last.safetensors $(4)"; \
+	  exec $(BIN)/patchgrad train --resume $(1)/last.safetensors $(4); \
+	fi; \
+	case " $(4) " in \
+	  *" --epochs"*|*" --steps"*|*" --time"*) budget="" ;; \
+	  *) budget="--time $$(( $(2) - ($$(date +%s) - $$start) ))s" ;; \
+	esac; \
+	echo "$(BIN)/patchgrad train --out $(1) $$budget $(4)"; \
+	exec $(BIN)/patchgrad train --out $(1) $$budget $(4)
+endef
+.PHONY: train train-mnist
 train: $(BIN)/patchgrad
-	@if [ ! -f data/cifar-10-batches-bin/test_batch.bin ]; then $(MAKE) data DATA_SRC=$(DATA_SRC); fi
-	@if [ -f $(TRAIN_OUT)/last.safetensors ]; then \
-	  echo "$(BIN)/patchgrad train --resume $(TRAIN_OUT)/last.safetensors $(TRAIN_ARGS)"; \
-	  $(BIN)/patchgrad train --resume $(TRAIN_OUT)/last.safetensors $(TRAIN_ARGS); \
-	else \
-	  case " $(TRAIN_ARGS) " in \
-	    *" --epochs"*|*" --steps"*|*" --time"*) budget="" ;; \
-	    *) budget="--time $$(( $(TRAIN_TIME) - ($$(date +%s) - $(TRAIN_START)) ))s" ;; \
-	  esac; \
-	  echo "$(BIN)/patchgrad train --out $(TRAIN_OUT) $$budget $(TRAIN_ARGS)"; \
-	  $(BIN)/patchgrad train --out $(TRAIN_OUT) $$budget $(TRAIN_ARGS); \
-	fi
+	$(call budgeted_train,$(TRAIN_OUT),$(TRAIN_TIME),$(TRAIN_START),$(TRAIN_ARGS),data/cifar-10-batches-bin/test_batch.bin)
+train-mnist: $(BIN)/patchgrad
+	$(call budgeted_train,$(TRAIN_MNIST_OUT),$(TRAIN_MNIST_TIME),,--dataset mnist $(TRAIN_ARGS),data/mnist/t10k-labels-idx1-ubyte)
 
 # Reliability (docs/reliability.md): SIGINT, SIGTERM, SIGKILL and a full disk against `patchgrad train`,
 # then a 30-epoch memory soak. Not part of `make test`; about a minute. Uses data/mnist when present.

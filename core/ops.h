@@ -88,7 +88,7 @@ Tensor expand(const Tensor& x, const Shape& shape);                // x broadcas
 // roll: cyclic shift; element i along dims[k] moves to (i + shifts[k]) mod size (torch.roll). Swin's shift.
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims);
 // shifted_copies: the image and four diagonally shifted copies (by s pixels, zero-filled) as 5C channels:
-// the ViT's shifted patch tokens (--shifted-patches). (B, C, H, W) -> (B, 5C, H, W)
+// the ViT's shifted patch tokens (--patch-tokens shifted). (B, C, H, W) -> (B, 5C, H, W)
 Tensor shifted_copies(const Tensor& images, int64_t shift);
 
 // ---- matrix products (core/ops/matmul.cpp; the kernel is core/gemm.cpp) --------------------------------

@@ -73,7 +73,8 @@ struct TrainConfig {
     std::string pos_embed = "learned_1d";  // learned_1d, learned_2d, sincos_1d, sincos_2d
     std::string pool = "mean";           // cls or mean (the mean: +1.94 points of validation accuracy,
                                          // docs/results.md)
-    bool shifted_patches = false;        // ViT: the image and 4 copies shifted by patch/2 as 5C channels
+    std::string patch_tokens = "plain";  // ViT: plain, or shifted (the image and 4 copies shifted by patch/2
+                                         // as 5C channels; MNIST's default, docs/results.md)
     double dropout = 0.0;                // ViT and Swin
     double drop_path = 0.0;              // ViT and Swin: stochastic depth's rate at the last block (core/ops.h)
 

@@ -39,7 +39,7 @@ ViTConfig vit_config(const TrainConfig& c) {
     v.drop_path = c.drop_path;
     v.position = position_kind(c.pos_embed);
     v.pooling = c.pool == "mean" ? Pooling::mean : Pooling::cls;
-    v.shifted_patches = c.shifted_patches;
+    v.shifted_patches = c.patch_tokens == "shifted";
     v.kernels = c.kernels;
     return v;
 }

@@ -229,27 +229,32 @@ TEST_CASE("train --eval-flip: each evaluation averages the logits of the image a
                    "held out no validation images (it trained with --val 0)"));
 }
 
-TEST_CASE("train --shifted-patches: the flag reaches the model, is refused where it cannot work, and is fixed on resume") {
-    const TrainConfig flagged = parse({"--shifted-patches"});
-    CHECK(flagged.shifted_patches);
+TEST_CASE("train --patch-tokens: shifted reaches the model (MNIST's default), is refused where it cannot work, fixed on resume") {
+    const TrainConfig flagged = parse({"--patch-tokens", "shifted"});
+    CHECK(flagged.patch_tokens == "shifted");
     CHECK(vit_config(flagged).shifted_patches);
     CHECK(vit_config(flagged).patch_channels() == 15);
-    CHECK(from_json(to_json(flagged)).shifted_patches);
-    CHECK(!parse({}).shifted_patches);
-    CHECK(contains(testing::usage_error({"--model", "swin", "--shifted-patches"}),
-                   "--shifted-patches shapes a ViT but the model is swin"));
-    CHECK(contains(testing::usage_error({"--shifted-patches", "--patch", "1"}), "needs --patch 2 or more, got 1"));
+    CHECK(from_json(to_json(flagged)).patch_tokens == "shifted");
+    CHECK(parse({}).patch_tokens == "plain");  // CIFAR-10: the reference ViT
+    CHECK(parse({"--dataset", "mnist"}).patch_tokens == "shifted");
+    CHECK(parse({"--dataset", "fashion-mnist"}).patch_tokens == "plain");  // not searched there
+    CHECK(parse({"--dataset", "mnist", "--patch-tokens", "plain"}).patch_tokens == "plain");
+    CHECK(parse({"--model", "swin", "--dataset", "mnist"}).patch_tokens == "plain");  // a Swin has none
+    CHECK(contains(testing::usage_error({"--model", "swin", "--patch-tokens", "shifted"}),
+                   "--patch-tokens shapes a ViT but the model is swin"));
+    CHECK(contains(testing::usage_error({"--patch-tokens", "shifted", "--patch", "1"}), "needs --patch 2 or more, got 1"));
+    CHECK(contains(testing::usage_error({"--patch-tokens", "diagonal"}), "plain"));
     TrainConfig plain = flagged;
-    plain.shifted_patches = false;
-    CHECK(contains(resume_mismatch(flagged, plain), "shifted_patches"));
+    plain.patch_tokens = "plain";
+    CHECK(contains(resume_mismatch(flagged, plain), "patch_tokens"));
 
     SmallData data;
     TempDir dir;
     TrainConfig c = tiny_config("cifar10", data.dir.str(), dir.str());
     c.epochs = 1;
-    c.shifted_patches = true;
+    c.patch_tokens = "shifted";
     REQUIRE(train(c).status == TrainStatus::completed);
     const Checkpoint ckpt = read_checkpoint(dir.file("last.safetensors"));
-    CHECK(ckpt.config.shifted_patches);
+    CHECK(ckpt.config.patch_tokens == "shifted");
     CHECK(model_from_checkpoint(ckpt)->parameter_count() == vit_config(c).parameter_count());
 }

@@ -367,9 +367,10 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     const TrainConfig mnist = parse({"--dataset", "mnist"});
     CHECK(mnist.image_size == 28);
     CHECK(mnist.channels == 1);
-    CHECK(mnist.patch == 4);
+    CHECK(mnist.patch == 7);
+    CHECK(mnist.patch_tokens == "shifted");
     CHECK(mnist.dim == 64);
-    CHECK(mnist.epochs == 9);
+    CHECK(mnist.epochs == 22);
     CHECK(mnist.warmup_epochs == 1);
     CHECK(mnist.batch_size == 64);
     CHECK(mnist.lr == doctest::Approx(2e-3));
