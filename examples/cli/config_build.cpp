@@ -106,9 +106,9 @@ RunSeeds run_seeds(int64_t seed) {
 TrainValidationSplit load_train_validation_split(const TrainConfig& config) {
     const ImageDataset full_train_set = load_dataset(config, true);
     if (config.val >= full_train_set.count)
-        throw UsageError(format_message("patchgrad train: --val ", config.val, " holds out all of the ",
-                                        full_train_set.count, " training images; at most ", full_train_set.count - 1,
-                                        " leaves one to train on"));
+        throw UsageError(format_message("patchgrad: --val ", config.val, " holds out all of the ", full_train_set.count,
+                                        " training images in ", dataset_dir(config), "; at most ",
+                                        full_train_set.count - 1, " leaves one to train on"));
     Rng split_rng(run_seeds(config.seed).split);
     return split_validation(full_train_set, config.val, split_rng);
 }
