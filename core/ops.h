@@ -90,6 +90,9 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
 // shifted_copies: the image and four diagonally shifted copies (by s pixels, zero-filled) as 5C channels:
 // the ViT's shifted patch tokens (--patch-tokens shifted). (B, C, H, W) -> (B, 5C, H, W)
 Tensor shifted_copies(const Tensor& images, int64_t shift);
+// unfold: every k x k window of the images (stride s, zero padding p) as a row, in (c, u, v) order: im2col,
+// which makes a convolution one matrix product (the ViT's --stem conv). (B, C, H, W) -> (B, Ho*Wo, C*k*k)
+Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding);
 
 // ---- matrix products (core/ops/matmul.cpp; the kernel is core/gemm.cpp) --------------------------------
 // matmul: (.., M, K) @ (.., K, N) -> (.., M, N), batch dimensions broadcast; a 1-D operand is

@@ -30,32 +30,96 @@ Tensor patchify(const Tensor& images, int64_t patch) {
     return reshape(x, {B, h * w, C * P * P});          // (B, N, C*P*P)
 }
 
-PatchProjection::PatchProjection(int64_t in_channels, int64_t patch, int64_t dim, Rng& rng) {
-    check(in_channels > 0 && patch > 0 && dim > 0, "PatchProjection: in_channels ", in_channels, ", patch ",
-          patch, " and dim ", dim, " must all be positive");
-    weight = register_parameter("weight", trunc_normal({dim, in_channels, patch, patch}, 0.02, rng));
+PatchProjection::PatchProjection(int64_t in_channels, int64_t kernel, int64_t dim, Rng& rng) {
+    check(in_channels > 0 && kernel > 0 && dim > 0, "PatchProjection: in_channels ", in_channels, ", kernel ",
+          kernel, " and dim ", dim, " must all be positive");
+    weight = register_parameter("weight", trunc_normal({dim, in_channels, kernel, kernel}, 0.02, rng));
     bias = register_parameter("bias", Tensor::zeros({dim}));
 }
 
-PatchEmbedding::PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Rng& rng)
-    : proj(in_channels, patch, dim, rng), in_channels_(in_channels), patch_(patch), dim_(dim),
-      image_size_(image_size) {
+const char* to_string(Stem stem) { return stem == Stem::patch ? "patch" : "conv"; }
+
+// P = 2^n: n halvings of the side. 0 when P is not a power of two (or is 1): no conv stem fits.
+int64_t conv_stem_depth(int64_t patch) {
+    int64_t n = 0;
+    for (int64_t side = patch; side > 1 && side % 2 == 0; side /= 2) ++n;
+    return patch > 1 && (int64_t(1) << n) == patch ? n : 0;
+}
+
+std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim) {
+    const int64_t n = conv_stem_depth(patch);
+    std::vector<int64_t> channels;
+    for (int64_t i = 0; i < n; ++i) channels.push_back(dim >> (n - 1 - i));  // ..., D/4, D/2, D
+    return channels;
+}
+
+// The input channels of proj: C for patches; for a conv stem, the channels of the conv before the last
+// (C itself when the stem has one conv). With Stem::conv, proj is the last conv (D, C_{n-1}, 3, 3), built
+// before the others, so a stem draws its random numbers in the order proj, convs.0, convs.1, ...
+static int64_t proj_inputs(int64_t in_channels, int64_t patch, int64_t dim, Stem stem) {
+    if (stem == Stem::patch) return in_channels;
+    check(conv_stem_depth(patch) > 0 && dim % (patch / 2) == 0, "PatchEmbedding: a conv stem halves the side ",
+          "log2(P) times and doubles the channels up to D, which needs P a power of two (2, 4, 8, ..) and D ",
+          "divisible by P/2; got P ", patch, ", D ", dim);
+    const std::vector<int64_t> channels = conv_stem_channels(patch, dim);
+    return channels.size() >= 2 ? channels[channels.size() - 2] : in_channels;
+}
+
+PatchEmbedding::PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Rng& rng,
+                               Stem stem, double layer_norm_eps)
+    : proj(proj_inputs(in_channels, patch, dim, stem), stem == Stem::patch ? patch : 3, dim, rng),
+      in_channels_(in_channels), patch_(patch), dim_(dim), image_size_(image_size), stem_(stem) {
     check(image_size > 0 && image_size % patch == 0, "PatchEmbedding: image_size ", image_size,
           " is not divisible by patch ", patch);
     register_module("proj", proj);
+    if (stem == Stem::conv) {
+        const std::vector<int64_t> channels = conv_stem_channels(patch, dim);
+        int64_t inputs = in_channels;
+        for (size_t i = 0; i + 1 < channels.size(); ++i) {
+            convs.push_back(std::make_unique<PatchProjection>(inputs, 3, channels[i], rng));
+            norms.push_back(std::make_unique<LayerNorm>(channels[i], layer_norm_eps));
+            inputs = channels[i];
+        }
+        register_module("convs", convs);
+        register_module("norms", norms);
+    }
 }
 
-// out[b, i*w + j, d] = bias[d] + sum_{c,u,v} weight[d, c, u, v] * images[b, c, i*P + u, j*P + v]
+// One 3 x 3 convolution of stride 2 and padding 1: the side halves (S even), channels last.
+//   x (B, C_in, S, S) -> unfold -> (B, (S/2)^2, C_in*9) -> linear -> (B, (S/2)^2, C_out)
+Tensor PatchEmbedding::convolve(const Tensor& x, const PatchProjection& conv) const {
+    const int64_t out_channels = conv.weight.size(0), inputs = conv.weight.size(1);
+    const Tensor windows = unfold(x, 3, 2, 1);                                 // (B, L, C_in*9)
+    const Tensor w = reshape(conv.weight, {out_channels, inputs * 9});        // (C_out, C_in*9)
+    return kernels() == Kernels::reference ? linear_reference(windows, w, conv.bias)
+                                           : linear(windows, w, conv.bias);   // (B, L, C_out)
+}
+
+// Stem::patch: out[b, i*w + j, d] = bias[d] + sum_{c,u,v} weight[d, c, u, v] * images[b, c, i*P + u, j*P + v]
 // which is a PxP convolution with stride P, computed as one matrix product over all patches.
 Tensor PatchEmbedding::forward(const Tensor& images) const {
     check(images.defined() && images.dim() == 4 && images.size(1) == in_channels_ && images.size(2) == image_size_ &&
               images.size(3) == image_size_,
           "PatchEmbedding: images ", images.defined() ? images.shape() : Shape{}, ", expected (B, ", in_channels_,
           ", ", image_size_, ", ", image_size_, ")");
-    const int64_t P = patch_;
-    Tensor patches = patchify(images, P);                                    // (B, N, C*P*P)
-    Tensor w = reshape(proj.weight, {dim_, in_channels_ * P * P});           // (D, C*P*P): (c, u, v) order
-    return linear(patches, w, proj.bias);                                    // (B, N, D)
+    if (stem_ == Stem::patch) {
+        const int64_t P = patch_;
+        Tensor patches = patchify(images, P);                                    // (B, N, C*P*P)
+        Tensor w = reshape(proj.weight, {dim_, in_channels_ * P * P});           // (D, C*P*P): (c, u, v) order
+        return linear(patches, w, proj.bias);                                    // (B, N, D)
+    }
+    const int64_t B = images.size(0);
+    Tensor x = images;                                                        // (B, C, S, S)
+    int64_t side = image_size_;
+    for (size_t i = 0; i < convs.size(); ++i) {
+        side /= 2;
+        Tensor h = convolve(x, convs[i]);                                     // (B, side^2, C_i)
+        h = norms[i].forward(h);                                              // each pixel over its channels
+        h = kernels() == Kernels::reference ? gelu_reference(h) : gelu(h);
+        const int64_t channels = h.size(2);
+        x = permute(reshape(h, {B, side, side, channels}), {0, 3, 1, 2});     // (B, C_i, side, side)
+    }
+    return convolve(x, proj);                                                 // (B, N, D)
 }
 
 // ---- the CLS token -------------------------------------------------------------------------------------

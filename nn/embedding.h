@@ -13,6 +13,9 @@
 // row, as timm's `flatten(2).transpose(1, 2)` numbers them. docs/vit_layers.md explains each piece.
 #include <cstdint>
 
+#include <vector>
+
+#include "nn/layer_norm.h"
 #include "nn/module.h"
 
 namespace patchgrad {
@@ -27,14 +30,25 @@ inline namespace PATCHGRAD_FLAVOUR {
 // permute, and a reshape. Hi and Wi must be divisible by P.
 Tensor patchify(const Tensor& images, int64_t patch);
 
-// The weights of a stride-P, P x P convolution, shaped as PyTorch's nn.Conv2d(C, D, P, stride=P) stores
-// them, so timm's `patch_embed.proj.weight` loads one to one. PatchEmbedding registers it as "proj".
+// The weights of a convolution, shaped as PyTorch's nn.Conv2d(C, D, k) stores them: (D, C, k, k). For the
+// patch embedding k = P (stride P), so timm's `patch_embed.proj.weight` loads one to one; PatchEmbedding
+// registers it as "proj".
 class PatchProjection : public Module {
 public:
-    PatchProjection(int64_t in_channels, int64_t patch, int64_t dim, Rng& rng);
-    Tensor weight;  // (D, C, P, P)  truncated normal, std 0.02
+    PatchProjection(int64_t in_channels, int64_t kernel, int64_t dim, Rng& rng);
+    Tensor weight;  // (D, C, k, k)  truncated normal, std 0.02
     Tensor bias;    // (D)           zeros
 };
+
+// How images become tokens (the ViT's --stem):
+//   patch  one P x P convolution of stride P: each patch projected on its own (the original ViT)
+//   conv   log2(P) convolutions of 3 x 3, stride 2, padding 1, each halving the side, the ones before the
+//          last followed by LayerNorm (over channels) and GELU: a convolutional stem (Xiao et al. 2021,
+//          "Early Convolutions Help Transformers See Better"). The same (B, N, D) tokens, but each sees a
+//          window of 2P - 1 pixels (7 x 7 for P = 4) that overlaps its neighbours', through a small
+//          network instead of one linear map. Channels double up to D: for P = 4, C -> D/2 -> D.
+enum class Stem { patch, conv };
+const char* to_string(Stem stem);  // "patch", "conv"
 
 // PatchEmbedding: patchify, then one shared linear map from each patch's C*P*P pixels to D numbers.
 // That is exactly a convolution with kernel P and stride P (tests/test_embedding.cpp proves it).
@@ -47,21 +61,38 @@ public:
 // IS a Linear; timm leaves the Conv2d at PyTorch's default (uniform +-1/sqrt(C*P*P), which for C=3, P=4 is
 // +-0.144) and MAE uses Xavier on the flattened weight. Any of these trains; we pick the one rule for
 // every linear map in the model.
+//
+// With Stem::conv (P a power of two, D divisible by P/2) the same module is the convolutional stem:
+//   images (B, C, S, S) -> unfold(3, 2, 1) -> linear -> LayerNorm -> GELU    (B, (S/2)^2, D/(P/2))  conv 0
+//     -> back to (B, D/(P/2), S/2, S/2) -> ... -> unfold(3, 2, 1) -> linear  (B, N, D)            the last
+// Parameters: convs.i.weight (C_i, C_{i-1}, 3, 3), convs.i.bias, norms.i.weight, norms.i.bias for every
+// conv before the last, and proj.weight (D, C_{n-1}, 3, 3), proj.bias for the last one.
 class PatchEmbedding : public Module {
 public:
-    PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Rng& rng);
+    PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Rng& rng,
+                   Stem stem = Stem::patch, double layer_norm_eps = 1e-6);
 
     Tensor forward(const Tensor& images) const;  // (B, C, S, S) -> (B, N, D)
 
     int64_t grid_size() const { return image_size_ / patch_; }        // h = w = S / P
     int64_t num_patches() const { return grid_size() * grid_size(); }  // N
     int64_t patch_size() const { return patch_; }
+    Stem stem() const { return stem_; }
 
-    PatchProjection proj;
+    PatchProjection proj;                 // the patch's projection; with Stem::conv the stem's last conv
+    ModuleList<PatchProjection> convs;    // Stem::conv: the convs before the last (log2(P) - 1 of them)
+    ModuleList<LayerNorm> norms;          // Stem::conv: the LayerNorm after each of them
 
 private:
+    Tensor convolve(const Tensor& x, const PatchProjection& conv) const;  // 3x3, stride 2, pad 1 -> (B, L, OC)
     int64_t in_channels_, patch_, dim_, image_size_;
+    Stem stem_;
 };
+
+// The number of 3 x 3 stride-2 convolutions of a conv stem for patch P (P = 2^n), and conv i's output
+// channels: D / 2^(n-1-i), so the last one has D. conv_stem_channels(4, 128) = {64, 128}.
+int64_t conv_stem_depth(int64_t patch);
+std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim);
 
 // ---- the CLS token -------------------------------------------------------------------------------------
 

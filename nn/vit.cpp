@@ -18,6 +18,10 @@ void ViTConfig::validate() const {
     check(dim % heads == 0, "ViT: heads ", heads, " do not divide dim ", dim);
     check(!shifted_patches || patch_size >= 2, "ViT: shifted patches move copies of the image by half a patch, ",
           "which needs a patch size of 2 or more, got ", patch_size);
+    check(stem == Stem::patch || (conv_stem_depth(patch_size) > 0 && dim % (patch_size / 2) == 0),
+          "ViT: a conv stem halves the image log2(P) times and doubles its channels up to dim, which needs a ",
+          "patch size that is a power of two (2, 4, 8, ..) and dim divisible by patch/2; got patch ", patch_size,
+          ", dim ", dim);
     check(dropout >= 0 && dropout < 1, "ViT: dropout must be in [0, 1), got ", dropout);
     check(drop_path >= 0 && drop_path < 1, "ViT: drop_path must be in [0, 1), got ", drop_path);
     check(layer_norm_eps > 0, "ViT: layer_norm_eps must be positive, got ", layer_norm_eps);
@@ -29,7 +33,9 @@ void ViTConfig::validate() const {
 
 // Counted layer by layer (W for weights, b for biases, LN = weight + bias), with E = C channels into the
 // patch embedding, or 5C with shifted patches:
-//   patch_embed      D*E*P*P + D
+//   patch_embed      D*E*P*P + D           patches
+//                    sum over the convs of C_i*C_{i-1}*3*3 + C_i, plus 2 C_i for each LayerNorm
+//                                          conv stem: C_{-1} = E, C_{n-1} = D, a LayerNorm after all but the last
 //   cls_token        D                     (CLS pooling)
 //   pos_embed        T*D  learned 1D  |  (h + w)*D  learned 2D  |  0 fixed sin-cos
 //   each block       LN 2D + qkv (3D*D + 3D) + proj (D*D + D) + LN 2D + fc1 (F*D + F) + fc2 (D*F + D)
@@ -42,12 +48,23 @@ int64_t ViTConfig::parameter_count() const {
     if (position == PositionEmbeddingKind::learned_1d) position_params = tokens * D;
     if (position == PositionEmbeddingKind::learned_2d) position_params = 2 * grid * D;
     const int64_t block = 2 * D + (3 * D * D + 3 * D) + (D * D + D) + 2 * D + (F * D + F) + (D * F + D);
-    return (D * patch_channels() * patch_size * patch_size + D) + (pooling == Pooling::cls ? D : 0) + position_params +
+    int64_t embedding = D * patch_channels() * patch_size * patch_size + D;
+    if (stem == Stem::conv) {
+        const std::vector<int64_t> channels = conv_stem_channels(patch_size, D);
+        embedding = 0;
+        int64_t inputs = patch_channels();
+        for (size_t i = 0; i < channels.size(); ++i) {
+            embedding += channels[i] * inputs * 9 + channels[i] + (i + 1 < channels.size() ? 2 * channels[i] : 0);
+            inputs = channels[i];
+        }
+    }
+    return embedding + (pooling == Pooling::cls ? D : 0) + position_params +
            depth * block + 2 * D + (num_classes * D + num_classes);
 }
 
 // Counted product by product for one image (N patches, T tokens, H heads of D/H), 2 flops a multiply-add:
 //   patch_embed   (N, E*P*P) @ (E*P*P, D)                        2 N (E P P) D   (E as above)
+//     conv stem   conv i: (L_i, 9 C_{i-1}) @ (9 C_{i-1}, C_i)     2 L_i (9 C_{i-1}) C_i, L_i = (S / 2^(i+1))^2
 //   each block    qkv (T, D) @ (D, 3D)                           2 T D 3D
 //                 scores q k^T: H x (T, D/H) @ (D/H, T)          2 T T D
 //                 weights @ v:  H x (T, T) @ (T, D/H)            2 T T D
@@ -58,7 +75,17 @@ int64_t ViTConfig::forward_flops() const {
     const int64_t D = dim, F = mlp_dim, N = (image_size / patch_size) * (image_size / patch_size);
     const int64_t T = N + (pooling == Pooling::cls ? 1 : 0);
     const int64_t block = 2 * T * D * 3 * D + 2 * T * T * D + 2 * T * T * D + 2 * T * D * D + 2 * T * D * F * 2;
-    return 2 * N * (patch_channels() * patch_size * patch_size) * D + depth * block + 2 * D * num_classes;
+    int64_t embedding = 2 * N * (patch_channels() * patch_size * patch_size) * D;
+    if (stem == Stem::conv) {
+        embedding = 0;
+        int64_t inputs = patch_channels(), side = image_size;
+        for (const int64_t channels : conv_stem_channels(patch_size, D)) {
+            side /= 2;
+            embedding += 2 * side * side * (9 * inputs) * channels;
+            inputs = channels;
+        }
+    }
+    return embedding + depth * block + 2 * D * num_classes;
 }
 
 std::vector<double> ViTConfig::drop_path_rates() const { return stochastic_depth_rates(drop_path, depth); }
@@ -97,7 +124,8 @@ static ViTConfig validated(const ViTConfig& config) {
 }
 
 VisionTransformer::VisionTransformer(const ViTConfig& config, Rng& rng)
-    : patch_embed(validated(config).patch_channels(), config.patch_size, config.dim, config.image_size, rng),
+    : patch_embed(validated(config).patch_channels(), config.patch_size, config.dim, config.image_size, rng,
+                  config.stem, config.layer_norm_eps),
       position(config.position, config.image_size / config.patch_size, config.image_size / config.patch_size,
                config.dim, config.pooling == Pooling::cls, rng),
       pos_drop(config.dropout), norm(config.dim, config.layer_norm_eps),

@@ -7,7 +7,8 @@
 //
 //   images (B, C, S, S)
 //     -> [shifted_copies]                 (B, 5C, S, S) with shifted patches only (core/ops.h)
-//     -> patch_embed                      (B, N, D)     a stride-P PxP convolution (nn/embedding.h)
+//     -> patch_embed                      (B, N, D)     a stride-P PxP convolution, or a stem of 3x3
+//                                                       stride-2 convolutions (nn/embedding.h)
 //     -> [cls_token;  ...]                (B, T, D)     with CLS pooling only
 //     -> + position embedding             (B, T, D)
 //     -> blocks[0 .. depth-1]             (B, T, D)     x + MSA(LN(x)), then x + MLP(LN(x)); in training
@@ -52,6 +53,9 @@ struct ViTConfig {
     // itself shifted diagonally by P/2 pixels as extra channels (shifted_copies, core/ops.h), so each patch
     // also sees half a patch across each border; the patch embedding takes 5C channels. Needs P >= 2.
     bool shifted_patches = false;
+    // How the (shifted) images become tokens: P x P patches, or a stem of log2(P) 3 x 3 stride-2
+    // convolutions (nn/embedding.h, Stem). Stem::conv needs P a power of two and D divisible by P/2.
+    Stem stem = Stem::patch;
     Kernels kernels = Kernels::fast;  // reference: every layer runs its textbook twin (nn/module.h)
 
     // Throws std::invalid_argument naming the field and the value when the numbers cannot make a ViT.

@@ -1,10 +1,13 @@
 // Convolution, the textbook way (docs/convolution.md): a direct loop with any stride and padding, its
 // backward as loops, checked by hand and by central differences; the output-size formula against a count
-// of the window positions; and PatchEmbedding (nn/embedding.cpp) against the loop at kernel = stride = P.
+// of the window positions; PatchEmbedding (nn/embedding.cpp) against the loop at kernel = stride = P;
+// unfold + linear (im2col) against the loop at other strides and paddings; and the ViT's conv stem against
+// loops, and by central differences.
 //
 // Legend: B batch, C input channels, D output channels, Hi Wi input size, K kernel size, S stride,
 // p padding, Ho Wo output size, P patch size, N = (Hi/P)(Wi/P) patches.
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "nn/embedding.h"
@@ -235,4 +238,97 @@ TEST_CASE("PatchEmbedding is the convolution with kernel = stride = P and no pad
     double only_patch_0 = 0;
     for (int64_t d = 0; d < D; ++d) only_patch_0 += probe.data()[d] * embed.proj.weight.data()[d * C * P * P];
     CHECK(std::abs(images.grad().data()[0] - only_patch_0) < 1e-12);
+}
+
+// ---- im2col: unfold, then one matrix product ---------------------------------------------------------------
+
+TEST_CASE("unfold + linear is the convolution, at any stride and padding: values and gradients") {
+    struct Case { int64_t K, S, p; };
+    for (const Case& c : {Case{3, 2, 1}, Case{3, 1, 1}, Case{2, 2, 0}, Case{3, 2, 0}}) {
+        CAPTURE(c.K);
+        CAPTURE(c.S);
+        CAPTURE(c.p);
+        const int64_t B = 2, C = 3, Hi = 6, Wi = 5, D = 4;
+        const int64_t Ho = conv_output_size(Hi, c.K, c.S, c.p), Wo = conv_output_size(Wi, c.K, c.S, c.p);
+        Tensor x = random_tensor({B, C, Hi, Wi}, 21);
+        Tensor weight = random_tensor({D, C, c.K, c.K}, 22), bias = random_tensor({D}, 23);
+        const Tensor windows = unfold(x, c.K, c.S, c.p);                               // (B, Ho*Wo, C*K*K)
+        const Tensor out = linear(windows, reshape(weight, {D, C * c.K * c.K}), bias);  // (B, Ho*Wo, D)
+        const Tensor loops = conv2d_loops(x, weight, bias, c.S, c.p);                   // (B, D, Ho, Wo)
+        check_close(out, permute(reshape(loops, {B, D, Ho * Wo}), {0, 2, 1}), 1e-12);
+
+        const Tensor probe = random_tensor({B, Ho * Wo, D}, 24, false);
+        sum(out * probe).backward();
+        const ConvGradients expected =
+            conv2d_backward_loops(x, weight, reshape(permute(probe, {0, 2, 1}), {B, D, Ho, Wo}), c.S, c.p);
+        check_close(x.grad(), expected.x, 1e-12);
+        check_close(weight.grad(), expected.weight, 1e-12);
+        check_close(bias.grad(), expected.bias, 1e-12);
+    }
+}
+
+// ---- the conv stem ----------------------------------------------------------------------------------------
+
+TEST_CASE("conv stem: log2(P) convolutions of 3x3, stride 2, padding 1, LayerNorm and GELU between, by loops") {
+    // P = 4 and D = 6: images (B, 2, 8, 8) -> conv 0 -> (B, 3, 4, 4) -> LayerNorm over the 3 channels of each
+    // pixel, GELU -> conv 1 (proj) -> (B, 6, 2, 2) -> the tokens (B, 4, 6).
+    const int64_t B = 2, C = 2, S = 8, P = 4, D = 6;
+    CHECK(conv_stem_depth(4) == 2);
+    CHECK(conv_stem_depth(2) == 1);
+    CHECK(conv_stem_depth(8) == 3);
+    CHECK(conv_stem_depth(6) == 0);
+    CHECK(conv_stem_depth(1) == 0);
+    CHECK(conv_stem_channels(4, 128) == std::vector<int64_t>{64, 128});
+    CHECK(conv_stem_channels(8, 128) == std::vector<int64_t>{32, 64, 128});
+    Rng rng(31);
+    PatchEmbedding stem(C, P, D, S, rng, Stem::conv, 1e-6);
+    REQUIRE(stem.convs.size() == 1);
+    CHECK(stem.convs[0].weight.shape() == Shape{3, C, 3, 3});
+    CHECK(stem.norms[0].weight.shape() == Shape{3});
+    CHECK(stem.proj.weight.shape() == Shape{D, 3, 3, 3});
+    for (Tensor& p : stem.parameters())  // biases and norms start at 0 and 1: make every one count
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.3 * rng.normal());
+
+    const Tensor images = random_tensor({B, C, S, S}, 32, false);
+    const Tensor first = conv2d_loops(images, stem.convs[0].weight, stem.convs[0].bias, 2, 1);  // (B, 3, 4, 4)
+    Tensor normed = Tensor::empty(first.shape());
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t pixel = 0; pixel < 16; ++pixel) {  // LayerNorm of the 3 channels at one pixel, then GELU
+            double mean = 0, variance = 0;
+            for (int64_t c = 0; c < 3; ++c) mean += first.data()[(b * 3 + c) * 16 + pixel] / 3;
+            for (int64_t c = 0; c < 3; ++c) variance += std::pow(first.data()[(b * 3 + c) * 16 + pixel] - mean, 2) / 3;
+            for (int64_t c = 0; c < 3; ++c) {
+                const double z = (first.data()[(b * 3 + c) * 16 + pixel] - mean) / std::sqrt(variance + 1e-6) *
+                                     stem.norms[0].weight.data()[c] + stem.norms[0].bias.data()[c];
+                normed.data()[(b * 3 + c) * 16 + pixel] = z * 0.5 * (1 + std::erf(z / std::sqrt(2.0)));
+            }
+        }
+    const Tensor last = conv2d_loops(normed, stem.proj.weight, stem.proj.bias, 2, 1);  // (B, D, 2, 2)
+    check_close(stem.forward(images), permute(reshape(last, {B, D, 4}), {0, 2, 1}), 1e-10);
+
+    stem.use_kernels(Kernels::reference);  // the textbook twins of linear and GELU give the same tokens
+    check_close(stem.forward(images), permute(reshape(last, {B, D, 4}), {0, 2, 1}), 1e-10);
+}
+
+TEST_CASE("conv stem: float64 gradient check of the images and every parameter") {
+    for (const int64_t P : {2, 4}) {
+        CAPTURE(P);
+        Rng rng(33);
+        auto stem = std::make_shared<PatchEmbedding>(2, P, 6, 8, rng, Stem::conv, 1e-6);  // LayerNorm over 3
+        std::vector<Tensor> inputs = {random_tensor({2, 2, 8, 8}, 34)};
+        for (Tensor& p : stem->parameters()) {
+            for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.3 * rng.normal());
+            inputs.push_back(p);
+        }
+        CHECK(inputs.size() == (P == 2 ? 3u : 7u));  // proj (2), and for P = 4 a conv (2) and a LayerNorm (2)
+        // The parameters are the module's own tensors, perturbed in place by the check.
+        check_gradients([stem](const std::vector<Tensor>& in) { return stem->forward(in[0]); }, inputs);
+    }
+}
+
+TEST_CASE("conv stem: a patch size that is not a power of two, or a width that does not halve, is refused") {
+    Rng rng(35);
+    CHECK(contains(thrown_message([&] { PatchEmbedding(3, 6, 12, 24, rng, Stem::conv); }),
+                   "needs P a power of two (2, 4, 8, ..) and D divisible by P/2; got P 6, D 12"));
+    CHECK(contains(thrown_message([&] { PatchEmbedding(3, 8, 6, 32, rng, Stem::conv); }), "got P 8, D 6"));
 }

@@ -332,6 +332,36 @@ TEST_CASE("ViT with shifted patches: the patch embedding reads 5C channels; coun
                    "needs a patch size of 2 or more, got 1"));
 }
 
+TEST_CASE("ViT with a conv stem: counts from the formulas, the stem's tokens feed the blocks, gradient check") {
+    ViTConfig config;
+    config.image_size = 8, config.in_channels = 2, config.patch_size = 4, config.dim = 4, config.depth = 1;
+    config.heads = 2, config.mlp_dim = 8, config.num_classes = 3, config.pooling = Pooling::mean;
+    config.stem = Stem::conv;
+    Rng rng(9);
+    VisionTransformer vit(config, rng);
+    CHECK(vit.parameter_count() == config.parameter_count());
+    ViTConfig plain = config;
+    plain.stem = Stem::patch;
+    // The stem: conv 0 (2 -> 2 channels, 3x3) 2*2*9 + 2, its LayerNorm 2*2, the last conv (2 -> 4) 4*2*9 + 4;
+    // the patch embedding it replaces: 4*2*4*4 + 4.
+    CHECK(config.parameter_count() - plain.parameter_count() == (2 * 2 * 9 + 2) + 4 + (4 * 2 * 9 + 4) - (4 * 2 * 16 + 4));
+    // Flops: conv 0 at 4 x 4 = 16 positions, 2 * 16 * 18 * 2; the last at 2 x 2, 2 * 4 * 18 * 4; patches 2 * 4 * 32 * 4.
+    CHECK(config.forward_flops() - plain.forward_flops() == 2 * 16 * 18 * 2 + 2 * 4 * 18 * 4 - 2 * 4 * 32 * 4);
+    ViTConfig reference_size;  // the reference tiny ViT with mean pooling and a conv stem: 3 -> 64 -> 128
+    reference_size.pooling = Pooling::mean, reference_size.stem = Stem::conv;
+    CHECK(reference_size.parameter_count() == 880394);
+    CHECK(VisionTransformer(reference_size, rng).parameter_count() == 880394);
+
+    for (Tensor& p : vit.parameters())
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    check_model_gradients(vit, random_tensor({2, 2, 8, 8}, 10), 3);
+
+    ViTConfig odd = config;
+    odd.image_size = 12, odd.patch_size = 3;
+    CHECK(contains(thrown_message([&] { VisionTransformer(odd, rng); }),
+                   "needs a patch size that is a power of two (2, 4, 8, ..) and dim divisible by patch/2; got patch 3"));
+}
+
 TEST_CASE("Swin: float64 gradient check of the input and every parameter, with a shifted-window mask") {
     SwinConfig config;  // an 8x8 grid with 4x4 windows shifted by 2, then 4x4 (one window, no shift)
     config.image_size = 8, config.in_channels = 1, config.patch_size = 1, config.embed_dim = 4;

@@ -1,10 +1,11 @@
 // Movement ops (core/ops/movement.cpp): reshape, permute, transpose, slice, concat, stack, index_select,
-// gather, roll, shifted_copies. For each: values by hand, gradient checks at two or more shapes (negative dims too), bad
+// gather, roll, shifted_copies, unfold. For each: values by hand, gradient checks at two or more shapes (negative dims too), bad
 // inputs that must name the shapes; and the threaded copy paths against plain index arithmetic.
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "nn/embedding.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;
@@ -470,6 +471,96 @@ TEST_CASE("shifted_copies: images that are not 4-D, or a shift as large as the i
     CHECK(contains(thrown_message([] { shifted_copies(Tensor::zeros({1, 3, 4, 6}), 4); }),
                    "shifted_copies: shift 4 for images (1, 3, 4, 6), expected 0 <= shift < min(H, W)"));
     CHECK(contains(thrown_message([] { shifted_copies(Tensor::zeros({1, 3, 4, 6}), -1); }), "shift -1"));
+}
+
+// ---- unfold -----------------------------------------------------------------------------------------------
+
+TEST_CASE("unfold: values worked out by hand, with and without padding") {
+    // x (1, 1, 3, 3) = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]. Kernel 2, stride 1, no padding: 2 x 2 windows
+    // starting at (0, 0), (0, 1), (1, 0), (1, 1), each read row by row.
+    Tensor x = iota({1, 1, 3, 3});
+    check_values(unfold(x, 2, 1, 0), {1, 4, 4}, {0, 1, 3, 4,   1, 2, 4, 5,   3, 4, 6, 7,   4, 5, 7, 8});
+    // Kernel 3, stride 2, padding 1 (the conv stem's): Ho = (3 + 2 - 3) / 2 + 1 = 2. Window (i, j) starts at
+    // (2i - 1, 2j - 1); the padding reads 0.
+    check_values(unfold(x, 3, 2, 1), {1, 4, 9},
+                 {0, 0, 0, 0, 0, 1, 0, 3, 4,      // (0, 0): rows -1..1, columns -1..1
+                  0, 0, 0, 1, 2, 0, 4, 5, 0,      // (0, 1): columns 1..3
+                  0, 3, 4, 0, 6, 7, 0, 0, 0,      // (1, 0): rows 1..3
+                  4, 5, 0, 7, 8, 0, 0, 0, 0});    // (1, 1)
+    // Two channels: a window lists channel 0's k x k numbers, then channel 1's ((c, u, v) order).
+    Tensor two = iota({1, 2, 2, 2});
+    check_values(unfold(two, 2, 2, 0), {1, 1, 8}, {0, 1, 2, 3, 4, 5, 6, 7});
+    // A stride that does not fit exactly drops the last column: W = 4, k = 2, s = 3 -> Wo = 1.
+    check_values(unfold(iota({1, 1, 2, 4}), 2, 3, 0), {1, 1, 4}, {0, 1, 4, 5});
+}
+
+TEST_CASE("unfold: the backward sends each gradient back to its pixel, summed over the windows that hold it") {
+    // dout = 1 everywhere: dx counts each pixel's windows. Kernel 2, stride 1 on 3 x 3: a corner is in 1
+    // window, an edge's middle in 2, the centre in all 4.
+    Tensor x = random_tensor({1, 1, 3, 3}, 45);
+    unfold(x, 2, 1, 0).backward(Tensor::ones({1, 4, 4}));
+    check_values(x.grad(), {1, 1, 3, 3}, {1, 2, 1, 2, 4, 2, 1, 2, 1});
+    // Kernel 3, stride 2, padding 1 on 4 x 4: rows 0..3 lie in windows starting at -1 (rows -1..1) and 1
+    // (rows 1..3): row 1 in both, the others in one; the same for columns, so a pixel's count is the product.
+    Tensor y = random_tensor({1, 1, 4, 4}, 46);
+    unfold(y, 3, 2, 1).backward(Tensor::ones({1, 4, 9}));
+    check_values(y.grad(), {1, 1, 4, 4}, {1, 2, 1, 1,   2, 4, 2, 2,   1, 2, 1, 1,   1, 2, 1, 1});
+}
+
+TEST_CASE("unfold: gradient checks") {
+    Tensor a = random_tensor({1, 1, 3, 3}, 47);
+    check_gradients([](const std::vector<Tensor>& in) { return unfold(in[0], 2, 1, 0); }, {a});
+    Tensor b = random_tensor({2, 3, 4, 4}, 48);
+    check_gradients([](const std::vector<Tensor>& in) { return unfold(in[0], 3, 2, 1); }, {b});
+    Tensor c = random_tensor({1, 2, 5, 3}, 49);
+    check_gradients([](const std::vector<Tensor>& in) { return unfold(in[0], 3, 1, 2); }, {c});
+}
+
+TEST_CASE("unfold with kernel = stride = P and no padding is patchify") {
+    Tensor x = random_tensor({2, 3, 8, 8}, 50, false);
+    CHECK(same_values(unfold(x, 4, 4, 0), patchify(x, 4)));
+    CHECK(same_values(unfold(x, 2, 2, 0), patchify(x, 2)));
+}
+
+TEST_CASE("unfold equals its primitives: zero padding by concat, a strided slice per kernel offset, stack") {
+    // The window numbers at offset (u, v) of every window form the image slice [u::s, v::s] of the padded
+    // image: stack those k*k slices and move the window index to the front.
+    const int64_t B = 2, C = 3, H = 7, W = 6, k = 3, s = 2, p = 1;
+    const int64_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+    Tensor x = random_tensor({B, C, H, W}, 51);
+    const Tensor dout = random_tensor({B, Ho * Wo, C * k * k}, 52, false);
+    Tensor fused = unfold(x, k, s, p);
+    fused.backward(dout);
+    const std::vector<Scalar> fused_grad = x.grad().to_vector();
+    x.zero_grad();
+
+    const Tensor rows_of_zeros = Tensor::zeros({B, C, p, W}), columns_of_zeros = Tensor::zeros({B, C, H + 2 * p, p});
+    const Tensor tall = concat({rows_of_zeros, x, rows_of_zeros}, 2);                      // (B, C, H+2p, W)
+    const Tensor padded = concat({columns_of_zeros, tall, columns_of_zeros}, 3);            // (B, C, H+2p, W+2p)
+    std::vector<Tensor> offsets;
+    for (int64_t u = 0; u < k; ++u)
+        for (int64_t v = 0; v < k; ++v) {
+            const Tensor rows = slice(padded, 2, u, u + s * (Ho - 1) + 1, s);              // (B, C, Ho, W+2p)
+            offsets.push_back(slice(rows, 3, v, v + s * (Wo - 1) + 1, s));                 // (B, C, Ho, Wo)
+        }
+    const Tensor stacked = stack(offsets, 2);                                              // (B, C, k*k, Ho, Wo)
+    Tensor composed = reshape(permute(stacked, {0, 3, 4, 1, 2}), {B, Ho * Wo, C * k * k});  // (B, L, C*k*k)
+    composed.backward(dout);
+    CHECK(same_values(fused, composed));
+    const std::vector<Scalar> composed_grad = x.grad().to_vector();
+    REQUIRE(composed_grad.size() == fused_grad.size());
+    for (size_t i = 0; i < fused_grad.size(); ++i) CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+}
+
+TEST_CASE("unfold: images that are not 4-D, impossible kernels and windows larger than the image are refused") {
+    CHECK(contains(thrown_message([] { unfold(Tensor::zeros({3, 4, 4}), 3, 2, 1); }),
+                   "unfold: images (3, 4, 4), expected (B, C, H, W)"));
+    CHECK(contains(thrown_message([] { unfold(Tensor::zeros({1, 3, 4, 4}), 0, 1, 0); }),
+                   "unfold: kernel 0, stride 1, padding 0, expected kernel >= 1"));
+    CHECK(contains(thrown_message([] { unfold(Tensor::zeros({1, 3, 4, 4}), 3, 0, 1); }), "stride 0"));
+    CHECK(contains(thrown_message([] { unfold(Tensor::zeros({1, 3, 4, 4}), 3, 1, 3); }), "padding 3"));
+    CHECK(contains(thrown_message([] { unfold(Tensor::zeros({1, 3, 2, 4}), 5, 1, 1); }),
+                   "unfold: a 5 x 5 window does not fit images (1, 3, 2, 4) padded by 1"));
 }
 
 // ---- expand ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Movement: ops that move numbers without changing them. reshape, permute, transpose, slice, concat, stack,
-// index_select, gather, roll, shifted_copies.
+// index_select, gather, roll, shifted_copies, unfold.
 //
 // Layout: storage is row-major, so element (i_0, .., i_{r-1}) of a tensor of shape (s_0, .., s_{r-1}) sits
 // at offset i_0 * stride_0 + .. + i_{r-1} * stride_{r-1}, where stride_d = s_{d+1} * .. * s_{r-1} (the
@@ -499,6 +499,70 @@ Tensor shifted_copies(const Tensor& images, int64_t shift) {
         for_each_row([d_images, g](int64_t out_at, int64_t in_at, int64_t x0, int64_t x1, int64_t shift_x) {
             for (int64_t x = x0; x < x1; ++x) d_images[in_at + x + shift_x] += g[out_at + x];
         });
+    });
+    return out;
+}
+
+// unfold: every k x k window of the zero-padded images, one row per window       (im2col; PyTorch's
+//   F.unfold returns the transpose, (B, C*k*k, L))
+//   images (B, C, H, W) -> (B, Ho*Wo, C*k*k),  Ho = (H + 2p - k) / s + 1,  Wo = (W + 2p - k) / s + 1
+//     out[b, i*Wo + j, (c*k + u)*k + v] = images[b, c, i*s - p + u, j*s - p + v]   (0 where that is outside)
+//   Window n = i*Wo + j starts at pixel (i*s - p, j*s - p); its numbers go in (c, u, v) order, the order of
+//   a convolution's weight (OC, C, k, k). So a convolution is unfold, then one matrix product:
+//     conv2d(images, weight, bias, stride s, padding p) = linear(unfold(images, k, s, p), weight as (OC, C*k*k), bias)
+//   With k = s = P and p = 0 the windows are the patches: unfold(images, P, P, 0) = patchify(images, P).
+// Backward: each output element copied one pixel (or a padding zero, which has no gradient), and a pixel
+// sits in up to ceil(k/s)^2 windows, so it receives the sum of its copies' gradients         (col2im):
+//     dx[b, c, y, x] += sum over (i, j, u, v) with i*s - p + u = y and j*s - p + v = x of
+//                       dout[b, i*Wo + j, (c*k + u)*k + v]
+Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding) {
+    check_defined(images, "unfold", "images");
+    check(images.dim() == 4, "unfold: images ", images.shape(), ", expected (B, C, H, W)");
+    const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+    check(kernel > 0 && stride > 0 && padding >= 0 && padding < kernel, "unfold: kernel ", kernel, ", stride ",
+          stride, ", padding ", padding, ", expected kernel >= 1, stride >= 1 and 0 <= padding < kernel");
+    check(H + 2 * padding >= kernel && W + 2 * padding >= kernel, "unfold: a ", kernel, " x ", kernel,
+          " window does not fit images ", images.shape(), " padded by ", padding);
+    const int64_t Ho = (H + 2 * padding - kernel) / stride + 1, Wo = (W + 2 * padding - kernel) / stride + 1;
+    const int64_t k = kernel, L = Ho * Wo, row_length = C * k * k;
+    // Visits one image's pairs (input pixel, output element) that copy, window by window: visit(pixel, element),
+    // offsets within image b's (C, H, W) block and its (L, C*k*k) block.
+    const auto for_each_copy = [=](auto&& visit) {
+        for (int64_t i = 0; i < Ho; ++i)
+            for (int64_t j = 0; j < Wo; ++j)
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t u = 0; u < k; ++u) {
+                        const int64_t y = i * stride - padding + u;
+                        if (y < 0 || y >= H) continue;                     // a padding row: zeros
+                        const int64_t element = (i * Wo + j) * row_length + (c * k + u) * k;
+                        for (int64_t v = 0; v < k; ++v) {
+                            const int64_t x = j * stride - padding + v;
+                            if (x >= 0 && x < W) visit((c * H + y) * W + x, element + v);
+                        }
+                    }
+    };
+    Tensor out = Tensor::zeros({B, L, row_length});
+    Scalar* o = out.data();
+    const Scalar* in = images.data();
+    const int64_t image_numel = C * H * W, out_numel = L * row_length;
+#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's windows
+    for (int64_t b = 0; b < B; ++b) {
+        const Scalar* pixels = in + b * image_numel;
+        Scalar* windows = o + b * out_numel;
+        for_each_copy([pixels, windows](int64_t pixel, int64_t element) { windows[element] = pixels[pixel]; });
+    }
+    out.set_backward("unfold", {images}, [images, for_each_copy, B, image_numel, out_numel](const Tensor& dout) {
+        if (!images.requires_grad()) return;
+        Scalar* d_images = images.grad_data();
+        const Scalar* g = dout.data();
+#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's gradient
+        for (int64_t b = 0; b < B; ++b) {
+            Scalar* d_pixels = d_images + b * image_numel;
+            const Scalar* d_windows = g + b * out_numel;
+            for_each_copy([d_pixels, d_windows](int64_t pixel, int64_t element) {
+                d_pixels[pixel] += d_windows[element];
+            });
+        }
     });
     return out;
 }

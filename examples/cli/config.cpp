@@ -9,6 +9,7 @@
 #include "examples/cli/args.h"
 #include "examples/cli/checkpoint.h"
 #include "examples/cli/time_budget.h"
+#include "nn/embedding.h"
 
 namespace patchgrad::cli {
 
@@ -54,6 +55,7 @@ void for_each_field(Config& c, Visit&& visit) {
     visit("pos_embed", c.pos_embed);
     visit("pool", c.pool);
     visit("patch_tokens", c.patch_tokens);
+    visit("stem", c.stem);
     visit("dropout", c.dropout);
     visit("drop_path", c.drop_path);
     visit("embed_dim", c.embed_dim);
@@ -95,7 +97,8 @@ void read_value(const Json& j, std::vector<int64_t>& v) {
 // and their defaults (the struct's) reproduce what that run did.
 bool is_later_key(const std::string& key) {
     for (const char* later : {"steps", "time", "val", "ema", "drop_path", "rand_augment",
-                              "rand_augment_magnitude", "random_erasing", "mixup", "cutmix", "eval_flip", "patch_tokens"})
+                              "rand_augment_magnitude", "random_erasing", "mixup", "cutmix", "eval_flip", "patch_tokens",
+                              "stem"})
         if (key == later) return true;
     return false;
 }
@@ -208,6 +211,7 @@ void validate(const TrainConfig& c) {
     require(one_of(c.pool, {"cls", "mean"}), "--pool expects cls or mean, got '" + c.pool + "'");
     require(one_of(c.patch_tokens, {"plain", "shifted"}),
             "--patch-tokens expects plain or shifted, got '" + c.patch_tokens + "'");
+    require(one_of(c.stem, {"patch", "conv"}), "--stem expects patch or conv, got '" + c.stem + "'");
     require(!c.data.empty(), "--data must name a folder");
 
     require(c.epochs >= 1, "--epochs must be 1 or more, got " + std::to_string(c.epochs));
@@ -269,6 +273,10 @@ void validate(const TrainConfig& c) {
         require(c.patch_tokens != "shifted" || c.patch >= 2,
                 "--patch-tokens shifted moves copies of the image by half a patch, which needs --patch 2 or more, got " +
                     std::to_string(c.patch));
+        require(c.stem != "conv" || (conv_stem_depth(c.patch) > 0 && c.dim % (c.patch / 2) == 0),
+                "--stem conv halves the image log2(patch) times with 3 x 3 stride-2 convolutions, doubling the channels "
+                "up to --dim: it needs --patch 2, 4, 8, ... (a power of two) and --dim divisible by patch/2, got --patch " +
+                    std::to_string(c.patch) + " and --dim " + std::to_string(c.dim));
     } else {
         require(c.embed_dim >= 1 && c.window >= 1 && c.mlp_ratio > 0,
                 "--embed-dim and --window must be 1 or more and --mlp-ratio > 0, got " + std::to_string(c.embed_dim) +
@@ -379,7 +387,7 @@ TrainConfig read_config_file(const std::string& path) {
 
 const std::vector<std::string> kResumeFixedFields = {
     "model", "dataset", "image_size", "channels", "num_classes", "patch", "dim", "depth", "heads", "mlp_dim",
-    "pos_embed", "pool", "patch_tokens", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
+    "pos_embed", "pool", "patch_tokens", "stem", "embed_dim", "depths", "swin_heads", "window", "mlp_ratio", "optimizer", "batch_size",
     "limit", "seed", "val", "ema"};
 
 std::string resume_mismatch(const TrainConfig& checkpoint, const TrainConfig& requested) {
@@ -455,6 +463,8 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--pool", &f.pool, "ViT pooling: the CLS token or the mean of the tokens", {"cls", "mean"});
     args.option("--patch-tokens", &f.patch_tokens, "ViT: each patch alone, or with 4 copies of the image shifted by "
                                                    "half a patch (MNIST: shifted)", {"plain", "shifted"});
+    args.option("--stem", &f.stem, "ViT: how images become tokens: one linear map a P x P patch, or log2(P) 3 x 3 "
+                                   "stride-2 convolutions", {"patch", "conv"});
     args.option("--dropout", &f.dropout, "dropout rate", range("dropout").min, range("dropout").max);
     args.option("--drop-path", &f.drop_path, "stochastic depth: a residual branch's drop rate at the last block, "
                                              "rising from 0 at the first", range("drop_path").min, range("drop_path").max);
@@ -514,7 +524,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
 
     // Conflicts, named.
     const std::vector<std::string> vit_only = {"--dim", "--depth", "--heads", "--mlp-dim", "--pos-embed", "--pool",
-                                               "--patch-tokens"};
+                                               "--patch-tokens", "--stem"};
     const std::vector<std::string> swin_only = {"--embed-dim", "--depths", "--swin-heads", "--window"};
     for (const std::string& flag : c.model == "swin" ? vit_only : swin_only)
         require(!args.given(flag), flag + " shapes a " + (c.model == "swin" ? "ViT" : "Swin") +

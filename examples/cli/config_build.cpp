@@ -40,6 +40,7 @@ ViTConfig vit_config(const TrainConfig& c) {
     v.position = position_kind(c.pos_embed);
     v.pooling = c.pool == "mean" ? Pooling::mean : Pooling::cls;
     v.shifted_patches = c.patch_tokens == "shifted";
+    v.stem = c.stem == "conv" ? Stem::conv : Stem::patch;
     v.kernels = c.kernels;
     return v;
 }

@@ -67,7 +67,8 @@ Json timm_kwargs(const TrainConfig& c) {
         kwargs.set("num_heads", int_array(c.swin_heads)).set("window_size", c.window);
         return kwargs;
     }
-    if (c.pos_embed == "learned_2d" || c.patch_tokens == "shifted") return Json();  // timm has neither
+    if (c.pos_embed == "learned_2d" || c.patch_tokens == "shifted" || c.stem == "conv")
+        return Json();  // timm's VisionTransformer has none of them
     kwargs.set("embed_dim", c.dim).set("depth", c.depth).set("num_heads", c.heads);
     kwargs.set("class_token", c.pool == "cls").set("global_pool", c.pool == "cls" ? "token" : "avg");
     kwargs.set("fc_norm", false);  // patchgrad normalises before pooling (timm's default for "token")

@@ -223,6 +223,10 @@ std::vector<Check> catalogue() {
          [](Rng& rng) {
              return unary(leaf({2, 3, 4, 4}, rng), [](const Tensor& x) { return shifted_copies(x, 2); });
          }},
+        {"unfold", "images (2, 3, 4, 5) -> (2, 6, 27): every 3x3 window, stride 2, padding 1 (im2col)",
+         [](Rng& rng) {
+             return unary(leaf({2, 3, 4, 5}, rng), [](const Tensor& x) { return unfold(x, 3, 2, 1); });
+         }},
         // matrix products (core/ops/matmul.cpp)
         {"matmul", "a (2, 3, 4) @ b (4, 5) -> (2, 3, 5): b broadcast over the batch",
          [](Rng& rng) {
@@ -302,6 +306,13 @@ std::vector<Check> catalogue() {
              auto embed = std::make_shared<PatchEmbedding>(2, 2, 3, 4, rng);
              return layer(*embed, "images", leaf({2, 2, 4, 4}, rng), rng,
                           [embed](const Tensor& x) { return embed->forward(x); });
+         }},
+        {"conv_stem", "the ViT's conv stem (2 channels, P 4, D 6) of images (2, 2, 8, 8) -> (2, 4, 6): 3x3 convs, "
+                      "stride 2, LayerNorm and GELU between",
+         [](Rng& rng) {
+             auto stem = std::make_shared<PatchEmbedding>(2, 4, 6, 8, rng, Stem::conv);
+             return layer(*stem, "images", leaf({2, 2, 8, 8}, rng), rng,
+                          [stem](const Tensor& x) { return stem->forward(x); });
          }},
         {"position_embedding", "learned 2D PositionEmbedding (2x3 grid, D 4, CLS) of x (2, 7, 4): row + col",
          [](Rng& rng) {

@@ -258,3 +258,35 @@ TEST_CASE("train --patch-tokens: shifted reaches the model (MNIST's default), is
     CHECK(ckpt.config.patch_tokens == "shifted");
     CHECK(model_from_checkpoint(ckpt)->parameter_count() == vit_config(c).parameter_count());
 }
+
+TEST_CASE("train --stem: conv reaches the model and its checkpoint, is refused where it cannot work, fixed on resume") {
+    const TrainConfig flagged = parse({"--stem", "conv"});
+    CHECK(flagged.stem == "conv");
+    CHECK(vit_config(flagged).stem == Stem::conv);
+    CHECK(from_json(to_json(flagged)).stem == "conv");
+    CHECK(parse({}).stem == "patch");
+    CHECK(vit_config(parse({})).stem == Stem::patch);
+    CHECK(contains(testing::usage_error({"--model", "swin", "--stem", "conv"}), "--stem shapes a ViT but the model is swin"));
+    // MNIST's ViT cuts 7 x 7 patches: no number of halvings makes 7.
+    CHECK(contains(testing::usage_error({"--dataset", "mnist", "--stem", "conv"}),
+                   "it needs --patch 2, 4, 8, ... (a power of two) and --dim divisible by patch/2, got --patch 7 and --dim"));
+    CHECK(contains(testing::usage_error({"--stem", "conv", "--patch", "8", "--dim", "126", "--heads", "2"}), "got --patch 8 and --dim 126"));
+    CHECK(contains(testing::usage_error({"--stem", "convolution"}), "patch"));
+    TrainConfig plain = flagged;
+    plain.stem = "patch";
+    CHECK(contains(resume_mismatch(flagged, plain), "stem"));
+
+    SmallData data;
+    TempDir dir;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), dir.str());
+    c.epochs = 1;
+    c.stem = "conv";
+    REQUIRE(train(c).status == TrainStatus::completed);
+    const Checkpoint ckpt = read_checkpoint(dir.file("last.safetensors"));
+    CHECK(ckpt.config.stem == "conv");
+    const std::unique_ptr<ImageClassifier> model = model_from_checkpoint(ckpt);
+    CHECK(model->parameter_count() == vit_config(c).parameter_count());
+    TrainConfig patches = c;  // patch 8, dim 32: the stem is 3 -> 8 -> 16 -> 32 channels, 3 convs
+    patches.stem = "patch";
+    CHECK(model->parameter_count() != vit_config(patches).parameter_count());
+}
