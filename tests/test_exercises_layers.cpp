@@ -101,6 +101,68 @@ TEST_CASE("exercises: patch_embedding") {
                        "d/dbias: ");
 }
 
+// ---- 8b. convolution ----------------------------------------------------------------------------------------
+
+namespace {
+
+enum class ConvolutionMistake { none, stride_ignored, padding_ignored, one_side_padded, u_v_swapped, no_bias };
+
+// The reference solution's steps (pad, a strided slice per offset, stack, permute, matmul), with one
+// planted mistake.
+Tensor convolution_with(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t k, int64_t s,
+                        int64_t p, ConvolutionMistake mistake) {
+    const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+    const int64_t pad = mistake == ConvolutionMistake::padding_ignored ? 0 : p;
+    const int64_t stride = mistake == ConvolutionMistake::stride_ignored ? 1 : s;
+    const int64_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;  // the right sizes
+    Tensor padded = images;
+    if (pad > 0) {
+        const Tensor rows = Tensor::zeros({B, C, pad, W}), columns = Tensor::zeros({B, C, H + 2 * pad, pad});
+        const bool both = mistake != ConvolutionMistake::one_side_padded;
+        padded = both ? concat({rows, padded, rows}, 2) : concat({rows, rows, padded}, 2);
+        padded = both ? concat({columns, padded, columns}, 3) : concat({columns, columns, padded}, 3);
+    }
+    const int64_t rows_out = std::min(Ho, (padded.size(2) - k) / stride + 1);
+    const int64_t columns_out = std::min(Wo, (padded.size(3) - k) / stride + 1);
+    std::vector<Tensor> offsets;
+    for (int64_t u = 0; u < k; ++u)
+        for (int64_t v = 0; v < k; ++v) {
+            const int64_t du = mistake == ConvolutionMistake::u_v_swapped ? v : u;
+            const int64_t dv = mistake == ConvolutionMistake::u_v_swapped ? u : v;
+            const Tensor rows = slice(padded, 2, du, du + (rows_out - 1) * stride + 1, stride);
+            offsets.push_back(slice(rows, 3, dv, dv + (columns_out - 1) * stride + 1, stride));
+        }
+    const Tensor windows =
+        reshape(permute(stack(offsets, 2), {0, 3, 4, 1, 2}), {B, rows_out * columns_out, C * k * k});
+    const Tensor out = matmul(windows, transpose(weight, 0, 1));
+    return mistake == ConvolutionMistake::no_bias ? out : out + bias;
+}
+
+}  // namespace
+
+TEST_CASE("exercises: convolution") {
+    auto with = [](ConvolutionForward f) { return [f](Grader& g) { grade_convolution(f, g); }; };
+    auto mistake = [&with](ConvolutionMistake m) {
+        return with([m](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t k, int64_t s,
+                        int64_t p) { return convolution_with(images, weight, bias, k, s, p, m); });
+    };
+    check_solution_passes(convolution_info, with(solution::convolution));
+    check_solution_passes(convolution_info, mistake(ConvolutionMistake::none));
+    check_mutant_fails(convolution_info, "every window one pixel apart: the stride ignored",
+                       mistake(ConvolutionMistake::stride_ignored), "out: ");
+    check_mutant_fails(convolution_info, "no padding: the windows start at (i*s, j*s)",
+                       mistake(ConvolutionMistake::padding_ignored), "out has shape (1, 1, 2), expected (1, 4, 2)");
+    check_mutant_fails(convolution_info, "all the zeros above and left, none below and right",
+                       mistake(ConvolutionMistake::one_side_padded), "out: ");
+    check_mutant_fails(convolution_info, "(c, v, u) order inside a window: the kernel transposed",
+                       mistake(ConvolutionMistake::u_v_swapped), "out: ");
+    check_mutant_fails(convolution_info, "no bias", mistake(ConvolutionMistake::no_bias), "out: ");
+    check_mutant_fails(convolution_info, "the right numbers, copied out of the graph",
+                       with([](const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t k, int64_t s,
+                               int64_t p) { return solution::convolution(images, weight, bias, k, s, p).clone(); }),
+                       "out records no gradient");
+}
+
 // ---- 9. window_partition, 10. window_reverse ---------------------------------------------------------------
 
 namespace {

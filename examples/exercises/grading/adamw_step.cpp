@@ -9,7 +9,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo adamw_step_info{
-    17,
+    18,
     "adamw_step",
     "AdamW, one step",
     "docs/optimizers.md, sections AdamW and Which parameters decay",

@@ -18,6 +18,7 @@ std::vector<ExerciseInfo> all_exercises() {
         softmax_backward_info,
         attention_backward_info,
         patch_embedding_info,
+        convolution_info,
         window_partition_info,
         window_reverse_info,
         shifted_window_mask_info,

@@ -5,7 +5,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo crop_and_flip_info{
-    18,
+    19,
     "crop_and_flip",
     "augmentation: a crop of the padded image, then a mirror",
     "docs/data.md, section Augmentation: random crop and horizontal flip",

@@ -77,6 +77,14 @@ using PatchEmbeddingForward =
 extern const ExerciseInfo patch_embedding_info;
 void grade_patch_embedding(const PatchEmbeddingForward& learner_fn, Grader& grader);
 
+// ---- 8b. convolution (docs/convolution.md) -----------------------------------------------------------------------
+// images (B, C, H, W), weight (E, C*k*k), bias (E), kernel k, stride s, padding p -> (B, Ho*Wo, E), with
+// concat, slice, stack, permute, reshape and matmul only (the grader also checks gradients through it).
+using ConvolutionForward = std::function<Tensor(const Tensor& images, const Tensor& weight, const Tensor& bias,
+                                                int64_t kernel, int64_t stride, int64_t padding)>;
+extern const ExerciseInfo convolution_info;
+void grade_convolution(const ConvolutionForward& learner_fn, Grader& grader);
+
 // ---- 9. window_partition (docs/swin_windows.md) -------------------------------------------------------------------
 // x (B, H, W, C) -> (B * nW, M*M, C), with reshape and permute.
 using WindowPartition = std::function<Tensor(const Tensor& x, int64_t M)>;

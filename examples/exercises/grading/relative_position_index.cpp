@@ -6,7 +6,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo relative_position_index_info{
-    16,
+    17,
     "relative_position_index",
     "Swin's relative position index",
     "docs/swin_windows.md, section 5",

@@ -6,7 +6,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo shifted_window_mask_info{
-    15,
+    16,
     "shifted_window_mask",
     "Swin's shifted-window mask",
     "docs/swin_windows.md, section 4",

@@ -9,7 +9,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo training_step_info{
-    19,
+    20,
     "training_step",
     "the learning step: forward, loss, backward, clip, step",
     "docs/training.md, section The learning step, on one screen",

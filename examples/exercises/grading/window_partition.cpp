@@ -6,7 +6,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo window_partition_info{
-    13,
+    14,
     "window_partition",
     "Swin's window partition",
     "docs/swin_windows.md, section 2",

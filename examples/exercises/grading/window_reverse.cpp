@@ -6,7 +6,7 @@ namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
 const ExerciseInfo window_reverse_info{
-    14,
+    15,
     "window_reverse",
     "Swin's window reverse",
     "docs/swin_windows.md, section 2",

@@ -23,6 +23,7 @@ Tensor gelu_backward(const Tensor& x, const Tensor& dout);
 AttentionGradients attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& dout,
                                       double scale);
 Tensor patch_embedding(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t patch);
+Tensor convolution(const Tensor& images, const Tensor& weight, const Tensor& bias, int64_t k, int64_t s, int64_t p);
 Tensor window_partition(const Tensor& x, int64_t M);
 Tensor window_reverse(const Tensor& windows, int64_t M, int64_t H, int64_t W);
 Tensor shifted_window_mask(int64_t H, int64_t W, int64_t M, int64_t shift);
