@@ -33,9 +33,9 @@ void ViTConfig::validate() const {
 
 // Counted layer by layer (W for weights, b for biases, LN = weight + bias), with E = C channels into the
 // patch embedding, or 5C with shifted patches:
-//   patch_embed      D*E*P*P + D           patches
-//                    sum over the convs of C_i*C_{i-1}*3*3 + C_i, plus 2 C_i for each LayerNorm
-//                                          conv stem: C_{-1} = E, C_{n-1} = D, a LayerNorm after all but the last
+//   patch_embed      D*E*P*P + D                                  patches
+//                    sum over conv i of C_i*C_{i-1}*9 + C_i, and 2 C_i for the LayerNorm after every conv
+//                    but the last                                 conv stem: C_{-1} = E, C_{n-1} = D
 //   cls_token        D                     (CLS pooling)
 //   pos_embed        T*D  learned 1D  |  (h + w)*D  learned 2D  |  0 fixed sin-cos
 //   each block       LN 2D + qkv (3D*D + 3D) + proj (D*D + D) + LN 2D + fc1 (F*D + F) + fc2 (D*F + D)
