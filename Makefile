@@ -275,13 +275,24 @@ figures: $(BIN)/patchgrad $(BIN)/examples/autograd_by_hand_f64
 	$(BIN)/examples/autograd_by_hand_f64 --svg docs/img/autograd-graph.svg
 
 # Benchmarks: patchgrad next to its peers in ../shared/bench, one table (tests/bench/bench_all.sh: matmul,
-# per-layer and whole-model figures). Knobs: QUICK=1 (a smoke run), REPS, THREADS, SHARED.
+# per-layer and whole-model figures, then the targets, met or not). Knobs: QUICK=1 (a smoke run), REPS,
+# THREADS, SHARED, BENCH_AVX2.
 $(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
+# On an x86-64 machine whose build is native, `make bench` also builds the same programs for AVX2 alone
+# (ARCH=x86-64-v3, the instruction set of most laptops) and measures both in one run; BENCH_AVX2=0 skips it.
+BENCH_AVX2 ?= $(if $(and $(filter x86_64,$(shell uname -m)),$(filter native,$(ARCH))),1,0)
+AVX2_BIN   := build/$(subst release,x86-64-v3,$(VARIANT))
 bench: $(BIN)/bench_matmul $(BIN)/patchgrad
+ifeq ($(BENCH_AVX2),1)
+	@$(MAKE) --no-print-directory ARCH=x86-64-v3 $(AVX2_BIN)/bench_matmul $(AVX2_BIN)/patchgrad
+	BENCH_MATMUL=$(BIN)/bench_matmul PATCHGRAD=$(BIN)/patchgrad AVX2_BENCH_MATMUL=$(AVX2_BIN)/bench_matmul \
+	  AVX2_PATCHGRAD=$(AVX2_BIN)/patchgrad bash tests/bench/bench_all.sh
+else
 	BENCH_MATMUL=$(BIN)/bench_matmul PATCHGRAD=$(BIN)/patchgrad bash tests/bench/bench_all.sh
+endif
 
 # make exercise NAME=softmax_backward [SEED=123]: build the learner's file with its grader and grade it.
 # make exercises: every exercise with its status (passed, failing, not started, does not compile).

@@ -9,6 +9,10 @@
 #        REPS=3                back-to-back pairs per figure (QUICK=1 makes it 1)
 #        QUICK=1               a smoke run: a few matmul shapes, 1-3 timed steps, REPS=1; numbers are rough
 #        PATCHGRAD=build/patchgrad  BENCH_MATMUL=build/bench_matmul  TORCH_PYTHON=/usr/bin/python3
+#        AVX2_PATCHGRAD=build/x86-64-v3/patchgrad  AVX2_BENCH_MATMUL=build/x86-64-v3/bench_matmul
+#                              the same programs built for AVX2 alone (make ARCH=x86-64-v3), the laptop's
+#                              instruction set: when given (make bench does on x86-64), the matmul and model
+#                              rows are run for that build too, labelled "avx2", against the same peers
 #
 # What is measured, and how. Every figure is the median over REPS repetitions, each repetition running
 # patchgrad and then its peer back to back on the same shapes (the machine is shared and noisy: a ratio
@@ -30,6 +34,10 @@
 #           PyTorch for img/s, PyTorch / patchgrad for RSS. Also patchgrad's 1 -> 2 thread speed-up, and
 #           the flops of its matrix products per second (a training step's counted as 3x the forward's)
 #           with their fraction of the peak.
+#   targets the goals of docs/performance.md, each read off the rows above, with "met" or "NOT met":
+#           models 3.0x PyTorch's best at 2 threads (AVX2 build: 2.0x), peak RSS at most 0.5x PyTorch's,
+#           1 -> 2 threads at least 1.8x, matmul 1.0x OpenBLAS at 1024^3 and within 15% (0.85x) at every
+#           tiny-ViT shape, on each of THREADS, for each build.
 # PyTorch runs as $SHARED/bench/torch_ref.sh runs it: torch.set_num_threads(T), OPENBLAS_NUM_THREADS=1.
 # A missing peer (no SHARED folder, no python3-torch) leaves its column at "-" and says so; exit 0.
 set -euo pipefail
@@ -41,6 +49,8 @@ quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then reps=${REPS:-1}; else reps=${REPS:-3}; fi
 patchgrad=${PATCHGRAD:-$root/build/patchgrad}
 bench_matmul=${BENCH_MATMUL:-$root/build/bench_matmul}
+avx2_patchgrad=${AVX2_PATCHGRAD:-}
+avx2_bench_matmul=${AVX2_BENCH_MATMUL:-}
 torch_python=${TORCH_PYTHON:-/usr/bin/python3}
 batch=128
 layer_threads=${threads_list##* }
@@ -49,9 +59,17 @@ if [ "$quick" = 1 ]; then
 else
   model_steps=(--steps 12 --warmup 3) layer_steps=(--steps 12 --warmup 3)
 fi
-for program in "$patchgrad" "$bench_matmul"; do
+for program in "$patchgrad" "$bench_matmul" $avx2_patchgrad $avx2_bench_matmul; do
   [ -x "$program" ] || { echo "bench_all.sh: $program is missing; run 'make bench', which builds it" >&2; exit 1; }
 done
+# The builds to measure: "native" (the programs above) and, when both AVX2 programs are given, "avx2".
+builds=(native)
+[ -n "$avx2_patchgrad" ] && [ -n "$avx2_bench_matmul" ] && builds+=(avx2)
+program_of() { if [ "$1" = avx2 ]; then echo "$avx2_patchgrad"; else echo "$patchgrad"; fi; }
+matmul_program_of() { if [ "$1" = avx2 ]; then echo "$avx2_bench_matmul"; else echo "$bench_matmul"; fi; }
+# A row's item with its build named, for every build but the native one: "vit train" -> "avx2 vit train".
+labelled() { if [ "$1" = avx2 ]; then echo "avx2 $2"; else echo "$2"; fi; }
+declare -A measured  # what the targets section reads: "models vit train native 2" -> ratio, ...
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -93,7 +111,7 @@ of_peak() {
 # PyTorch as torch_ref.sh runs it: its own threads, OpenBLAS's kept at 1.
 run_torch() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$torch_python" "$@"; }
 
-row_format='%-7s %-34s %3s %-8s %10s %10s %7s  %s\n'
+row_format='%-7s %-40s %3s %-8s %10s %10s %7s  %s\n'
 row() { printf "$row_format" "$@" | sed 's/ *$//'; }
 section_title() { echo; echo "-- $*"; }
 
@@ -125,20 +143,27 @@ matmul_section() {
   )
   [ "$quick" = 1 ] && shapes=("nn 512 512 512" "nn 8320 384 128" "tn 8320 384 128" "nt 8320 384 128" "batch512 65 65 32")
   section_title "matmul: patchgrad gemm vs ${openblas_note}; GFLOP/s, ratio = patchgrad / OpenBLAS"
-  local threads shape kind M N K r ours peer o p
+  local threads shape kind M N K r peer o p build
+  local -A ours
   for threads in $threads_list; do
     for shape in "${shapes[@]}"; do
       read -r kind M N K <<<"$shape"
       ours=() peer=()
       for ((r = 0; r < reps; r++)); do
-        ours+=("$("$bench_matmul" "$threads" "$kind" "$M" "$N" "$K" | awk '{ print $5 }')")
+        for build in "${builds[@]}"; do  # each build, then the peer, back to back
+          ours[$build]+="$("$(matmul_program_of "$build")" "$threads" "$kind" "$M" "$N" "$K" | awk '{ print $5 }') "
+        done
         if [ $have_openblas = 1 ] && [[ $kind != batch* ]]; then
           peer+=("$(bash "$shared/bench/sgemm_ref.sh" "$threads" "$M" "$N" "$K" | awk '{ print $4 }')")
         fi
       done
-      o=$(printf '%s\n' "${ours[@]}" | median)
       p=$( ((${#peer[@]})) && printf '%s\n' "${peer[@]}" | median || echo "-")
-      row matmul "$kind ${M}x${N}x${K}" "$threads" GFLOP/s "$o" "$p" "$(ratio "$o" "$p")" "$(of_peak "$o" "$threads")"
+      for build in "${builds[@]}"; do
+        o=$(printf '%s\n' ${ours[$build]} | median)
+        measured["matmul $kind ${M}x${N}x${K} $build $threads"]=$(ratio "$o" "$p")
+        row matmul "$(labelled "$build" "$kind ${M}x${N}x${K}")" "$threads" GFLOP/s "$o" "$p" "$(ratio "$o" "$p")" \
+          "$(of_peak "$o" "$threads")"
+      done
     done
   done
 }
@@ -189,15 +214,18 @@ model_median() { { grep " threads=$3 " "$1" || true; } | field "$2" | median; }
 models_section() {
   section_title "models: batch $batch, patchgrad vs ${torch_models_note};" \
     "img/s ratio = patchgrad / PyTorch best, RSS ratio = PyTorch / patchgrad"
-  local model r t metric o p best_t first_t last_t candidate note
+  local model r t metric o p best_t first_t last_t candidate note build
   first_t=${threads_list%% *} last_t=$layer_threads
   for model in vit swin; do
-    local ours=$tmp/models_$model.patchgrad peer=$tmp/models_$model.torch
-    : >"$ours"
+    local ours=$tmp/models_$model.native peer=$tmp/models_$model.torch
     : >"$peer"
+    for build in "${builds[@]}"; do : >"$tmp/models_$model.$build"; done
     for ((r = 0; r < reps; r++)); do
       for t in $threads_list; do
-        "$patchgrad" bench --model "$model" --batch "$batch" --threads "$t" "${model_steps[@]}" >>"$ours"
+        for build in "${builds[@]}"; do  # each build, then the peer, back to back
+          "$(program_of "$build")" bench --model "$model" --batch "$batch" --threads "$t" "${model_steps[@]}" \
+            >>"$tmp/models_$model.$build"
+        done
         if [ $have_torch_models = 1 ]; then
           run_torch "$shared/bench/torch_ref.py" --model "$model" --batch "$batch" --threads "$t" \
             "${model_steps[@]}" >>"$peer"
@@ -222,13 +250,17 @@ models_section() {
         fi
       done
       [ "$p" = - ] && note=""
-      for t in $threads_list; do
-        o=$(model_median "$ours" "$metric" "$t")
-        row models "$model ${metric%_img_s}" "$t" img/s "$o" "$p" "$(ratio "$o" "$p")" "$note"
+      for build in "${builds[@]}"; do
+        for t in $threads_list; do
+          o=$(model_median "$tmp/models_$model.$build" "$metric" "$t")
+          measured["models $model ${metric%_img_s} $build $t"]=$(ratio "$o" "$p")
+          row models "$(labelled "$build" "$model ${metric%_img_s}")" "$t" img/s "$o" "$p" "$(ratio "$o" "$p")" "$note"
+        done
       done
       if [ "$first_t" != "$last_t" ]; then
         o=$(ratio "$(model_median "$ours" "$metric" "$last_t")" "$(model_median "$ours" "$metric" "$first_t")")
         p=$(ratio "$(model_median "$peer" "$metric" "$last_t")" "$(model_median "$peer" "$metric" "$first_t")")
+        measured["speed-up $model ${metric%_img_s}"]=$o
         row models "$model ${metric%_img_s} speed-up $first_t->$last_t threads" - x "$o" "$p" - \
           "$([ "$p" != - ] && echo "peer: PyTorch's own")"
       fi
@@ -241,8 +273,56 @@ models_section() {
     [ "$best_t" != - ] && p=$(model_median "$peer" peak_rss_mb "$best_t")
     for t in $threads_list; do
       o=$(model_median "$ours" peak_rss_mb "$t")
+      measured["rss $model $t"]=$(ratio "$p" "$o")
       row models "$model peak RSS" "$t" MB "$o" "$p" "$(ratio "$p" "$o")" \
         "$([ "$best_t" != - ] && echo "PyTorch at threads=$best_t")"
+    done
+  done
+}
+
+# ---- (d) the targets ----------------------------------------------------------------------------------
+# One row per goal: the figure read off the rows above, the goal, and whether it is met ("-": no figure,
+# e.g. a missing peer). A ratio's goal is a floor: met when ratio >= goal.
+targets_section() {
+  section_title "targets: each goal of docs/performance.md, read off the rows above"
+  local build model metric t shape value goal worst worst_shape
+  target_row() {  # item threads value goal
+    local verdict=-
+    if [ "$3" != - ]; then
+      verdict=$(awk -v a="$3" -v g="$4" 'BEGIN { print (a + 0 >= g + 0) ? "met" : "NOT met" }')
+    fi
+    row target "$1" "$2" x "$3" ">= $4" - "$verdict"
+  }
+  for build in "${builds[@]}"; do
+    goal=3.0
+    [ "$build" = avx2 ] && goal=2.0
+    for model in vit swin; do
+      for metric in train infer; do
+        target_row "$(labelled "$build" "$model $metric vs PyTorch")" "$layer_threads" \
+          "${measured["models $model $metric $build $layer_threads"]:--}" "$goal"
+      done
+    done
+  done
+  for model in vit swin; do
+    target_row "$model peak RSS, PyTorch / patchgrad" "$layer_threads" "${measured["rss $model $layer_threads"]:--}" 2.0
+    target_row "$model train speed-up ${threads_list%% *} -> $layer_threads threads" - \
+      "${measured["speed-up $model train"]:--}" 1.8
+  done
+  for build in "${builds[@]}"; do
+    for t in $threads_list; do
+      target_row "$(labelled "$build" "matmul 1024^3 vs OpenBLAS")" "$t" \
+        "${measured["matmul nn 1024x1024x1024 $build $t"]:--}" 1.0
+      worst=- worst_shape=""
+      for shape in "${!measured[@]}"; do  # the tiny-ViT shapes: every matmul row with 8320 or 65 in it
+        [[ $shape == "matmul "*" $build $t" ]] || continue
+        [[ $shape == *8320* || $shape == *"65x65x32"* ]] || continue
+        value=${measured[$shape]}
+        [ "$value" = - ] && continue
+        if [ "$worst" = - ] || awk -v a="$value" -v b="$worst" 'BEGIN { exit !(a < b) }'; then
+          worst=$value worst_shape=$(awk '{ print $2, $3 }' <<<"$shape")
+        fi
+      done
+      target_row "$(labelled "$build" "matmul tiny-ViT worst: $worst_shape")" "$t" "$worst" 0.85
     done
   done
 }
@@ -258,3 +338,4 @@ peak_section
 matmul_section
 layers_section
 models_section
+targets_section
