@@ -33,7 +33,8 @@ TrainConfig tiny_config(const std::string& model, const std::string& dataset) {
         c.heads = 2;
         c.mlp_dim = 32;
         c.mlp_ratio = 2;
-        c.pool = "cls";  // the reference ViT's head: the pictures and graphs of docs/seeing_inside.md show it
+        c.pool = "cls";    // the reference ViT's head: the pictures and graphs of docs/seeing_inside.md show it,
+        c.stem = "patch";  // and its patch embedding
     } else {
         c.patch = grey ? 2 : 4;  // 8 x 8 tokens (MNIST: 14 x 14)
         c.embed_dim = 8;

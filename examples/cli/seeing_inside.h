@@ -14,7 +14,8 @@
 namespace patchgrad::cli {
 
 // A very small model of either kind, for pictures and graphs that should take milliseconds: ViT patch 8
-// (a 4 x 4 grid on CIFAR-10, patch 7 on MNIST), width 16, 2 blocks of 2 heads, a CLS token; Swin patch 4 and window 4
+// (a 4 x 4 grid on CIFAR-10, patch 7 on MNIST), width 16, 2 blocks of 2 heads, a CLS token, the patch
+// embedding; Swin patch 4 and window 4
 // on CIFAR-10 (8 x 8 tokens), patch 2 and window 7 on MNIST (14 x 14), C0 8, depths 2,2, heads 1,2: stage 0
 // has 4 windows and a shifted block, stage 1 one window.
 TrainConfig tiny_config(const std::string& model, const std::string& dataset = "cifar10");

@@ -65,8 +65,9 @@ std::string rewritten(const TempDir& dir, const std::string& exported, const std
     return path;
 }
 
-const std::vector<std::string> kTinyVitFlags = {"--model", "vit", "--patch", "8",  "--dim",     "16",  "--depth",
-                                                "2",       "--heads", "2",   "--mlp-dim", "32", "--pool", "cls"};
+const std::vector<std::string> kTinyVitFlags = {"--model", "vit", "--patch", "8",  "--dim",     "16",    "--depth",
+                                                "2",       "--heads", "2",   "--mlp-dim", "32",   "--pool",
+                                                "cls",     "--stem",  "patch"};  // timm's ViT has no conv stem
 
 }  // namespace
 
@@ -102,6 +103,24 @@ TEST_CASE("export -> import: the same weights and predictions, ViT and Swin") {
         CHECK(imported.optimizer.size() == original.optimizer.size());  // ...with a full optimizer state
         CHECK(resume_mismatch(imported.config, config).empty());
         CHECK(logits_of(imported).to_vector() == logits_of(original).to_vector());
+    }
+}
+
+TEST_CASE("export: a ViT timm cannot build (conv stem, shifted patch tokens, 2D learned positions) has no timm_kwargs") {
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"stem", "conv"}, {"patch_tokens", "shifted"}, {"pos_embed", "learned_2d"}, {"stem", "patch"}}) {
+        CAPTURE(key);
+        CAPTURE(value);
+        TempDir dir;
+        TrainConfig config = tiny_config("vit");
+        if (key == "stem") config.stem = value;
+        if (key == "patch_tokens") config.patch_tokens = value;
+        if (key == "pos_embed") config.pos_embed = value;
+        const std::string ckpt = dir.file("ckpt.safetensors"), weights = dir.file("weights.safetensors");
+        save_tiny_checkpoint(ckpt, config);
+        REQUIRE(run_command(run_export, {"patchgrad", "export", ckpt, weights}) == 0);
+        const bool timm_can = value == "patch";  // the tiny ViT as it is: patches, plain, learned 1D
+        CHECK((load_safetensors(weights).find_metadata("timm_kwargs") != nullptr) == timm_can);
     }
 }
 

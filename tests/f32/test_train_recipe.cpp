@@ -260,17 +260,20 @@ TEST_CASE("train --patch-tokens: shifted reaches the model (MNIST's default), is
 }
 
 TEST_CASE("train --stem: conv reaches the model and its checkpoint, is refused where it cannot work, fixed on resume") {
-    const TrainConfig flagged = parse({"--stem", "conv"});
+    const TrainConfig flagged = parse({"--stem", "conv", "--dataset", "fashion-mnist"});
     CHECK(flagged.stem == "conv");
     CHECK(vit_config(flagged).stem == Stem::conv);
     CHECK(from_json(to_json(flagged)).stem == "conv");
-    CHECK(parse({}).stem == "patch");
-    CHECK(vit_config(parse({})).stem == Stem::patch);
+    CHECK(parse({}).stem == "conv");  // CIFAR-10's default, chosen on its validation split
+    CHECK(vit_config(parse({})).stem == Stem::conv);
+    CHECK(parse({"--stem", "patch"}).stem == "patch");
+    CHECK(parse({"--dataset", "fashion-mnist"}).stem == "patch");  // not searched there
+    CHECK(parse({"--model", "swin"}).stem == "patch");              // a Swin has its own patch embedding
     CHECK(contains(testing::usage_error({"--model", "swin", "--stem", "conv"}), "--stem shapes a ViT but the model is swin"));
     // MNIST's ViT cuts 7 x 7 patches: no number of halvings makes 7.
     CHECK(contains(testing::usage_error({"--dataset", "mnist", "--stem", "conv"}),
                    "it needs --patch 2, 4, 8, ... (a power of two) and --dim divisible by patch/2, got --patch 7 and --dim"));
-    CHECK(contains(testing::usage_error({"--stem", "conv", "--patch", "8", "--dim", "126", "--heads", "2"}), "got --patch 8 and --dim 126"));
+    CHECK(contains(testing::usage_error({"--patch", "8", "--dim", "126", "--heads", "2"}), "got --patch 8 and --dim 126"));
     CHECK(contains(testing::usage_error({"--stem", "convolution"}), "patch"));
     TrainConfig plain = flagged;
     plain.stem = "patch";

@@ -356,12 +356,16 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(cifar.label_smoothing == 0.1);
     CHECK(cifar.clip_grad == 1.0);
     CHECK(cifar.augment);
-    // The reference tiny ViT, pooling the mean of its 64 tokens instead of reading a CLS token: one token
-    // (128 numbers) and its position (128 more) fewer.
+    // The reference tiny ViT, pooling the mean of its 64 tokens instead of reading a CLS token (one token,
+    // 128 numbers, and its position, 128 more, fewer), with a conv stem instead of the patch embedding.
     CHECK(cifar.pool == "mean");
-    CHECK(vit_config(cifar).parameter_count() == ViTConfig{}.parameter_count() - 2 * 128);
+    CHECK(cifar.stem == "conv");
+    ViTConfig reference_with_stem;
+    reference_with_stem.stem = Stem::conv;
+    CHECK(vit_config(cifar).parameter_count() == reference_with_stem.parameter_count() - 2 * 128);
     ViTConfig reference_shape = vit_config(cifar);
     reference_shape.pooling = ViTConfig{}.pooling;
+    reference_shape.stem = ViTConfig{}.stem;
     CHECK(reference_shape.parameter_count() == ViTConfig{}.parameter_count());
 
     const TrainConfig mnist = parse({"--dataset", "mnist"});

@@ -347,6 +347,7 @@ TEST_CASE("worst inputs: a checkpoint of the largest config the bounds allow, an
     // configs, refused by the count of numbers the file holds, before anything is built.
     TrainConfig vit = tiny;
     vit.patch = 1, vit.dim = 65536, vit.depth = kMaxBlocks, vit.heads = 4096, vit.mlp_dim = 1 << 20;
+    vit.stem = "patch";  // patches of one pixel: no stem of stride-2 convolutions makes them
     TrainConfig swin = default_config("swin", "cifar10");
     swin.patch = 1, swin.embed_dim = 65536, swin.window = 32, swin.mlp_ratio = 64;
     swin.depths = {64, 64, 64, 64}, swin.swin_heads = {4096, 4096, 4096, 4096};

@@ -85,6 +85,7 @@ inline cli::TrainConfig tiny_config(const std::string& dataset, const std::strin
     c.seed = 7;
     c.eval_batch_size = 100;
     c.pool = "cls";  // the tests count the CLS token's tensors, ops and picture (the reference ViT's head)
+    c.stem = "patch";  // and the patch embedding's (CIFAR-10's default conv stem has its own tests)
     return c;
 }
 
