@@ -107,8 +107,10 @@ TEST_CASE("export -> import: the same weights and predictions, ViT and Swin") {
 }
 
 TEST_CASE("export: a ViT timm cannot build (conv stem, shifted patch tokens, 2D learned positions) has no timm_kwargs") {
-    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& setting : std::vector<std::pair<std::string, std::string>>{
              {"stem", "conv"}, {"patch_tokens", "shifted"}, {"pos_embed", "learned_2d"}, {"stem", "patch"}}) {
+        const std::string& key = setting.first;  // not a structured binding: clang before 16 cannot capture one
+        const std::string& value = setting.second;
         CAPTURE(key);
         CAPTURE(value);
         TempDir dir;
