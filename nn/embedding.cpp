@@ -37,14 +37,14 @@ PatchProjection::PatchProjection(int64_t in_channels, int64_t kernel, int64_t di
     bias = register_parameter("bias", Tensor::zeros({dim}));
 }
 
-const char* to_string(Stem stem) { return stem == Stem::patch ? "patch" : "conv"; }
-
 // P = 2^n: n halvings of the side. 0 when P is not a power of two (or is 1): no conv stem fits.
 int64_t conv_stem_depth(int64_t patch) {
     int64_t n = 0;
     for (int64_t side = patch; side > 1 && side % 2 == 0; side /= 2) ++n;
     return patch > 1 && (int64_t(1) << n) == patch ? n : 0;
 }
+
+bool conv_stem_fits(int64_t patch, int64_t dim) { return conv_stem_depth(patch) > 0 && dim % (patch / 2) == 0; }
 
 std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim) {
     const int64_t n = conv_stem_depth(patch);
@@ -58,7 +58,7 @@ std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim) {
 // before the others, so a stem draws its random numbers in the order proj, convs.0, convs.1, ...
 static int64_t proj_inputs(int64_t in_channels, int64_t patch, int64_t dim, Stem stem) {
     if (stem == Stem::patch) return in_channels;
-    check(conv_stem_depth(patch) > 0 && dim % (patch / 2) == 0, "PatchEmbedding: a conv stem halves the side ",
+    check(conv_stem_fits(patch, dim), "PatchEmbedding: a conv stem halves the side ",
           "log2(P) times and doubles the channels up to D, which needs P a power of two (2, 4, 8, ..) and D ",
           "divisible by P/2; got P ", patch, ", D ", dim);
     const std::vector<int64_t> channels = conv_stem_channels(patch, dim);

@@ -12,7 +12,6 @@
 // Patch n = i * w + j is the P x P square whose top-left pixel is (i*P, j*P): patches are numbered row by
 // row, as timm's `flatten(2).transpose(1, 2)` numbers them. docs/vit_layers.md explains each piece.
 #include <cstdint>
-
 #include <vector>
 
 #include "nn/layer_norm.h"
@@ -48,7 +47,6 @@ public:
 //          window of 2P - 1 pixels (7 x 7 for P = 4) that overlaps its neighbours', through a small
 //          network instead of one linear map. Channels double up to D: for P = 4, C -> D/2 -> D.
 enum class Stem { patch, conv };
-const char* to_string(Stem stem);  // "patch", "conv"
 
 // PatchEmbedding: patchify, then one shared linear map from each patch's C*P*P pixels to D numbers.
 // That is exactly a convolution with kernel P and stride P (tests/test_embedding.cpp proves it).
@@ -92,6 +90,8 @@ private:
 // The number of 3 x 3 stride-2 convolutions of a conv stem for patch P (P = 2^n), and conv i's output
 // channels: D / 2^(n-1-i), so the last one has D. conv_stem_channels(4, 128) = {64, 128}.
 int64_t conv_stem_depth(int64_t patch);
+// Whether a conv stem can make D channels from patch P: P = 2, 4, 8, ... and D divisible by P/2.
+bool conv_stem_fits(int64_t patch, int64_t dim);
 std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim);
 
 // ---- the CLS token -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ void ViTConfig::validate() const {
     check(dim % heads == 0, "ViT: heads ", heads, " do not divide dim ", dim);
     check(!shifted_patches || patch_size >= 2, "ViT: shifted patches move copies of the image by half a patch, ",
           "which needs a patch size of 2 or more, got ", patch_size);
-    check(stem == Stem::patch || (conv_stem_depth(patch_size) > 0 && dim % (patch_size / 2) == 0),
+    check(stem == Stem::patch || conv_stem_fits(patch_size, dim),
           "ViT: a conv stem halves the image log2(P) times and doubles its channels up to dim, which needs a ",
           "patch size that is a power of two (2, 4, 8, ..) and dim divisible by patch/2; got patch ", patch_size,
           ", dim ", dim);

@@ -278,6 +278,10 @@ TEST_CASE("conv stem: log2(P) convolutions of 3x3, stride 2, padding 1, LayerNor
     CHECK(conv_stem_depth(8) == 3);
     CHECK(conv_stem_depth(6) == 0);
     CHECK(conv_stem_depth(1) == 0);
+    CHECK(conv_stem_fits(4, 128));
+    CHECK(conv_stem_fits(8, 4));        // 4 / 4 = 1 channel at the first conv
+    CHECK_FALSE(conv_stem_fits(8, 6));  // 6 does not halve twice
+    CHECK_FALSE(conv_stem_fits(7, 64));
     CHECK(conv_stem_channels(4, 128) == std::vector<int64_t>{64, 128});
     CHECK(conv_stem_channels(8, 128) == std::vector<int64_t>{32, 64, 128});
     Rng rng(31);

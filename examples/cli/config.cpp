@@ -276,7 +276,7 @@ void validate(const TrainConfig& c) {
         require(c.patch_tokens != "shifted" || c.patch >= 2,
                 "--patch-tokens shifted moves copies of the image by half a patch, which needs --patch 2 or more, got " +
                     std::to_string(c.patch));
-        require(c.stem != "conv" || (conv_stem_depth(c.patch) > 0 && c.dim % (c.patch / 2) == 0),
+        require(c.stem != "conv" || conv_stem_fits(c.patch, c.dim),
                 "--stem conv halves the image log2(patch) times with 3 x 3 stride-2 convolutions, doubling the channels "
                 "up to --dim: it needs --patch 2, 4, 8, ... (a power of two) and --dim divisible by patch/2, got --patch " +
                     std::to_string(c.patch) + " and --dim " + std::to_string(c.dim) +
