@@ -78,17 +78,23 @@ BudgetPlan make_plan(const BudgetPlanInput& in, double requested_warmup_epochs) 
     return schedule_of(plan_steps(in), requested_warmup_epochs, in.steps_per_epoch);
 }
 
+bool is_replan_step(int64_t steps_done, int64_t steps_per_epoch, int64_t warmup_steps) {
+    const bool boundary = steps_per_epoch > 0 && (steps_done % steps_per_epoch == 0 || steps_done == warmup_steps);
+    return boundary && steps_done <= warmup_steps && steps_done >= kRemeasureFrom + kRemeasureMinSteps;
+}
+
 BudgetPlan remeasured_plan(const BudgetPlan& current, BudgetPlanInput remeasured, double requested_warmup_epochs,
                            int64_t steps_done) {
     // plan_steps counts steps still to take, and the time of those done is in elapsed_s. The evaluations
-    // of the whole run, ceil((done + left) / N), may be one more than the ceil(left / N) it counts (done <
-    // N), so one evaluation and save is charged in advance.
-    const int64_t N = remeasured.steps_per_epoch;
+    // still to come, one per epoch from the one under way to the last, number at most 1 + ceil(left / N),
+    // one more than plan_steps counts: that one is charged in advance.
+    const int64_t N = std::max<int64_t>(1, remeasured.steps_per_epoch);
     remeasured.elapsed_s += static_cast<double>(remeasured.eval_images) * remeasured.eval_image_s + remeasured.save_s;
     const BudgetPlan again = schedule_of(steps_done + plan_steps(remeasured), requested_warmup_epochs, N);
+    const int64_t epoch_end = std::max<int64_t>(1, (steps_done + N - 1) / N) * N;  // the epoch under way ends here
     const bool past_unchanged = steps_done <= current.warmup_steps && again.warmup_steps == current.warmup_steps;
-    const bool first_epoch_whole = steps_done < N && current.steps >= N && again.steps >= N;
-    return past_unchanged && first_epoch_whole ? again : current;
+    const bool epoch_whole = current.steps >= epoch_end && again.steps >= epoch_end;
+    return past_unchanged && epoch_whole ? again : current;
 }
 
 }  // namespace patchgrad::cli

@@ -18,13 +18,17 @@
 //                 is an ordinary run of S steps, which `--steps S` repeats and `--resume` continues bit
 //                 for bit; the probe changed nothing.
 //   4. measure    the probe's few steps run in a process that has just started, and a machine's first
-//      again      seconds can be slow (fresh memory to map, a build's or a copy's after-effects): a probe
-//                 40% slow plans a run 30% short. So the run times its own steps kRemeasureFrom to
-//                 kRemeasureTo (every step of the loop: the data, the update, the bookkeeping) and plans
-//                 again with that speed. Those steps are still in the warmup, where the learning rate
-//                 depends on the warmup's length only, not on S: a new S that keeps the warmup's length
-//                 changes nothing already done, and `--steps S` still repeats the run bit for bit. When the
-//                 first epoch is too short, or the warmup would change, the probe's plan stands.
+//      again      seconds can be slow (fresh memory to map, a build's or a copy's after-effects), while
+//                 a shared machine's speed wanders by several percent from minute to minute: a probe
+//                 40% slow plans a run 30% short. So the run times its own steps from step kRemeasureFrom
+//                 on (every step of the loop: the data, the update, the bookkeeping) and plans again with
+//                 their mean, and with its own evaluations' time once one has run, at the end of each
+//                 epoch of the warmup and at the warmup's last step (is_replan_step). Those steps are
+//                 still in the warmup, where the learning rate depends on the warmup's length only, not
+//                 on S: a new S that keeps the warmup's length changes nothing already done, and
+//                 `--steps S` still repeats the run bit for bit. The later plans rest on more steps, so
+//                 on a less noisy mean. When the warmup would change, or the epoch under way would be
+//                 cut, the plan before stands.
 //
 // If the machine slows down later (another process takes a core), the deadline still holds: the loop
 // stops taking steps when the next one would leave too little time for the final evaluation and save
@@ -67,13 +71,18 @@ struct BudgetPlan {
 };
 BudgetPlan make_plan(const BudgetPlanInput& input, double requested_warmup_epochs);
 
-// Step 4: the steps of the run's first epoch that are timed, and the plan again from their speed.
-constexpr int64_t kRemeasureFrom = 5, kRemeasureTo = 45;
+// Step 4: the steps before kRemeasureFrom are not timed (the first ones map fresh memory); a plan made
+// again rests on at least kRemeasureMinSteps timed steps.
+constexpr int64_t kRemeasureFrom = 5, kRemeasureMinSteps = 40;
 
-// The plan `current` made again from `remeasured` (elapsed_s: now; step_s: the steps' measured mean),
-// with `steps_done` steps taken, all of them in the first epoch. It is returned only if it changes
-// nothing already done: every step taken was a warmup step, the warmup keeps its length W, and the first
-// epoch stays whole (S >= N); otherwise `current` is returned unchanged.
+// Whether the plan is made again once `steps_done` steps are taken (N steps per epoch, W warmup steps):
+// at the end of each epoch within the warmup and at the warmup's last step, once enough steps are timed.
+bool is_replan_step(int64_t steps_done, int64_t steps_per_epoch, int64_t warmup_steps);
+
+// The plan `current` made again from `remeasured` (elapsed_s: now; step_s: the timed steps' mean;
+// eval_image_s: the last evaluation's, if one has run), with `steps_done` steps taken. It is returned only
+// if it changes nothing already done: every step taken was a warmup step, the warmup keeps its length W,
+// and the epoch under way stays whole (S reaches its end); otherwise `current` is returned unchanged.
 BudgetPlan remeasured_plan(const BudgetPlan& current, BudgetPlanInput remeasured, double requested_warmup_epochs,
                            int64_t steps_done);
 

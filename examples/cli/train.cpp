@@ -221,8 +221,8 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         config.steps = plan.steps;
         config.warmup_epochs = plan.warmup_epochs;  // at most a fifth of the run, as with --epochs
     }
-    // The run's length. A budgeted run may change it once more, early in its first epoch (step 4 of
-    // time_budget.h: the plan made again from the run's own speed), before any step depends on it.
+    // The run's length. A budgeted run may change it again during its warmup (step 4 of time_budget.h:
+    // the plan made again from the run's own speed), before any step depends on it.
     int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
     if (config.steps > 0) config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
     // --epochs' own bound holds for a plan too: the config is saved with it, and read back by validate().
@@ -313,10 +313,16 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         return batch;
     };
     model_rng.set_state(state.model_rng);
-    Clock::time_point remeasure_start = Clock::now();  // a budgeted run's step kRemeasureFrom (time_budget.h)
+    // A budgeted run times its own steps from step kRemeasureFrom on and plans again from their mean at
+    // the end of each warmup epoch (step 4 of time_budget.h), with its evaluations' time once one has run.
+    double timed_seconds = 0;
+    int64_t timed_steps = 0;
+    bool evaluated = false;  // in this session: eval_seconds is then measured, not the probe's estimate
+    double eval_seconds = 0;
     const auto plan_again = [&] {
         BudgetPlanInput again = budget;
-        again.step_s = seconds_since(remeasure_start) / static_cast<double>(kRemeasureTo - kRemeasureFrom);
+        again.step_s = timed_seconds / static_cast<double>(timed_steps);
+        if (evaluated && again.eval_images > 0) again.eval_image_s = eval_seconds / static_cast<double>(again.eval_images);
         again.elapsed_s = seconds_since(session_start);
         if (options.on_budget_remeasure) options.on_budget_remeasure(again);
         const BudgetPlan current{total_steps, config.warmup_epochs, warmup_steps};
@@ -332,8 +338,8 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             std::fprintf(options.summary,
                          "time budget: steps %lld to %lld of the run took %.3f s each (the probe: %.3f s); "
                          "%lld steps planned to end by %s (%lld epochs; config.json updated)\n",
-                         static_cast<long long>(kRemeasureFrom), static_cast<long long>(kRemeasureTo), again.step_s,
-                         budget.step_s, static_cast<long long>(total_steps),
+                         static_cast<long long>(state.step - timed_steps), static_cast<long long>(state.step),
+                         again.step_s, budget.step_s, static_cast<long long>(total_steps),
                          format_duration(again.elapsed_s + planned_seconds(again, total_steps - state.step)).c_str(),
                          static_cast<long long>(epochs));
             std::fflush(options.summary);
@@ -341,9 +347,9 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     };
     // The last evaluation's duration (validation + test), for the ETA and the budget's deadline; the probe's
     // estimate until one has run.
-    double eval_seconds = budget.eval_image_s > 0
-                              ? budget.eval_image_s * static_cast<double>(val_loader.size() + test_loader.size())
-                              : -1;
+    eval_seconds = budget.eval_image_s > 0
+                       ? budget.eval_image_s * static_cast<double>(val_loader.size() + test_loader.size())
+                       : -1;
     const Scalar max_norm = config.clip_grad > 0 ? static_cast<Scalar>(config.clip_grad)
                                                  : std::numeric_limits<Scalar>::max();  // no clipping: norm only
 
@@ -369,6 +375,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
                 out_of_time = true;
                 break;
             }
+            const auto step_start = Clock::now();
             Batch batch = draw_batch(k);
             if (options.on_batch) options.on_batch(state.step, batch, *model);
             const int64_t B = batch.labels.numel();
@@ -432,8 +439,11 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             ++state.step;
             state.batch = k + 1;
             state.model_rng = model_rng.state();
-            if (budget.budget_s > 0 && epoch == 0 && state.step == kRemeasureFrom) remeasure_start = Clock::now();
-            if (budget.budget_s > 0 && epoch == 0 && state.step == kRemeasureTo) plan_again();
+            if (budget.budget_s > 0 && state.step > kRemeasureFrom) {
+                timed_seconds += seconds_since(step_start);
+                ++timed_steps;
+                if (is_replan_step(state.step, N, warmup_steps)) plan_again();
+            }
 
             const double rate = static_cast<double>(epoch_images) / std::max(1e-9, seconds_since(epoch_start));
             const double evals_left = static_cast<double>(epochs - epoch);
@@ -473,6 +483,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
             return interrupted(epoch + 1, state.batch, batches);
         }
         eval_seconds = seconds_since(eval_start);
+        evaluated = true;
 
         // The epoch is complete: record it, then save. The best checkpoint is chosen by validation accuracy;
         // without a validation split nothing chooses, and best.safetensors is the run's final state.

@@ -247,9 +247,18 @@ TEST_CASE("remeasured_plan: a new length only when every step taken was a warmup
     BudgetPlan cut = make_plan(probe, 1000);
     CHECK(cut.warmup_steps == 115);  // round(573 / 5)
     CHECK(remeasured_plan(cut, again, 1000, 45).steps == cut.steps);
-    // ... and a first epoch shorter than the steps measured, already evaluated and saved.
-    again.steps_per_epoch = 40;
-    CHECK(remeasured_plan(current, again, 2, 45).steps == current.steps);
+    // ... and an epoch under way that the new plan would cut: with 1,000 steps an epoch and a warmup of
+    // 50, a plan made again at step 50 must still reach step 1,000.
+    BudgetPlanInput long_epochs = probe;
+    long_epochs.steps_per_epoch = 1000;
+    long_epochs.step_s = 0.1;
+    const BudgetPlan long_plan = make_plan(long_epochs, 0.05);
+    CHECK(long_plan.steps > 1000);
+    CHECK(long_plan.warmup_steps == 50);
+    long_epochs.step_s = 1.0;  // about 580 steps fit: the run would end at step 630, inside its first epoch
+    CHECK(remeasured_plan(long_plan, long_epochs, 0.05, 50).steps == long_plan.steps);
+    long_epochs.step_s = 0.5;  // about 1,160 fit: the first epoch stays whole
+    CHECK(remeasured_plan(long_plan, long_epochs, 0.05, 50).steps > 1000);
     // A slower machine shortens the plan just as well.
     again.steps_per_epoch = 50;
     again.step_s = 1.2;  // 9 epochs (60.75 s each) and 28 steps after the 45: 523 steps, still 2 warmup epochs
@@ -258,10 +267,27 @@ TEST_CASE("remeasured_plan: a new length only when every step taken was a warmup
     CHECK(slower.warmup_steps == 100);
 }
 
-// The probe is slow (1 s a step) and the run's own steps are twice as fast (the hooks fix both): the plan
-// made again at step 45 is the one remeasured_plan gives above, config.json says so, the run takes its
-// 1,173 steps, and `--steps 1173` repeats it bit for bit: the first 45 steps did not depend on the length.
-TEST_CASE("train --time: the plan is made again from the run's own first steps, changing nothing already done") {
+TEST_CASE("is_replan_step: at the end of each warmup epoch and at the warmup's last step, once 40 steps are timed") {
+    // 50 steps an epoch, a warmup of 120: plans again after steps 50, 100 and 120.
+    std::vector<int64_t> steps;
+    for (int64_t done = 0; done <= 400; ++done)
+        if (is_replan_step(done, 50, 120)) steps.push_back(done);
+    CHECK(steps == std::vector<int64_t>{50, 100, 120});
+    // An epoch of 20 steps ends before 40 are timed (steps 5 to 24): the first plan comes at step 60.
+    steps.clear();
+    for (int64_t done = 0; done <= 400; ++done)
+        if (is_replan_step(done, 20, 100)) steps.push_back(done);
+    CHECK(steps == std::vector<int64_t>{60, 80, 100});
+    // A warmup too short to time 40 steps: never.
+    for (int64_t done = 0; done <= 400; ++done) CHECK_FALSE(is_replan_step(done, 50, 44));
+    CHECK(is_replan_step(45, 50, 45));  // exactly enough
+}
+
+// The probe is slow (1 s a step); the run's own steps are twice as fast at the end of its first epoch,
+// then as slow as the probe at the end of its second, the warmup's last step (the hooks fix the speeds).
+// Each plan is the one remeasured_plan gives, config.json says so, the run takes the last plan's 672
+// steps, and `--steps 672` repeats it bit for bit: the first 100 steps did not depend on the length.
+TEST_CASE("train --time: the plan is made again at each warmup epoch's end, changing nothing already done") {
     SmallData data;
     TempDir budgeted, repeated;
     TrainConfig c = tiny_config("cifar10", data.dir.str(), budgeted.str());
@@ -279,26 +305,31 @@ TEST_CASE("train --time: the plan is made again from the run's own first steps, 
         measured.save_s = 0.5;
     };
     options.on_budget_probe = [&](BudgetPlanInput& measured) { fix(measured, 1.0); };
-    int64_t remeasured_at = -1;
-    int64_t steps_planned_then = 0;
+    std::vector<int64_t> replanned_at;       // steps taken when the plan was made again
+    std::vector<int64_t> steps_planned_then;  // config.json's steps just before
     options.on_budget_remeasure = [&](BudgetPlanInput& measured) {
-        CHECK(measured.step_s > 0);  // the mean of steps 5..44 as the loop timed them
-        fix(measured, 0.5);
-        steps_planned_then = read_config_file(budgeted.file("config.json")).steps;
+        CHECK(measured.step_s > 0);  // the mean of the steps the loop timed
+        // The second plan comes after an evaluation: its time is the run's own, not the probe's 0.001 s.
+        if (!replanned_at.empty()) CHECK(measured.eval_image_s != 0.001);
+        steps_planned_then.push_back(read_config_file(budgeted.file("config.json")).steps);
+        fix(measured, replanned_at.empty() ? 0.5 : 1.0);
+        replanned_at.push_back(-1);
     };
     options.after_step = [&](const StepInfo& info) {
-        if (info.step == kRemeasureTo - 1 && remeasured_at < 0)
-            remeasured_at = read_config_file(budgeted.file("config.json")).steps;
+        if (!replanned_at.empty() && replanned_at.back() < 0) replanned_at.back() = info.step + 1;
     };
     const TrainResult result = train(c, options);
     REQUIRE(result.status == TrainStatus::completed);
-    CHECK(steps_planned_then == 573);   // the probe's plan, until step 45
-    CHECK(remeasured_at == 45 + 1128);  // the new plan, written before step 45's hooks ran
+    CHECK(replanned_at == std::vector<int64_t>{50, 100});
+    // 573: the probe's plan. 50 + 1,128: twice as fast, as in the remeasured_plan test above (done 45 there,
+    // 50 here: the same 22 epochs and 28 steps fit after them). 100 + 572: the probe's speed again, less the
+    // evaluation charged in advance (0.97 x 599.25 s fill 11 epochs of 50.75 s and 22 steps).
+    CHECK(steps_planned_then == std::vector<int64_t>{573, 50 + 1128});
     const TrainConfig written = read_config_file(budgeted.file("config.json"));
-    CHECK(written.steps == 1173);
-    CHECK(written.epochs == 24);  // ceil(1173 / 50)
+    CHECK(written.steps == 100 + 572);
+    CHECK(written.epochs == 14);  // ceil(672 / 50)
     CHECK(written.warmup_epochs == 2);
-    CHECK(result.state.step == 1173);
+    CHECK(result.state.step == 672);
 
     TrainConfig again = written;
     again.time = 0;
