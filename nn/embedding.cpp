@@ -85,14 +85,24 @@ PatchEmbedding::PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, 
     }
 }
 
-// One 3 x 3 convolution of stride 2 and padding 1: the side halves (S even), channels last.
+// One 3 x 3 convolution of stride 2 and padding 1: the side halves (S even).
 //   x (B, C_in, S, S) -> unfold -> (B, (S/2)^2, C_in*9) -> linear -> (B, (S/2)^2, C_out)
-Tensor PatchEmbedding::convolve(const Tensor& x, const PatchProjection& conv) const {
+// The layers after the first get x channels last, (B, S, S, C_in), as their LayerNorm left it. The fused
+// kernels unfold it as it lies, with the weight's numbers reordered to (C_out, 3, 3, C_in) to match
+// (unfold_channels_last, core/ops/movement.cpp); the textbook twin permutes x to (B, C_in, S, S) first
+// and unfolds that: the same windows, the same sums in another order.
+Tensor PatchEmbedding::convolve(const Tensor& x, const PatchProjection& conv, bool channels_last) const {
     const int64_t out_channels = conv.weight.size(0), inputs = conv.weight.size(1);
-    const Tensor windows = unfold(x, 3, 2, 1);                                 // (B, L, C_in*9)
-    const Tensor w = reshape(conv.weight, {out_channels, inputs * 9});        // (C_out, C_in*9)
-    return kernels() == Kernels::reference ? linear_reference(windows, w, conv.bias)
-                                           : linear(windows, w, conv.bias);   // (B, L, C_out)
+    if (kernels() == Kernels::reference) {
+        const Tensor images = channels_last ? permute(x, {0, 3, 1, 2}) : x;        // (B, C_in, S, S)
+        const Tensor windows = unfold(images, 3, 2, 1);                          // (B, L, C_in*9)
+        return linear_reference(windows, reshape(conv.weight, {out_channels, inputs * 9}), conv.bias);
+    }
+    if (!channels_last)
+        return linear(unfold(x, 3, 2, 1), reshape(conv.weight, {out_channels, inputs * 9}), conv.bias);
+    const Tensor windows = unfold_channels_last(x, 3, 2, 1);                       // (B, L, 9*C_in)
+    const Tensor w = reshape(permute(conv.weight, {0, 2, 3, 1}), {out_channels, 9 * inputs});  // (u, v, c) order
+    return linear(windows, w, conv.bias);                                          // (B, L, C_out)
 }
 
 // Stem::patch: out[b, i*w + j, d] = bias[d] + sum_{c,u,v} weight[d, c, u, v] * images[b, c, i*P + u, j*P + v]
@@ -113,13 +123,12 @@ Tensor PatchEmbedding::forward(const Tensor& images) const {
     int64_t side = image_size_;
     for (size_t i = 0; i < convs.size(); ++i) {
         side /= 2;
-        Tensor h = convolve(x, convs[i]);                                     // (B, side^2, C_i)
+        Tensor h = convolve(x, convs[i], i > 0);                              // (B, side^2, C_i)
         h = norms[i].forward(h);                                              // each pixel over its channels
         h = kernels() == Kernels::reference ? gelu_reference(h) : gelu(h);
-        const int64_t channels = h.size(2);
-        x = permute(reshape(h, {B, side, side, channels}), {0, 3, 1, 2});     // (B, C_i, side, side)
+        x = reshape(h, {B, side, side, h.size(2)});                           // (B, side, side, C_i)
     }
-    return convolve(x, proj);                                                 // (B, N, D)
+    return convolve(x, proj, convs.size() > 0);                               // (B, N, D)
 }
 
 // ---- the CLS token -------------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ enum class Stem { patch, conv };
 //
 // With Stem::conv (P a power of two, D divisible by P/2) the same module is the convolutional stem:
 //   images (B, C, S, S) -> unfold(3, 2, 1) -> linear -> LayerNorm -> GELU    (B, (S/2)^2, D/(P/2))  conv 0
-//     -> back to (B, D/(P/2), S/2, S/2) -> ... -> unfold(3, 2, 1) -> linear  (B, N, D)            the last
+//     -> as (B, S/2, S/2, D/(P/2)) -> ... -> unfold_channels_last(3, 2, 1) -> linear  (B, N, D)  the last
 // Parameters: convs.i.weight (C_i, C_{i-1}, 3, 3), convs.i.bias, norms.i.weight, norms.i.bias for every
 // conv before the last, and proj.weight (D, C_{n-1}, 3, 3), proj.bias for the last one.
 class PatchEmbedding : public Module {
@@ -82,7 +82,8 @@ public:
     ModuleList<LayerNorm> norms;          // Stem::conv: the LayerNorm after each of them
 
 private:
-    Tensor convolve(const Tensor& x, const PatchProjection& conv) const;  // 3x3, stride 2, pad 1 -> (B, L, OC)
+    // 3x3, stride 2, pad 1 -> (B, L, OC), of x (B, C, S, S), or of x (B, S, S, C) when channels_last
+    Tensor convolve(const Tensor& x, const PatchProjection& conv, bool channels_last) const;
     int64_t in_channels_, patch_, dim_, image_size_;
     Stem stem_;
 };

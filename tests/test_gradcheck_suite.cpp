@@ -97,7 +97,7 @@ TEST_CASE("gradcheck suite: the catalogue holds the ops, layers and models, each
           "multi_head_attention", "patch_embed", "position_embedding", "window_attention", "patch_merging",
           "swin_block", "vit", "swin", "add_broadcast", "mul", "div", "exp", "log", "sqrt", "tanh", "sigmoid", "relu",
           "drop_path", "sum", "mean", "max", "permute", "slice", "concat", "roll", "shifted_copies", "gather",
-          "index_select", "unfold", "conv_stem"})
+          "index_select", "unfold", "unfold_channels_last", "conv_stem"})
         CHECK_MESSAGE(names.count(required) == 1, required, " is missing from the catalogue");
 }
 

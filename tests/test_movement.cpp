@@ -1,6 +1,7 @@
 // Movement ops (core/ops/movement.cpp): reshape, permute, transpose, slice, concat, stack, index_select,
-// gather, roll, shifted_copies, unfold. For each: values by hand, gradient checks at two or more shapes (negative dims too), bad
-// inputs that must name the shapes; and the threaded copy paths against plain index arithmetic.
+// gather, roll, shifted_copies, unfold, unfold_channels_last. For each: values by hand, gradient checks at
+// two or more shapes (negative dims too), bad inputs that must name the shapes; and the threaded copy paths
+// against plain index arithmetic.
 #include <functional>
 #include <string>
 #include <vector>
@@ -561,6 +562,88 @@ TEST_CASE("unfold: images that are not 4-D, impossible kernels and windows large
     CHECK(contains(thrown_message([] { unfold(Tensor::zeros({1, 3, 4, 4}), 3, 1, 3); }), "padding 3"));
     CHECK(contains(thrown_message([] { unfold(Tensor::zeros({1, 3, 2, 4}), 5, 1, 1); }),
                    "unfold: a 5 x 5 window does not fit images (1, 3, 2, 4) padded by 1"));
+}
+
+// ---- unfold_channels_last --------------------------------------------------------------------------------
+
+TEST_CASE("unfold_channels_last: values worked out by hand; each window is k*k runs of C channels") {
+    // x (1, 2, 2, 2): pixel (y, x) holds channels (10 (2y + x), 10 (2y + x) + 1). Kernel 2, stride 1,
+    // padding 0: one window, the 4 pixels row by row, each pixel's 2 channels together ((u, v, c) order).
+    const Tensor x = Tensor::from_vector({0, 1, 10, 11, 20, 21, 30, 31}, {1, 2, 2, 2});
+    check_values(unfold_channels_last(x, 2, 1, 0), {1, 1, 8}, {0, 1, 10, 11, 20, 21, 30, 31});
+    // Kernel 3, stride 2, padding 1 on one channel (3 x 3 = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]): with C = 1
+    // the two orders agree, so the windows are unfold's (its hand-worked test above).
+    check_values(unfold_channels_last(iota({1, 3, 3, 1}), 3, 2, 1), {1, 4, 9},
+                 {0, 0, 0, 0, 0, 1, 0, 3, 4,      // (0, 0): rows -1..1, columns -1..1
+                  0, 0, 0, 1, 2, 0, 4, 5, 0,      // (0, 1)
+                  0, 3, 4, 0, 6, 7, 0, 0, 0,      // (1, 0)
+                  4, 5, 0, 7, 8, 0, 0, 0, 0});    // (1, 1)
+    // Two channels and padding: window (0, 0) of kernel 3, stride 2, padding 1 on the 2 x 2 image above
+    // reads rows -1..1 and columns -1..1: padding runs of two zeros, then the pixels (0,0), (0,1), (1,0), (1,1).
+    check_values(unfold_channels_last(x, 3, 2, 1), {1, 1, 18},
+                 {0, 0,  0, 0,   0, 0,      // row -1
+                  0, 0,  0, 1,   10, 11,    // row 0: column -1, 0, 1
+                  0, 0,  20, 21, 30, 31});  // row 1
+}
+
+TEST_CASE("unfold_channels_last: the backward sums each pixel's copies, channel by channel") {
+    // Kernel 3, stride 2, padding 1 on 4 x 4 with 2 channels: each pixel's count of windows, as for unfold
+    // (1, 2 or 4), the same for both its channels.
+    Tensor y = random_tensor({1, 4, 4, 2}, 53);
+    unfold_channels_last(y, 3, 2, 1).backward(Tensor::ones({1, 4, 18}));
+    check_values(y.grad(), {1, 4, 4, 2}, {1, 1, 2, 2, 1, 1, 1, 1,   2, 2, 4, 4, 2, 2, 2, 2,
+                                          1, 1, 2, 2, 1, 1, 1, 1,   1, 1, 2, 2, 1, 1, 1, 1});
+}
+
+TEST_CASE("unfold_channels_last: gradient checks") {
+    Tensor a = random_tensor({1, 3, 3, 2}, 54);
+    check_gradients([](const std::vector<Tensor>& in) { return unfold_channels_last(in[0], 2, 1, 0); }, {a});
+    Tensor b = random_tensor({2, 4, 4, 3}, 55);
+    check_gradients([](const std::vector<Tensor>& in) { return unfold_channels_last(in[0], 3, 2, 1); }, {b});
+    Tensor c = random_tensor({1, 5, 3, 2}, 56);
+    check_gradients([](const std::vector<Tensor>& in) { return unfold_channels_last(in[0], 3, 1, 2); }, {c});
+}
+
+TEST_CASE("unfold_channels_last equals unfold of the permuted images with each row reordered, values and gradients") {
+    // unfold(permute(x, NCHW)) gives rows in (c, u, v) order; reshaping a row to (C, k*k) and transposing
+    // gives (k*k, C): the (u, v, c) order.
+    const int64_t B = 2, H = 7, W = 6, C = 3;
+    struct Window {
+        int64_t k, s, p;
+    };
+    for (const Window window : {Window{3, 2, 1}, Window{2, 2, 0}, Window{3, 1, 2}}) {
+        const int64_t k = window.k, s = window.s, p = window.p;
+        CAPTURE(k);
+        CAPTURE(s);
+        CAPTURE(p);
+        const int64_t L = ((H + 2 * p - k) / s + 1) * ((W + 2 * p - k) / s + 1);
+        Tensor x = random_tensor({B, H, W, C}, 57);
+        const Tensor dout = random_tensor({B, L, k * k * C}, 58, false);
+        Tensor fused = unfold_channels_last(x, k, s, p);
+        fused.backward(dout);
+        const std::vector<Scalar> fused_grad = x.grad().to_vector();
+        x.zero_grad();
+        const Tensor rows = unfold(permute(x, {0, 3, 1, 2}), k, s, p);                        // (B, L, C*k*k)
+        Tensor composed = reshape(transpose(reshape(rows, {B, L, C, k * k}), 2, 3), {B, L, k * k * C});
+        composed.backward(dout);
+        CHECK(same_values(fused, composed));
+        const std::vector<Scalar> composed_grad = x.grad().to_vector();
+        REQUIRE(composed_grad.size() == fused_grad.size());
+        for (size_t i = 0; i < fused_grad.size(); ++i)
+            CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("unfold_channels_last: images that are not 4-D, impossible kernels and windows larger than the image are refused") {
+    CHECK(contains(thrown_message([] { unfold_channels_last(Tensor::zeros({4, 4, 3}), 3, 2, 1); }),
+                   "unfold_channels_last: images (4, 4, 3), expected (B, H, W, C)"));
+    CHECK(contains(thrown_message([] { unfold_channels_last(Tensor::zeros({1, 4, 4, 3}), 0, 1, 0); }),
+                   "unfold_channels_last: kernel 0, stride 1, padding 0, expected kernel >= 1"));
+    CHECK(contains(thrown_message([] { unfold_channels_last(Tensor::zeros({1, 4, 4, 3}), 3, 0, 1); }), "stride 0"));
+    CHECK(contains(thrown_message([] { unfold_channels_last(Tensor::zeros({1, 4, 4, 3}), 3, 1, 3); }), "padding 3"));
+    CHECK(contains(thrown_message([] { unfold_channels_last(Tensor::zeros({1, 2, 4, 3}), 5, 1, 1); }),
+                   "unfold_channels_last: a 5 x 5 window does not fit images (1, 2, 4, 3) padded by 1"));
+    CHECK(contains(thrown_message([] { unfold_channels_last(Tensor(), 3, 2, 1); }), "unfold_channels_last: images"));
 }
 
 // ---- expand ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // Movement: ops that move numbers without changing them. reshape, permute, transpose, slice, concat, stack,
-// index_select, gather, roll, shifted_copies, unfold.
+// index_select, gather, roll, shifted_copies, unfold, unfold_channels_last.
 //
 // Layout: storage is row-major, so element (i_0, .., i_{r-1}) of a tensor of shape (s_0, .., s_{r-1}) sits
 // at offset i_0 * stride_0 + .. + i_{r-1} * stride_{r-1}, where stride_d = s_{d+1} * .. * s_{r-1} (the
@@ -561,6 +561,71 @@ Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padd
             const Scalar* d_windows = g + b * out_numel;
             for_each_copy([d_pixels, d_windows](int64_t pixel, int64_t element) {
                 d_pixels[pixel] += d_windows[element];
+            });
+        }
+    });
+    return out;
+}
+
+// unfold_channels_last: unfold for images stored channels last, the layout a LayerNorm over each pixel's
+// channels leaves them in (the conv stem's inner layers)
+//   images (B, H, W, C) -> (B, Ho*Wo, k*k*C),  Ho, Wo as in unfold
+//     out[b, i*Wo + j, (u*k + v)*C + c] = images[b, i*s - p + u, j*s - p + v, c]   (0 where that is outside)
+//   The same windows as unfold(permute(images, {0, 3, 1, 2}), k, s, p), with each row's numbers in (u, v, c)
+//   order instead of (c, u, v): a window is k*k runs of C channels, each run contiguous in both tensors,
+//   so it copies in k*k blocks. The matching convolution weight is (OC, k, k, C):
+//     conv2d(permute(images, NCHW), weight, bias, s, p)
+//       = linear(unfold_channels_last(images, k, s, p), permute(weight, {0, 2, 3, 1}) as (OC, k*k*C), bias)
+// Backward: as unfold's, each pixel's run receives the sum of its copies' gradients:
+//     dx[b, y, x, c] += sum over (i, j, u, v) with i*s - p + u = y and j*s - p + v = x of
+//                       dout[b, i*Wo + j, (u*k + v)*C + c]
+Tensor unfold_channels_last(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding) {
+    check_defined(images, "unfold_channels_last", "images");
+    check(images.dim() == 4, "unfold_channels_last: images ", images.shape(), ", expected (B, H, W, C)");
+    const int64_t B = images.size(0), H = images.size(1), W = images.size(2), C = images.size(3);
+    check(kernel > 0 && stride > 0 && padding >= 0 && padding < kernel, "unfold_channels_last: kernel ", kernel,
+          ", stride ", stride, ", padding ", padding, ", expected kernel >= 1, stride >= 1 and 0 <= padding < kernel");
+    check(H + 2 * padding >= kernel && W + 2 * padding >= kernel, "unfold_channels_last: a ", kernel, " x ", kernel,
+          " window does not fit images ", images.shape(), " padded by ", padding);
+    const int64_t Ho = (H + 2 * padding - kernel) / stride + 1, Wo = (W + 2 * padding - kernel) / stride + 1;
+    const int64_t k = kernel, L = Ho * Wo, row_length = k * k * C;
+    // Visits one image's runs of C numbers that copy: visit(pixel, element), the offsets of the run's first
+    // number within image b's (H, W, C) block and its (L, k*k*C) block; runs in the padding are skipped.
+    const auto for_each_run = [=](auto&& visit) {
+        for (int64_t i = 0; i < Ho; ++i)
+            for (int64_t j = 0; j < Wo; ++j)
+                for (int64_t u = 0; u < k; ++u) {
+                    const int64_t y = i * stride - padding + u;
+                    if (y < 0 || y >= H) continue;  // a padding row: zeros
+                    for (int64_t v = 0; v < k; ++v) {
+                        const int64_t x = j * stride - padding + v;
+                        if (x >= 0 && x < W) visit((y * W + x) * C, (i * Wo + j) * row_length + (u * k + v) * C);
+                    }
+                }
+    };
+    Tensor out = Tensor::zeros({B, L, row_length});
+    Scalar* o = out.data();
+    const Scalar* in = images.data();
+    const int64_t image_numel = H * W * C, out_numel = L * row_length;
+#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's windows
+    for (int64_t b = 0; b < B; ++b) {
+        const Scalar* pixels = in + b * image_numel;
+        Scalar* windows = o + b * out_numel;
+        for_each_run([=](int64_t pixel, int64_t element) {
+            for (int64_t c = 0; c < C; ++c) windows[element + c] = pixels[pixel + c];
+        });
+    }
+    out.set_backward("unfold_channels_last", {images},
+                     [images, for_each_run, B, C, image_numel, out_numel](const Tensor& dout) {
+        if (!images.requires_grad()) return;
+        Scalar* d_images = images.grad_data();
+        const Scalar* g = dout.data();
+#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's gradient
+        for (int64_t b = 0; b < B; ++b) {
+            Scalar* d_pixels = d_images + b * image_numel;
+            const Scalar* d_windows = g + b * out_numel;
+            for_each_run([=](int64_t pixel, int64_t element) {
+                for (int64_t c = 0; c < C; ++c) d_pixels[pixel + c] += d_windows[element + c];
             });
         }
     });

@@ -227,6 +227,10 @@ std::vector<Check> catalogue() {
          [](Rng& rng) {
              return unary(leaf({2, 3, 4, 5}, rng), [](const Tensor& x) { return unfold(x, 3, 2, 1); });
          }},
+        {"unfold_channels_last", "images (2, 4, 5, 3) -> (2, 6, 27): unfold with channels last, (u, v, c) order",
+         [](Rng& rng) {
+             return unary(leaf({2, 4, 5, 3}, rng), [](const Tensor& x) { return unfold_channels_last(x, 3, 2, 1); });
+         }},
         // matrix products (core/ops/matmul.cpp)
         {"matmul", "a (2, 3, 4) @ b (4, 5) -> (2, 3, 5): b broadcast over the batch",
          [](Rng& rng) {
