@@ -93,6 +93,8 @@ Tensor shifted_copies(const Tensor& images, int64_t shift);
 // unfold: every k x k window of the images (stride s, zero padding p) as a row, in (c, u, v) order: im2col,
 // which makes a convolution one matrix product (the ViT's --stem conv). (B, C, H, W) -> (B, Ho*Wo, C*k*k)
 Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding);
+// unfold_reference: the same from concat (the padding), strided slices and stack, the textbook twin.
+Tensor unfold_reference(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding);
 // unfold_channels_last: the same windows of images stored (B, H, W, C), each row in (u, v, c) order: k*k
 // runs of C channels (the conv stem after its first layer). (B, H, W, C) -> (B, Ho*Wo, k*k*C)
 Tensor unfold_channels_last(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding);

@@ -90,12 +90,12 @@ PatchEmbedding::PatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, 
 // The layers after the first get x channels last, (B, S, S, C_in), as their LayerNorm left it. The fused
 // kernels unfold it as it lies, with the weight's numbers reordered to (C_out, 3, 3, C_in) to match
 // (unfold_channels_last, core/ops/movement.cpp); the textbook twin permutes x to (B, C_in, S, S) first
-// and unfolds that: the same windows, the same sums in another order.
+// and unfolds that with slices (unfold_reference): the same windows, the same sums in another order.
 Tensor PatchEmbedding::convolve(const Tensor& x, const PatchProjection& conv, bool channels_last) const {
     const int64_t out_channels = conv.weight.size(0), inputs = conv.weight.size(1);
     if (kernels() == Kernels::reference) {
         const Tensor images = channels_last ? permute(x, {0, 3, 1, 2}) : x;        // (B, C_in, S, S)
-        const Tensor windows = unfold(images, 3, 2, 1);                          // (B, L, C_in*9)
+        const Tensor windows = unfold_reference(images, 3, 2, 1);                // (B, L, C_in*9)
         return linear_reference(windows, reshape(conv.weight, {out_channels, inputs * 9}), conv.bias);
     }
     if (!channels_last)
@@ -116,7 +116,8 @@ Tensor PatchEmbedding::forward(const Tensor& images) const {
         const int64_t P = patch_;
         Tensor patches = patchify(images, P);                                    // (B, N, C*P*P)
         Tensor w = reshape(proj.weight, {dim_, in_channels_ * P * P});           // (D, C*P*P): (c, u, v) order
-        return linear(patches, w, proj.bias);                                    // (B, N, D)
+        return kernels() == Kernels::reference ? linear_reference(patches, w, proj.bias)
+                                               : linear(patches, w, proj.bias);  // (B, N, D)
     }
     const int64_t B = images.size(0);
     Tensor x = images;                                                        // (B, C, S, S)

@@ -515,6 +515,8 @@ TEST_CASE("unfold: gradient checks") {
     check_gradients([](const std::vector<Tensor>& in) { return unfold(in[0], 3, 2, 1); }, {b});
     Tensor c = random_tensor({1, 2, 5, 3}, 49);
     check_gradients([](const std::vector<Tensor>& in) { return unfold(in[0], 3, 1, 2); }, {c});
+    // and its textbook twin
+    check_gradients([](const std::vector<Tensor>& in) { return unfold_reference(in[0], 3, 2, 1); }, {b});
 }
 
 TEST_CASE("unfold with kernel = stride = P and no padding is patchify") {
@@ -523,34 +525,38 @@ TEST_CASE("unfold with kernel = stride = P and no padding is patchify") {
     CHECK(same_values(unfold(x, 2, 2, 0), patchify(x, 2)));
 }
 
-TEST_CASE("unfold equals its primitives: zero padding by concat, a strided slice per kernel offset, stack") {
-    // The window numbers at offset (u, v) of every window form the image slice [u::s, v::s] of the padded
-    // image: stack those k*k slices and move the window index to the front.
-    const int64_t B = 2, C = 3, H = 7, W = 6, k = 3, s = 2, p = 1;
-    const int64_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
-    Tensor x = random_tensor({B, C, H, W}, 51);
-    const Tensor dout = random_tensor({B, Ho * Wo, C * k * k}, 52, false);
-    Tensor fused = unfold(x, k, s, p);
-    fused.backward(dout);
-    const std::vector<Scalar> fused_grad = x.grad().to_vector();
-    x.zero_grad();
-
-    const Tensor rows_of_zeros = Tensor::zeros({B, C, p, W}), columns_of_zeros = Tensor::zeros({B, C, H + 2 * p, p});
-    const Tensor tall = concat({rows_of_zeros, x, rows_of_zeros}, 2);                      // (B, C, H+2p, W)
-    const Tensor padded = concat({columns_of_zeros, tall, columns_of_zeros}, 3);            // (B, C, H+2p, W+2p)
-    std::vector<Tensor> offsets;
-    for (int64_t u = 0; u < k; ++u)
-        for (int64_t v = 0; v < k; ++v) {
-            const Tensor rows = slice(padded, 2, u, u + s * (Ho - 1) + 1, s);              // (B, C, Ho, W+2p)
-            offsets.push_back(slice(rows, 3, v, v + s * (Wo - 1) + 1, s));                 // (B, C, Ho, Wo)
-        }
-    const Tensor stacked = stack(offsets, 2);                                              // (B, C, k*k, Ho, Wo)
-    Tensor composed = reshape(permute(stacked, {0, 3, 4, 1, 2}), {B, Ho * Wo, C * k * k});  // (B, L, C*k*k)
-    composed.backward(dout);
-    CHECK(same_values(fused, composed));
-    const std::vector<Scalar> composed_grad = x.grad().to_vector();
-    REQUIRE(composed_grad.size() == fused_grad.size());
-    for (size_t i = 0; i < fused_grad.size(); ++i) CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+TEST_CASE("unfold equals its textbook twin (zero padding by concat, a strided slice per kernel offset, stack)") {
+    // unfold_reference (core/ops/movement.cpp) builds the windows from primitives: the numbers at offset
+    // (u, v) of every window form the slice [u::s, v::s] of the padded image. Forward and backward agree
+    // with the op, with and without padding, with overlapping windows and with a stride that does not fit.
+    const int64_t B = 2, C = 3, H = 7, W = 6;
+    struct Window {
+        int64_t k, s, p;
+    };
+    for (const Window window : {Window{3, 2, 1}, Window{2, 2, 0}, Window{3, 1, 2}, Window{2, 3, 0}}) {
+        const int64_t k = window.k, s = window.s, p = window.p;
+        CAPTURE(k);
+        CAPTURE(s);
+        CAPTURE(p);
+        const int64_t L = ((H + 2 * p - k) / s + 1) * ((W + 2 * p - k) / s + 1);
+        Tensor x = random_tensor({B, C, H, W}, 51);
+        const Tensor dout = random_tensor({B, L, C * k * k}, 52, false);
+        Tensor fused = unfold(x, k, s, p);
+        fused.backward(dout);
+        const std::vector<Scalar> fused_grad = x.grad().to_vector();
+        x.zero_grad();
+        Tensor composed = unfold_reference(x, k, s, p);
+        composed.backward(dout);
+        CHECK(same_values(fused, composed));
+        const std::vector<Scalar> composed_grad = x.grad().to_vector();
+        REQUIRE(composed_grad.size() == fused_grad.size());
+        for (size_t i = 0; i < fused_grad.size(); ++i)
+            CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+    }
+    CHECK(contains(thrown_message([] { unfold_reference(Tensor::zeros({1, 3, 2, 4}), 5, 1, 1); }),
+                   "unfold_reference: a 5 x 5 window does not fit images (1, 3, 2, 4) padded by 1"));
+    CHECK(contains(thrown_message([] { unfold_reference(Tensor::zeros({3, 4, 4}), 3, 2, 1); }),
+                   "unfold_reference: images (3, 4, 4), expected (B, C, H, W)"));
 }
 
 TEST_CASE("unfold: images that are not 4-D, impossible kernels and windows larger than the image are refused") {

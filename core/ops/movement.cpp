@@ -1,5 +1,5 @@
 // Movement: ops that move numbers without changing them. reshape, permute, transpose, slice, concat, stack,
-// index_select, gather, roll, shifted_copies, unfold, unfold_channels_last.
+// index_select, gather, roll, shifted_copies, unfold (and unfold_reference), unfold_channels_last.
 //
 // Layout: storage is row-major, so element (i_0, .., i_{r-1}) of a tensor of shape (s_0, .., s_{r-1}) sits
 // at offset i_0 * stride_0 + .. + i_{r-1} * stride_{r-1}, where stride_d = s_{d+1} * .. * s_{r-1} (the
@@ -515,15 +515,30 @@ Tensor shifted_copies(const Tensor& images, int64_t shift) {
 // sits in up to ceil(k/s)^2 windows, so it receives the sum of its copies' gradients         (col2im):
 //     dx[b, c, y, x] += sum over (i, j, u, v) with i*s - p + u = y and j*s - p + v = x of
 //                       dout[b, i*Wo + j, (c*k + u)*k + v]
+namespace {
+
+// The windows' grid, Ho x Wo, of H x W images padded by p: Ho = (H + 2p - k) / s + 1, Wo likewise. Refuses
+// (naming `op`) a kernel, stride or padding that make no sense and a window larger than the padded image.
+struct WindowGrid {
+    int64_t rows, columns;
+};
+WindowGrid window_grid(const char* op, const Tensor& images, int64_t H, int64_t W, int64_t kernel, int64_t stride,
+                       int64_t padding) {
+    check(kernel > 0 && stride > 0 && padding >= 0 && padding < kernel, op, ": kernel ", kernel, ", stride ", stride,
+          ", padding ", padding, ", expected kernel >= 1, stride >= 1 and 0 <= padding < kernel");
+    check(H + 2 * padding >= kernel && W + 2 * padding >= kernel, op, ": a ", kernel, " x ", kernel,
+          " window does not fit images ", images.shape(), " padded by ", padding);
+    return {(H + 2 * padding - kernel) / stride + 1, (W + 2 * padding - kernel) / stride + 1};
+}
+
+}  // namespace
+
 Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding) {
     check_defined(images, "unfold", "images");
     check(images.dim() == 4, "unfold: images ", images.shape(), ", expected (B, C, H, W)");
     const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
-    check(kernel > 0 && stride > 0 && padding >= 0 && padding < kernel, "unfold: kernel ", kernel, ", stride ",
-          stride, ", padding ", padding, ", expected kernel >= 1, stride >= 1 and 0 <= padding < kernel");
-    check(H + 2 * padding >= kernel && W + 2 * padding >= kernel, "unfold: a ", kernel, " x ", kernel,
-          " window does not fit images ", images.shape(), " padded by ", padding);
-    const int64_t Ho = (H + 2 * padding - kernel) / stride + 1, Wo = (W + 2 * padding - kernel) / stride + 1;
+    const WindowGrid grid = window_grid("unfold", images, H, W, kernel, stride, padding);
+    const int64_t Ho = grid.rows, Wo = grid.columns;
     const int64_t k = kernel, L = Ho * Wo, row_length = C * k * k;
     // Visits one image's pairs (input pixel, output element) that copy, window by window: visit(pixel, element),
     // offsets within image b's (C, H, W) block and its (L, C*k*k) block.
@@ -567,6 +582,38 @@ Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padd
     return out;
 }
 
+// unfold_reference: unfold's textbook twin, from primitives, each with its own backward:
+//   pad        concat zero rows above and below, then zero columns left and right     (B, C, H+2p, W+2p)
+//   offsets    for each (u, v) of the kernel, the strided slice [u::s, v::s] of the padded image: the number
+//              at offset (u, v) of every window                                        k*k x (B, C, Ho, Wo)
+//   stack      the k*k slices after the channels                                       (B, C, k*k, Ho, Wo)
+//   rows       the window index to the front, each row in (c, u, v) order              (B, Ho*Wo, C*k*k)
+// The backward is theirs: the permute's, the stack's split, each slice's scatter (where windows overlap,
+// a pixel's gradients meet in the padded image's gradient and add), the concat's split.
+Tensor unfold_reference(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding) {
+    check_defined(images, "unfold_reference", "images");
+    check(images.dim() == 4, "unfold_reference: images ", images.shape(), ", expected (B, C, H, W)");
+    const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+    const WindowGrid grid = window_grid("unfold_reference", images, H, W, kernel, stride, padding);
+    const int64_t Ho = grid.rows, Wo = grid.columns;
+    const int64_t k = kernel, s = stride, p = padding;
+    Tensor padded = images;                                                                // (B, C, H, W)
+    if (p > 0) {
+        const Tensor rows_of_zeros = Tensor::zeros({B, C, p, W});
+        const Tensor columns_of_zeros = Tensor::zeros({B, C, H + 2 * p, p});
+        padded = concat({rows_of_zeros, images, rows_of_zeros}, 2);                         // (B, C, H+2p, W)
+        padded = concat({columns_of_zeros, padded, columns_of_zeros}, 3);                   // (B, C, H+2p, W+2p)
+    }
+    std::vector<Tensor> offsets;
+    for (int64_t u = 0; u < k; ++u)
+        for (int64_t v = 0; v < k; ++v) {
+            const Tensor rows = slice(padded, 2, u, u + s * (Ho - 1) + 1, s);              // (B, C, Ho, W+2p)
+            offsets.push_back(slice(rows, 3, v, v + s * (Wo - 1) + 1, s));                 // (B, C, Ho, Wo)
+        }
+    const Tensor stacked = stack(offsets, 2);                                              // (B, C, k*k, Ho, Wo)
+    return reshape(permute(stacked, {0, 3, 4, 1, 2}), {B, Ho * Wo, C * k * k});            // (B, L, C*k*k)
+}
+
 // unfold_channels_last: unfold for images stored channels last, the layout a LayerNorm over each pixel's
 // channels leaves them in (the conv stem's inner layers)
 //   images (B, H, W, C) -> (B, Ho*Wo, k*k*C),  Ho, Wo as in unfold
@@ -583,11 +630,8 @@ Tensor unfold_channels_last(const Tensor& images, int64_t kernel, int64_t stride
     check_defined(images, "unfold_channels_last", "images");
     check(images.dim() == 4, "unfold_channels_last: images ", images.shape(), ", expected (B, H, W, C)");
     const int64_t B = images.size(0), H = images.size(1), W = images.size(2), C = images.size(3);
-    check(kernel > 0 && stride > 0 && padding >= 0 && padding < kernel, "unfold_channels_last: kernel ", kernel,
-          ", stride ", stride, ", padding ", padding, ", expected kernel >= 1, stride >= 1 and 0 <= padding < kernel");
-    check(H + 2 * padding >= kernel && W + 2 * padding >= kernel, "unfold_channels_last: a ", kernel, " x ", kernel,
-          " window does not fit images ", images.shape(), " padded by ", padding);
-    const int64_t Ho = (H + 2 * padding - kernel) / stride + 1, Wo = (W + 2 * padding - kernel) / stride + 1;
+    const WindowGrid grid = window_grid("unfold_channels_last", images, H, W, kernel, stride, padding);
+    const int64_t Ho = grid.rows, Wo = grid.columns;
     const int64_t k = kernel, L = Ho * Wo, row_length = k * k * C;
     // Visits one image's runs of C numbers that copy: visit(pixel, element), the offsets of the run's first
     // number within image b's (H, W, C) block and its (L, k*k*C) block; runs in the padding are skipped.
