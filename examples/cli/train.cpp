@@ -224,7 +224,13 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     // The run's length. A budgeted run may change it again during its warmup (step 4 of time_budget.h:
     // the plan made again from the run's own speed), before any step depends on it.
     int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
-    if (config.steps > 0) config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
+    if (config.steps > 0) {
+        config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
+        // A warmup longer than the run is the run: the schedule takes min(S, W N) warmup steps either way.
+        // Recorded as such, the config stays what validate() accepts (warmup_epochs <= epochs), so the
+        // run's checkpoints load in eval, predict, export and --resume.
+        config.warmup_epochs = std::min(config.warmup_epochs, static_cast<double>(config.steps) / static_cast<double>(N));
+    }
     // --epochs' own bound holds for a plan too: the config is saved with it, and read back by validate().
     if (config.epochs > kMaxEpochs)
         throw UsageError(format_message("patchgrad train: ", config.steps, " steps of ", N, " per epoch make ",

@@ -123,6 +123,44 @@ TEST_CASE("train --steps: a plan of more epochs than --epochs allows is refused 
     CHECK_FALSE(std::filesystem::exists(out.file("config.json")));
 }
 
+TEST_CASE("train --steps: a run shorter than its warmup is all warmup, and its checkpoints load and resume") {
+    // 3 steps of the 50 in an epoch, with a warmup of 2 epochs (100 steps): the schedule warms up over the
+    // 3 steps there are. The config records that warmup, 3/50 of an epoch, not the 2 epochs it was given;
+    // with 2 it would say warmup_epochs > epochs, which validate() refuses when the run is read back
+    // (eval, predict, export and --resume would all fail on the run's own checkpoint).
+    SmallData data;
+    TempDir out, straight;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.limit = 0;
+    c.batch_size = 4;  // 200 images: 50 steps an epoch
+    c.warmup_epochs = 2;
+    c.steps = 3;
+    // Stopped after its first step, then resumed from its checkpoint: the two sessions together are the
+    // straight run, bit for bit.
+    std::vector<double> lrs;
+    TrainOptions options;
+    options.after_step = [&](const StepInfo& info) {
+        lrs.push_back(info.lr);
+        if (info.step == 0) request_stop(SIGINT);
+    };
+    REQUIRE(train(c, options).status == TrainStatus::interrupted);
+    const Checkpoint stopped = read_checkpoint(out.file("last.safetensors"));  // throws if its config is refused
+    CHECK(stopped.config.epochs == 1);
+    CHECK(stopped.config.warmup_epochs == doctest::Approx(3.0 / 50));
+    CHECK(read_config_file(out.file("config.json")).warmup_epochs == doctest::Approx(3.0 / 50));
+    options.resume = out.file("last.safetensors");
+    options.after_step = [&](const StepInfo& info) { lrs.push_back(info.lr); };
+    const TrainResult resumed = train(stopped.config, options);
+    REQUIRE(resumed.status == TrainStatus::completed);
+    CHECK(resumed.state.step == 3);
+    REQUIRE(lrs.size() == 3);
+    for (int64_t step = 0; step < 3; ++step)  // lr (step + 1) / W with W = 3: a third, two thirds, all
+        CHECK(lrs[step] == doctest::Approx(c.lr * static_cast<double>(step + 1) / 3).epsilon(1e-6));
+    c.out = straight.str();
+    REQUIRE(train(c).status == TrainStatus::completed);
+    check_same_tensors(straight.file("last.safetensors"), out.file("last.safetensors"));
+}
+
 TEST_CASE("metrics.csv of an older run: its rows are kept under today's columns on resume") {
     TempDir dir;
     write_file_atomically(dir.file("metrics.csv"),
