@@ -138,7 +138,7 @@ void print_table(const Checkpoint& ckpt, const EvalSubject& subject, const EvalR
 
 int run_eval(int argc, char** argv) {
     std::string checkpoint, data, split = "test", eval_flip;
-    int64_t batch_size = 500, limit = 0, threads = 2;
+    int64_t batch_size = 128, limit = 0, threads = 2;  // 128: as train's --eval-batch-size (config.h)
     bool json = false, reference = false;
     ArgParser args("patchgrad eval", "Evaluates a checkpoint on the test set of its dataset, or on the validation "
                                      "split its run held out:\naccuracy, loss, per-class accuracy and the confusion "
