@@ -224,8 +224,23 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
     // The run's length. A budgeted run may change it again during its warmup (step 4 of time_budget.h:
     // the plan made again from the run's own speed), before any step depends on it.
     int64_t total_steps = config.steps > 0 ? config.steps : config.epochs * N;
+    // Where the epochs start. Epoch e starts at step e N, unless an earlier session ended the run on a
+    // partial epoch (a run of --steps S, S not a multiple of N) and this one extends it: the epochs after
+    // that one start where it ended. So epoch e >= open_epoch (the epoch under way, or the next one) starts
+    // at open_epoch_start + (e - open_epoch) N, and the run of S steps has as many epochs as reach S.
+    const int64_t open_epoch = state.epoch, open_epoch_start = state.step - state.batch;
+    const auto epoch_start = [&](int64_t e) { return open_epoch_start + (e - open_epoch) * N; };
+    const auto epochs_for = [&](int64_t steps) {  // the last epoch may be partial
+        return open_epoch + (std::max<int64_t>(0, steps - open_epoch_start) + N - 1) / N;
+    };
+    if (open_epoch_start != open_epoch * N && config.steps == 0)
+        throw UsageError(format_message("patchgrad train: --resume ", options.resume, ": the run's epochs so far took ",
+                                        open_epoch_start, " steps, not ", open_epoch, " x ", N,
+                                        " (its last epoch was partial, as a run of --steps ends), so --epochs cannot "
+                                        "say where it ends: give its new length in steps (--steps S, S > ",
+                                        state.step, ")"));
     if (config.steps > 0) {
-        config.epochs = (config.steps + N - 1) / N;  // the last epoch may be partial
+        config.epochs = epochs_for(config.steps);
         // A warmup longer than the run is the run: the schedule takes min(S, W N) warmup steps either way.
         // Recorded as such, the config stays what validate() accepts (warmup_epochs <= epochs), so the
         // run's checkpoints load in eval, predict, export and --resume.
@@ -237,7 +252,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
                                         config.epochs, " epochs, more than the ", kMaxEpochs, " a run may have"));
     int64_t epochs = config.epochs;
     // Batches of epoch e (0-based): N, but the last epoch of a run of `steps` takes only what is left.
-    const auto batches_in = [&](int64_t e) { return std::min(N, total_steps - e * N); };
+    const auto batches_in = [&](int64_t e) { return std::min(N, total_steps - epoch_start(e)); };
     const int64_t warmup_steps =
         std::min<int64_t>(total_steps, std::llround(config.warmup_epochs * static_cast<double>(N)));
     const auto lr_at = [&](int64_t step) {
@@ -287,9 +302,10 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
                          static_cast<long long>(state.batch), static_cast<long long>(N),
                          static_cast<long long>(state.step));
         if (state.epoch >= epochs)
-            std::fprintf(options.summary, "the run has completed its %lld epochs: nothing to do (--epochs N trains "
+            std::fprintf(options.summary, "the run has completed its %lld epochs: nothing to do (%s trains "
                                           "further, the cosine stretched to the new end)\n",
-                         static_cast<long long>(state.epoch));
+                         static_cast<long long>(state.epoch),
+                         open_epoch_start == open_epoch * N ? "--epochs N or --steps S" : "--steps S");
         std::fflush(options.summary);
     }
 
@@ -333,7 +349,7 @@ TrainResult train(const TrainConfig& requested, const TrainOptions& options) {
         if (options.on_budget_remeasure) options.on_budget_remeasure(again);
         const BudgetPlan current{total_steps, config.warmup_epochs, warmup_steps};
         const BudgetPlan plan = remeasured_plan(current, again, requested.warmup_epochs, state.step);
-        const int64_t plan_epochs = (plan.steps + N - 1) / N;
+        const int64_t plan_epochs = epochs_for(plan.steps);
         if (plan.steps == total_steps || plan_epochs > kMaxEpochs) return;
         total_steps = config.steps = plan.steps;
         epochs = config.epochs = plan_epochs;

@@ -18,6 +18,7 @@
 #include "examples/cli/progress.h"
 #include "examples/cli/run_files.h"
 #include "examples/cli/time_budget.h"
+#include "optim/schedule.h"
 #include "tests/f32/tiny_run.h"
 #include "tests/helpers.h"
 
@@ -159,6 +160,53 @@ TEST_CASE("train --steps: a run shorter than its warmup is all warmup, and its c
     c.out = straight.str();
     REQUIRE(train(c).status == TrainStatus::completed);
     check_same_tensors(straight.file("last.safetensors"), out.file("last.safetensors"));
+}
+
+TEST_CASE("train --resume --steps: a run that ended on a partial epoch is extended to exactly the new length") {
+    // 60 steps of 50 an epoch: epoch 1 whole, epoch 2 ten steps. Resumed with --steps 120, the run goes on
+    // from step 60 with an epoch of 50 and one of 10, and its cosine ends at step 120 (it stopped at step
+    // 110 when epoch 3 was taken to start at 2 x 50). --epochs cannot say where such a run ends: refused.
+    SmallData data;
+    TempDir out;
+    TrainConfig c = tiny_config("cifar10", data.dir.str(), out.str());
+    c.limit = 0;
+    c.batch_size = 4;  // 200 images: 50 steps an epoch
+    c.warmup_epochs = 0.2;
+    c.steps = 60;
+    REQUIRE(train(c).status == TrainStatus::completed);
+    const Checkpoint first = read_checkpoint(out.file("last.safetensors"));
+    CHECK(first.state.step == 60);
+    CHECK(first.state.epoch == 2);
+
+    TrainOptions options;
+    options.resume = out.file("last.safetensors");
+    TrainConfig by_epochs = first.config;
+    by_epochs.steps = 0;
+    by_epochs.epochs = 4;
+    CHECK(contains(thrown_message([&] { train(by_epochs, options); }),
+                   "the run's epochs so far took 60 steps, not 2 x 50 (its last epoch was partial, as a run of "
+                   "--steps ends), so --epochs cannot say where it ends: give its new length in steps (--steps S, "
+                   "S > 60)"));
+
+    TrainConfig longer = first.config;
+    longer.steps = 120;
+    std::vector<int64_t> epochs_of_steps;
+    double last_lr = 0;
+    options.after_step = [&](const StepInfo& info) {
+        epochs_of_steps.push_back(info.epoch);
+        last_lr = info.lr;
+    };
+    const TrainResult resumed = train(longer, options);
+    REQUIRE(resumed.status == TrainStatus::completed);
+    CHECK(resumed.state.step == 120);
+    CHECK(resumed.state.epoch == 4);
+    REQUIRE(epochs_of_steps.size() == 60);
+    CHECK(std::count(epochs_of_steps.begin(), epochs_of_steps.end(), 2) == 50);  // epoch 3, whole
+    CHECK(std::count(epochs_of_steps.begin(), epochs_of_steps.end(), 3) == 10);  // epoch 4, the rest
+    CHECK(last_lr == doctest::Approx(warmup_cosine_lr(119, 10, 120, static_cast<Scalar>(c.lr),
+                                                      static_cast<Scalar>(c.min_lr))));
+    CHECK(read_checkpoint(out.file("last.safetensors")).config.epochs == 4);
+    CHECK(read_config_file(out.file("config.json")).epochs == 4);
 }
 
 TEST_CASE("metrics.csv of an older run: its rows are kept under today's columns on resume") {
