@@ -525,6 +525,22 @@ TEST_CASE("unfold with kernel = stride = P and no padding is patchify") {
     CHECK(same_values(unfold(x, 2, 2, 0), patchify(x, 2)));
 }
 
+// fused(x) and composed(x) are the same function: equal values, and equal gradients of x for one dout.
+static void check_same_function(const std::function<Tensor(const Tensor&)>& fused,
+                                const std::function<Tensor(const Tensor&)>& composed, Tensor x, const Tensor& dout) {
+    Tensor fused_out = fused(x);
+    fused_out.backward(dout);
+    const std::vector<Scalar> fused_grad = x.grad().to_vector();
+    x.zero_grad();
+    Tensor composed_out = composed(x);
+    composed_out.backward(dout);
+    CHECK(same_values(fused_out, composed_out));
+    const std::vector<Scalar> composed_grad = x.grad().to_vector();
+    REQUIRE(composed_grad.size() == fused_grad.size());
+    for (size_t i = 0; i < fused_grad.size(); ++i)
+        CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+}
+
 TEST_CASE("unfold equals its textbook twin (zero padding by concat, a strided slice per kernel offset, stack)") {
     // unfold_reference (core/ops/movement.cpp) builds the windows from primitives: the numbers at offset
     // (u, v) of every window form the slice [u::s, v::s] of the padded image. Forward and backward agree
@@ -539,19 +555,9 @@ TEST_CASE("unfold equals its textbook twin (zero padding by concat, a strided sl
         CAPTURE(s);
         CAPTURE(p);
         const int64_t L = ((H + 2 * p - k) / s + 1) * ((W + 2 * p - k) / s + 1);
-        Tensor x = random_tensor({B, C, H, W}, 51);
-        const Tensor dout = random_tensor({B, L, C * k * k}, 52, false);
-        Tensor fused = unfold(x, k, s, p);
-        fused.backward(dout);
-        const std::vector<Scalar> fused_grad = x.grad().to_vector();
-        x.zero_grad();
-        Tensor composed = unfold_reference(x, k, s, p);
-        composed.backward(dout);
-        CHECK(same_values(fused, composed));
-        const std::vector<Scalar> composed_grad = x.grad().to_vector();
-        REQUIRE(composed_grad.size() == fused_grad.size());
-        for (size_t i = 0; i < fused_grad.size(); ++i)
-            CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+        check_same_function([&](const Tensor& x) { return unfold(x, k, s, p); },
+                            [&](const Tensor& x) { return unfold_reference(x, k, s, p); },
+                            random_tensor({B, C, H, W}, 51), random_tensor({B, L, C * k * k}, 52, false));
     }
     CHECK(contains(thrown_message([] { unfold_reference(Tensor::zeros({1, 3, 2, 4}), 5, 1, 1); }),
                    "unfold_reference: a 5 x 5 window does not fit images (1, 3, 2, 4) padded by 1"));
@@ -623,20 +629,12 @@ TEST_CASE("unfold_channels_last equals unfold of the permuted images with each r
         CAPTURE(s);
         CAPTURE(p);
         const int64_t L = ((H + 2 * p - k) / s + 1) * ((W + 2 * p - k) / s + 1);
-        Tensor x = random_tensor({B, H, W, C}, 57);
-        const Tensor dout = random_tensor({B, L, k * k * C}, 58, false);
-        Tensor fused = unfold_channels_last(x, k, s, p);
-        fused.backward(dout);
-        const std::vector<Scalar> fused_grad = x.grad().to_vector();
-        x.zero_grad();
-        const Tensor rows = unfold(permute(x, {0, 3, 1, 2}), k, s, p);                        // (B, L, C*k*k)
-        Tensor composed = reshape(transpose(reshape(rows, {B, L, C, k * k}), 2, 3), {B, L, k * k * C});
-        composed.backward(dout);
-        CHECK(same_values(fused, composed));
-        const std::vector<Scalar> composed_grad = x.grad().to_vector();
-        REQUIRE(composed_grad.size() == fused_grad.size());
-        for (size_t i = 0; i < fused_grad.size(); ++i)
-            CHECK(composed_grad[i] == doctest::Approx(fused_grad[i]).epsilon(1e-12));
+        const auto reordered = [&](const Tensor& x) {
+            const Tensor rows = unfold(permute(x, {0, 3, 1, 2}), k, s, p);                    // (B, L, C*k*k)
+            return reshape(transpose(reshape(rows, {B, L, C, k * k}), 2, 3), {B, L, k * k * C});
+        };
+        check_same_function([&](const Tensor& x) { return unfold_channels_last(x, k, s, p); }, reordered,
+                            random_tensor({B, H, W, C}, 57), random_tensor({B, L, k * k * C}, 58, false));
     }
 }
 
