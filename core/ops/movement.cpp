@@ -531,6 +531,42 @@ WindowGrid window_grid(const char* op, const Tensor& images, int64_t H, int64_t 
     return {(H + 2 * padding - kernel) / stride + 1, (W + 2 * padding - kernel) / stride + 1};
 }
 
+// The copy both unfolds make, image by image, into out of shape (B, L, row length), zeros where no run
+// lands (the padding): for_each_run(visit) calls visit(pixel, element) for every run of `run` numbers that
+// starts at offset pixel of one image's block and at offset element of its windows' block. The backward
+// adds each run's gradient back onto its pixels, so a pixel in several windows receives their sum.
+// Iteration b owns image b's blocks: the threads never write the same number.
+template <class ForEachRun>
+Tensor copy_runs(const char* op, const Tensor& images, const Shape& out_shape, int64_t run, ForEachRun for_each_run) {
+    const int64_t B = images.size(0), image_numel = images.numel() / std::max<int64_t>(1, B);
+    Tensor out = Tensor::zeros(out_shape);
+    const int64_t out_numel = out.numel() / std::max<int64_t>(1, B);
+    Scalar* o = out.data();
+    const Scalar* in = images.data();
+#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's windows
+    for (int64_t b = 0; b < B; ++b) {
+        const Scalar* pixels = in + b * image_numel;
+        Scalar* windows = o + b * out_numel;
+        for_each_run([=](int64_t pixel, int64_t element) {
+            for (int64_t c = 0; c < run; ++c) windows[element + c] = pixels[pixel + c];
+        });
+    }
+    out.set_backward(op, {images}, [images, for_each_run, B, run, image_numel, out_numel](const Tensor& dout) {
+        if (!images.requires_grad()) return;
+        Scalar* d_images = images.grad_data();
+        const Scalar* g = dout.data();
+#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's gradient
+        for (int64_t b = 0; b < B; ++b) {
+            Scalar* d_pixels = d_images + b * image_numel;
+            const Scalar* d_windows = g + b * out_numel;
+            for_each_run([=](int64_t pixel, int64_t element) {
+                for (int64_t c = 0; c < run; ++c) d_pixels[pixel + c] += d_windows[element + c];
+            });
+        }
+    });
+    return out;
+}
+
 }  // namespace
 
 Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padding) {
@@ -556,30 +592,7 @@ Tensor unfold(const Tensor& images, int64_t kernel, int64_t stride, int64_t padd
                         }
                     }
     };
-    Tensor out = Tensor::zeros({B, L, row_length});
-    Scalar* o = out.data();
-    const Scalar* in = images.data();
-    const int64_t image_numel = C * H * W, out_numel = L * row_length;
-#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's windows
-    for (int64_t b = 0; b < B; ++b) {
-        const Scalar* pixels = in + b * image_numel;
-        Scalar* windows = o + b * out_numel;
-        for_each_copy([pixels, windows](int64_t pixel, int64_t element) { windows[element] = pixels[pixel]; });
-    }
-    out.set_backward("unfold", {images}, [images, for_each_copy, B, image_numel, out_numel](const Tensor& dout) {
-        if (!images.requires_grad()) return;
-        Scalar* d_images = images.grad_data();
-        const Scalar* g = dout.data();
-#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's gradient
-        for (int64_t b = 0; b < B; ++b) {
-            Scalar* d_pixels = d_images + b * image_numel;
-            const Scalar* d_windows = g + b * out_numel;
-            for_each_copy([d_pixels, d_windows](int64_t pixel, int64_t element) {
-                d_pixels[pixel] += d_windows[element];
-            });
-        }
-    });
-    return out;
+    return copy_runs("unfold", images, {B, L, row_length}, 1, for_each_copy);  // runs of one number
 }
 
 // unfold_reference: unfold's textbook twin, from primitives, each with its own backward:
@@ -647,33 +660,7 @@ Tensor unfold_channels_last(const Tensor& images, int64_t kernel, int64_t stride
                     }
                 }
     };
-    Tensor out = Tensor::zeros({B, L, row_length});
-    Scalar* o = out.data();
-    const Scalar* in = images.data();
-    const int64_t image_numel = H * W * C, out_numel = L * row_length;
-#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's windows
-    for (int64_t b = 0; b < B; ++b) {
-        const Scalar* pixels = in + b * image_numel;
-        Scalar* windows = o + b * out_numel;
-        for_each_run([=](int64_t pixel, int64_t element) {
-            for (int64_t c = 0; c < C; ++c) windows[element + c] = pixels[pixel + c];
-        });
-    }
-    out.set_backward("unfold_channels_last", {images},
-                     [images, for_each_run, B, C, image_numel, out_numel](const Tensor& dout) {
-        if (!images.requires_grad()) return;
-        Scalar* d_images = images.grad_data();
-        const Scalar* g = dout.data();
-#pragma omp parallel for if (B * out_numel >= kParallelElements)  // iteration b owns image b's gradient
-        for (int64_t b = 0; b < B; ++b) {
-            Scalar* d_pixels = d_images + b * image_numel;
-            const Scalar* d_windows = g + b * out_numel;
-            for_each_run([=](int64_t pixel, int64_t element) {
-                for (int64_t c = 0; c < C; ++c) d_pixels[pixel + c] += d_windows[element + c];
-            });
-        }
-    });
-    return out;
+    return copy_runs("unfold_channels_last", images, {B, L, row_length}, C, for_each_run);
 }
 
 // expand: x broadcast to `shape`, copied                                 (torch.Tensor.expand, then clone)
