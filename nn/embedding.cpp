@@ -53,6 +53,30 @@ std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim) {
     return channels;
 }
 
+int64_t patch_embedding_parameter_count(int64_t in_channels, int64_t patch, int64_t dim, Stem stem) {
+    if (stem == Stem::patch) return dim * in_channels * patch * patch + dim;
+    const std::vector<int64_t> channels = conv_stem_channels(patch, dim);
+    int64_t count = 0, inputs = in_channels;
+    for (size_t i = 0; i < channels.size(); ++i) {
+        const bool normalized = i + 1 < channels.size();  // a LayerNorm after every conv but the last
+        count += channels[i] * inputs * 9 + channels[i] + (normalized ? 2 * channels[i] : 0);
+        inputs = channels[i];
+    }
+    return count;
+}
+
+int64_t patch_embedding_flops(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Stem stem) {
+    const int64_t grid = image_size / patch;
+    if (stem == Stem::patch) return 2 * grid * grid * (in_channels * patch * patch) * dim;
+    int64_t flops = 0, inputs = in_channels, side = image_size;
+    for (const int64_t channels : conv_stem_channels(patch, dim)) {
+        side /= 2;
+        flops += 2 * side * side * (9 * inputs) * channels;
+        inputs = channels;
+    }
+    return flops;
+}
+
 // The input channels of proj: C for patches; for a conv stem, the channels of the conv before the last
 // (C itself when the stem has one conv). With Stem::conv, proj is the last conv (D, C_{n-1}, 3, 3), built
 // before the others, so a stem draws its random numbers in the order proj, convs.0, convs.1, ...

@@ -95,6 +95,13 @@ int64_t conv_stem_depth(int64_t patch);
 bool conv_stem_fits(int64_t patch, int64_t dim);
 std::vector<int64_t> conv_stem_channels(int64_t patch, int64_t dim);
 
+// What a PatchEmbedding of these sizes holds and computes, counted as the ViT and the Swin count theirs:
+//   patches     parameters D*C*P*P + D;  flops 2 N (C P P) D for one image of N = (S/P)^2 patches
+//   conv stem   conv i (C_{-1} = C, C_{n-1} = D): C_i*C_{i-1}*9 + C_i, plus 2 C_i for the LayerNorm after
+//               every conv but the last;  flops 2 L_i (9 C_{i-1}) C_i, L_i = (S / 2^(i+1))^2
+int64_t patch_embedding_parameter_count(int64_t in_channels, int64_t patch, int64_t dim, Stem stem);
+int64_t patch_embedding_flops(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Stem stem);
+
 // ---- the CLS token -------------------------------------------------------------------------------------
 
 // prepend_cls: one copy of the (learned) CLS token in front of every sequence.

@@ -41,6 +41,10 @@ void SwinConfig::validate() const {
           depths.size(), " depths and ", heads.size(), " heads");
     check(image_size % patch_size == 0, "Swin: patch size ", patch_size, " does not divide the image size ",
           image_size);
+    check(stem == Stem::patch || conv_stem_fits(patch_size, embed_dim),
+          "Swin: a conv stem halves the image log2(P) times and doubles its channels up to embed_dim, which needs ",
+          "a patch size that is a power of two (2, 4, 8, ..) and embed_dim divisible by patch/2; got patch ",
+          patch_size, ", embed_dim ", embed_dim);
     check(dropout >= 0 && dropout < 1, "Swin: dropout must be in [0, 1), got ", dropout);
     check(drop_path >= 0 && drop_path < 1, "Swin: drop_path must be in [0, 1), got ", drop_path);
     check(layer_norm_eps > 0, "Swin: layer_norm_eps must be positive, got ", layer_norm_eps);
@@ -88,14 +92,14 @@ std::vector<double> SwinConfig::drop_path_rates() const {
 }
 
 // Counted layer by layer, for a stage of C channels, h heads, F = mlp_ratio * C, window M':
-//   patch_embed     C0*Cin*P*P + C0 + 2 C0 (its LayerNorm)
+//   patch_embed     C0*Cin*P*P + C0, or a conv stem's (nn/embedding.h), + 2 C0 (its LayerNorm)
 //   each block      LN 2C + qkv (3C*C + 3C) + proj (C*C + C) + table (2M'-1)^2 * h + LN 2C + fc1 (F*C + F)
 //                   + fc2 (C*F + C)
 //   patch merging   LN 2*4C + reduction 4C*2C (no bias)
 //   norm, head      2 C_last + K*C_last + K
 int64_t SwinConfig::parameter_count() const {
     const int64_t C0 = embed_dim;
-    int64_t count = C0 * in_channels * patch_size * patch_size + C0 + 2 * C0;
+    int64_t count = patch_embedding_parameter_count(in_channels, patch_size, C0, stem) + 2 * C0;
     int64_t C = C0;
     for (const SwinStageLayout& stage : stages()) {
         C = stage.channels;
@@ -111,6 +115,7 @@ int64_t SwinConfig::parameter_count() const {
 // Counted product by product for one image, 2 flops a multiply-add; a stage has L = grid^2 tokens of C
 // channels, F = mlp_ratio * C, windows of N = M'^2 tokens (L / N of them), nH heads of C/nH:
 //   patch_embed     (L0, Cin*P*P) @ (Cin*P*P, C0)                       2 L0 (Cin P P) C0
+//                   or a conv stem's products (nn/embedding.h)
 //   each block      qkv (L, C) @ (C, 3C)                                2 L C 3C
 //                   scores q k^T: L/N windows x nH x (N, C/nH) @ (C/nH, N)   2 L N C
 //                   weights @ v:  L/N windows x nH x (N, N) @ (N, C/nH)      2 L N C
@@ -118,8 +123,7 @@ int64_t SwinConfig::parameter_count() const {
 //   patch merging   reduction (L/4, 4C) @ (4C, 2C)                      2 (L/4) 4C 2C
 //   head            (1, C_last) @ (C_last, K): the mean-pooled token    2 C_last K
 int64_t SwinConfig::forward_flops() const {
-    const int64_t grid0 = image_size / patch_size;
-    int64_t flops = 2 * grid0 * grid0 * (in_channels * patch_size * patch_size) * embed_dim;
+    int64_t flops = patch_embedding_flops(in_channels, patch_size, embed_dim, image_size, stem);
     int64_t C = embed_dim;
     for (const SwinStageLayout& stage : stages()) {
         C = stage.channels;
@@ -266,8 +270,8 @@ Tensor SwinStage::forward(const Tensor& x, Rng& rng, std::vector<Tensor>* attent
 }
 
 NormalizedPatchEmbedding::NormalizedPatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim,
-                                                   int64_t image_size, double layer_norm_eps, Rng& rng)
-    : PatchEmbedding(in_channels, patch, dim, image_size, rng), norm(dim, layer_norm_eps) {
+                                                   int64_t image_size, Stem stem, double layer_norm_eps, Rng& rng)
+    : PatchEmbedding(in_channels, patch, dim, image_size, rng, stem, layer_norm_eps), norm(dim, layer_norm_eps) {
     register_module("norm", norm);
 }
 
@@ -282,7 +286,7 @@ static SwinConfig validated(const SwinConfig& config) {
 
 SwinTransformer::SwinTransformer(const SwinConfig& config, Rng& rng)
     : patch_embed(validated(config).in_channels, config.patch_size, config.embed_dim, config.image_size,
-                  config.layer_norm_eps, rng),
+                  config.stem, config.layer_norm_eps, rng),
       pos_drop(config.dropout),
       norm(config.embed_dim << (config.depths.size() - 1), config.layer_norm_eps),
       head(config.embed_dim << (config.depths.size() - 1), config.num_classes, rng),

@@ -7,7 +7,8 @@
 // side, N = M*M tokens per window, nW windows per image, nH heads, K classes.
 //
 //   images (B, 3, S, S)
-//     -> patch_embed: PxP patches -> C0, then LayerNorm      (B, H*W, C0),   H = W = S / P
+//     -> patch_embed: PxP patches (or a conv stem) -> C0, then LayerNorm
+//                                                             (B, H*W, C0),   H = W = S / P
 //     -> stage 0: depths[0] blocks (window, shifted window, window, ...), then patch merging:
 //                                                             (B, H/2 * W/2, 2 C0)
 //     -> stage 1 ... the last stage has no patch merging
@@ -47,6 +48,10 @@ struct SwinConfig {
     int64_t image_size = 32;                  // S
     int64_t in_channels = 3;
     int64_t patch_size = 2;                   // P: a 16 x 16 token grid from a 32 x 32 image
+    // How images become tokens (nn/embedding.h, Stem): P x P patches, or log2(P) 3 x 3 stride-2
+    // convolutions (for P = 2, one), either followed by the patch embedding's LayerNorm. Stem::conv needs P
+    // a power of two and embed_dim divisible by P/2.
+    Stem stem = Stem::patch;
     int64_t embed_dim = 64;                   // C0; stage i has C0 * 2^i channels
     std::vector<int64_t> depths{2, 2, 2};     // blocks per stage
     std::vector<int64_t> heads{2, 4, 8};      // heads per stage
@@ -146,10 +151,11 @@ public:
     std::unique_ptr<PatchMerging> downsample;  // null in the last stage
 };
 
-// The patch embedding of Swin: PxP patches projected to C0, then a LayerNorm ("patch_embed.norm").
+// The patch embedding of Swin: PxP patches (or a conv stem) projected to C0, then a LayerNorm
+// ("patch_embed.norm").
 class NormalizedPatchEmbedding : public PatchEmbedding {
 public:
-    NormalizedPatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size,
+    NormalizedPatchEmbedding(int64_t in_channels, int64_t patch, int64_t dim, int64_t image_size, Stem stem,
                              double layer_norm_eps, Rng& rng);
     Tensor forward(const Tensor& images) const;  // (B, C, S, S) -> (B, N, D)
     LayerNorm norm;

@@ -48,16 +48,7 @@ int64_t ViTConfig::parameter_count() const {
     if (position == PositionEmbeddingKind::learned_1d) position_params = tokens * D;
     if (position == PositionEmbeddingKind::learned_2d) position_params = 2 * grid * D;
     const int64_t block = 2 * D + (3 * D * D + 3 * D) + (D * D + D) + 2 * D + (F * D + F) + (D * F + D);
-    int64_t embedding = D * patch_channels() * patch_size * patch_size + D;
-    if (stem == Stem::conv) {
-        const std::vector<int64_t> channels = conv_stem_channels(patch_size, D);
-        embedding = 0;
-        int64_t inputs = patch_channels();
-        for (size_t i = 0; i < channels.size(); ++i) {
-            embedding += channels[i] * inputs * 9 + channels[i] + (i + 1 < channels.size() ? 2 * channels[i] : 0);
-            inputs = channels[i];
-        }
-    }
+    const int64_t embedding = patch_embedding_parameter_count(patch_channels(), patch_size, D, stem);
     return embedding + (pooling == Pooling::cls ? D : 0) + position_params +
            depth * block + 2 * D + (num_classes * D + num_classes);
 }
@@ -75,16 +66,7 @@ int64_t ViTConfig::forward_flops() const {
     const int64_t D = dim, F = mlp_dim, N = (image_size / patch_size) * (image_size / patch_size);
     const int64_t T = N + (pooling == Pooling::cls ? 1 : 0);
     const int64_t block = 2 * T * D * 3 * D + 2 * T * T * D + 2 * T * T * D + 2 * T * D * D + 2 * T * D * F * 2;
-    int64_t embedding = 2 * N * (patch_channels() * patch_size * patch_size) * D;
-    if (stem == Stem::conv) {
-        embedding = 0;
-        int64_t inputs = patch_channels(), side = image_size;
-        for (const int64_t channels : conv_stem_channels(patch_size, D)) {
-            side /= 2;
-            embedding += 2 * side * side * (9 * inputs) * channels;
-            inputs = channels;
-        }
-    }
+    const int64_t embedding = patch_embedding_flops(patch_channels(), patch_size, D, image_size, stem);
     return embedding + depth * block + 2 * D * num_classes;
 }
 

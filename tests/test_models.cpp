@@ -373,6 +373,38 @@ TEST_CASE("Swin: float64 gradient check of the input and every parameter, with a
     check_model_gradients(swin, random_tensor({2, 1, 8, 8}, 4), 3);
 }
 
+TEST_CASE("Swin with a conv stem: counts from the formulas, the stem's tokens feed the norm, gradient check") {
+    SwinConfig config;  // P = 4: two 3 x 3 stride-2 convs, 2 -> 2 -> 4 channels, then a 2 x 2 grid, one window
+    config.image_size = 8, config.in_channels = 2, config.patch_size = 4, config.embed_dim = 4;
+    config.depths = {1}, config.heads = {2}, config.window_size = 2, config.num_classes = 3;
+    config.stem = Stem::conv;
+    Rng rng(11);
+    SwinTransformer swin(config, rng);
+    CHECK(swin.parameter_count() == config.parameter_count());
+    CHECK(swin.patch_embed.stem() == Stem::conv);
+    CHECK(swin.patch_embed.convs.size() == 1);
+    SwinConfig plain = config;
+    plain.stem = Stem::patch;
+    // As the ViT's (above): conv 0 2*2*9 + 2 and its LayerNorm 2*2, the last conv 4*2*9 + 4, against the
+    // patches' 4*2*4*4 + 4; the patch embedding's own LayerNorm is in both.
+    CHECK(config.parameter_count() - plain.parameter_count() == (2 * 2 * 9 + 2) + 4 + (4 * 2 * 9 + 4) - (4 * 2 * 16 + 4));
+    CHECK(config.forward_flops() - plain.forward_flops() == 2 * 16 * 18 * 2 + 2 * 4 * 18 * 4 - 2 * 4 * 32 * 4);
+    SwinConfig reference_size;  // the reference tiny Swin, P = 2: one 3 x 3 conv (27 inputs) instead of 2 x 2 patches (12)
+    reference_size.stem = Stem::conv;
+    CHECK(reference_size.parameter_count() == 1556902 + 64 * (27 - 12));
+    CHECK(SwinTransformer(reference_size, rng).parameter_count() == reference_size.parameter_count());
+
+    for (Tensor& p : swin.parameters())
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    check_model_gradients(swin, random_tensor({2, 2, 8, 8}, 12), 3);
+
+    SwinConfig odd = config;
+    odd.image_size = 12, odd.patch_size = 3;
+    CHECK(contains(thrown_message([&] { SwinTransformer(odd, rng); }),
+                   "needs a patch size that is a power of two (2, 4, 8, ..) and embed_dim divisible by patch/2; got "
+                   "patch 3, embed_dim 4"));
+}
+
 TEST_CASE("ViT and Swin: impossible configs and inputs are refused with the numbers named") {
     Rng rng(0);
     ViTConfig vit;

@@ -82,6 +82,10 @@ TEST_CASE("reference kernels: a whole ViT and a whole Swin agree on both paths; 
     SwinTransformer swin(swin_config, rng);
     CHECK(swin.kernels() == Kernels::fast);
     check_paths_agree(swin, random_tensor({2, 3, 16, 16}, 8, false), [&](const Tensor& x) { return swin.forward(x, unused); });
+    swin_config.stem = Stem::conv;  // and with a conv stem, whose twin unfolds with slices
+    SwinTransformer swin_with_stem(swin_config, rng);
+    check_paths_agree(swin_with_stem, random_tensor({2, 3, 16, 16}, 10, false),
+                      [&](const Tensor& x) { return swin_with_stem.forward(x, unused); });
 
     // And the loss: cross_entropy and its twin on the model's logits.
     const Tensor logits = random_tensor({4, 3}, 9);

@@ -292,6 +292,11 @@ void validate(const TrainConfig& c) {
         require(static_cast<int64_t>(c.mlp_ratio * static_cast<double>(c.embed_dim)) >= 1,
                 "--mlp-ratio " + number(c.mlp_ratio) + " x --embed-dim " + std::to_string(c.embed_dim) +
                     " gives the first stage's MLP no channels (it is rounded down); the product must be 1 or more");
+        require(c.stem != "conv" || conv_stem_fits(c.patch, c.embed_dim),
+                "--stem conv halves the image log2(patch) times with 3 x 3 stride-2 convolutions, doubling the channels "
+                "up to --embed-dim: it needs --patch 2, 4, 8, ... (a power of two) and --embed-dim divisible by "
+                "patch/2, got --patch " + std::to_string(c.patch) + " and --embed-dim " + std::to_string(c.embed_dim) +
+                    " (--stem patch takes any patch size that divides the image)");
         require(!c.depths.empty() && c.depths.size() == c.swin_heads.size(),
                 "--depths and --swin-heads need one entry per stage, got " + std::to_string(c.depths.size()) +
                     " and " + std::to_string(c.swin_heads.size()));
@@ -467,7 +472,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
     args.option("--pool", &f.pool, "ViT pooling: the CLS token or the mean of the tokens", {"cls", "mean"});
     args.option("--patch-tokens", &f.patch_tokens, "ViT: each patch alone, or with 4 copies of the image shifted by "
                                                    "half a patch (MNIST: shifted)", {"plain", "shifted"});
-    args.option("--stem", &f.stem, "ViT: how images become tokens: one linear map a P x P patch, or log2(P) 3 x 3 "
+    args.option("--stem", &f.stem, "how images become tokens: one linear map a P x P patch, or log2(P) 3 x 3 "
                                    "stride-2 convolutions", {"patch", "conv"});
     args.option("--dropout", &f.dropout, "dropout rate", range("dropout").min, range("dropout").max);
     args.option("--drop-path", &f.drop_path, "stochastic depth: a residual branch's drop rate at the last block, "
@@ -528,7 +533,7 @@ bool parse_train_config(int argc, char** argv, TrainConfig& config, std::string&
 
     // Conflicts, named.
     const std::vector<std::string> vit_only = {"--dim", "--depth", "--heads", "--mlp-dim", "--pos-embed", "--pool",
-                                               "--patch-tokens", "--stem"};
+                                               "--patch-tokens"};
     const std::vector<std::string> swin_only = {"--embed-dim", "--depths", "--swin-heads", "--window"};
     for (const std::string& flag : c.model == "swin" ? vit_only : swin_only)
         require(!args.given(flag), flag + " shapes a " + (c.model == "swin" ? "ViT" : "Swin") +

@@ -75,9 +75,9 @@ struct TrainConfig {
                                          // docs/results.md)
     std::string patch_tokens = "plain";  // ViT: plain, or shifted (the image and 4 copies shifted by patch/2
                                          // as 5C channels; MNIST's default, docs/results.md)
-    std::string stem = "patch";          // ViT: patch (one P x P linear map a patch), or conv (log2(P) 3 x 3
-                                         // stride-2 convolutions, nn/embedding.h; CIFAR-10's default,
-                                         // docs/results.md)
+    std::string stem = "patch";          // ViT and Swin: patch (one P x P linear map a patch), or conv
+                                         // (log2(P) 3 x 3 stride-2 convolutions, nn/embedding.h; the
+                                         // CIFAR-10 ViT's default, docs/results.md)
     double dropout = 0.0;                // ViT and Swin
     double drop_path = 0.0;              // ViT and Swin: stochastic depth's rate at the last block (core/ops.h)
 

@@ -50,6 +50,7 @@ SwinConfig swin_config(const TrainConfig& c) {
     s.image_size = c.image_size;
     s.in_channels = c.channels;
     s.patch_size = c.patch;
+    s.stem = c.stem == "conv" ? Stem::conv : Stem::patch;
     s.embed_dim = c.embed_dim;
     s.depths = c.depths;
     s.heads = c.swin_heads;

@@ -268,8 +268,13 @@ TEST_CASE("train --stem: conv reaches the model and its checkpoint, is refused w
     CHECK(vit_config(parse({})).stem == Stem::conv);
     CHECK(parse({"--stem", "patch"}).stem == "patch");
     CHECK(parse({"--dataset", "fashion-mnist"}).stem == "patch");  // not searched there
-    CHECK(parse({"--model", "swin"}).stem == "patch");              // a Swin has its own patch embedding
-    CHECK(contains(testing::usage_error({"--model", "swin", "--stem", "conv"}), "--stem shapes a ViT but the model is swin"));
+    CHECK(parse({"--model", "swin"}).stem == "patch");              // the Swin's default
+    const TrainConfig swin = parse({"--model", "swin", "--stem", "conv"});  // one 3 x 3 conv for its 2 x 2 patches
+    CHECK(swin_config(swin).stem == Stem::conv);
+    CHECK(swin_config(parse({"--model", "swin"})).stem == Stem::patch);
+    CHECK(contains(testing::usage_error({"--model", "swin", "--stem", "conv", "--patch", "4", "--embed-dim", "63",
+                                         "--swin-heads", "1,1,1", "--window", "2"}),
+                   "--embed-dim divisible by patch/2, got --patch 4 and --embed-dim 63"));
     // MNIST's ViT cuts 7 x 7 patches: no number of halvings makes 7.
     CHECK(contains(testing::usage_error({"--dataset", "mnist", "--stem", "conv"}),
                    "it needs --patch 2, 4, 8, ... (a power of two) and --dim divisible by patch/2, got --patch 7 and --dim"));
