@@ -19,7 +19,7 @@
 # docs/building.md lists the toolchains the suite was run with, and how long each took.
 #
 # Targets: all (default), test, sanitize, test-aarch64 (the suite cross-compiled for 64-bit ARM and run
-# under QEMU: not part of `make test` or CI), gradcheck, bench, data, train (the main job), train-mnist,
+# under QEMU: not part of `make test` or CI), gradcheck, bench, data, train (the main job), train-swin, train-mnist,
 # figures, reliability, exercise NAME=... and exercises (docs/exercises.md), compile_commands.json, fuzz
 # (coverage-guided fuzzing of every file parser with clang's libFuzzer: FUZZ_SECONDS=60 per fuzzer,
 # FUZZER=name for one; not part of `make test`), clean, help.
@@ -351,14 +351,17 @@ data:
 # runs/default/last.safetensors exists (a run stopped with Ctrl-C), it resumes it, with the steps its
 # budget fixed; `rm -rf runs/default` starts afresh. Extra flags: make train TRAIN_ARGS="--val 5000"; with
 # --epochs, --steps or --time among them no budget is added. Not part of `make test`.
-# `make train-mnist` does the same for the small ViT on MNIST, into runs/mnist, in TRAIN_MNIST_TIME seconds
-# (300) counted from the end of the build: a build from a clean clone takes most of five minutes itself.
+# `make train-swin` does the same for the tiny Swin (`--model swin`, its own defaults), into runs/swin,
+# in the same TRAIN_TIME. `make train-mnist` does it for the small ViT on MNIST, into runs/mnist, in
+# TRAIN_MNIST_TIME seconds (300) counted from the end of the build: a build from a clean clone takes most
+# of five minutes itself.
 TRAIN_OUT  ?= runs/default
 TRAIN_ARGS ?=
 TRAIN_TIME ?= 3600
+TRAIN_SWIN_OUT   ?= runs/swin
 TRAIN_MNIST_OUT  ?= runs/mnist
 TRAIN_MNIST_TIME ?= 300
-ifneq ($(filter train,$(MAKECMDGOALS)),)
+ifneq ($(filter train train-swin,$(MAKECMDGOALS)),)
   TRAIN_START := $(shell date +%s)
 endif
 # A budgeted run: $(1) its folder, $(2) the seconds it may take, counted from $(3) (seconds since 1970; empty:
@@ -377,9 +380,11 @@ define budgeted_train
 	echo "$(BIN)/patchgrad train --out $(1) $$budget $(4)"; \
 	exec $(BIN)/patchgrad train --out $(1) $$budget $(4)
 endef
-.PHONY: train train-mnist
+.PHONY: train train-swin train-mnist
 train: $(BIN)/patchgrad
 	$(call budgeted_train,$(TRAIN_OUT),$(TRAIN_TIME),$(TRAIN_START),$(TRAIN_ARGS),data/cifar-10-batches-bin/test_batch.bin)
+train-swin: $(BIN)/patchgrad
+	$(call budgeted_train,$(TRAIN_SWIN_OUT),$(TRAIN_TIME),$(TRAIN_START),--model swin $(TRAIN_ARGS),data/cifar-10-batches-bin/test_batch.bin)
 train-mnist: $(BIN)/patchgrad
 	$(call budgeted_train,$(TRAIN_MNIST_OUT),$(TRAIN_MNIST_TIME),,--dataset mnist $(TRAIN_ARGS),data/mnist/t10k-labels-idx1-ubyte)
 
