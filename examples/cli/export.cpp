@@ -62,12 +62,13 @@ Json timm_kwargs(const TrainConfig& c) {
     Json kwargs = Json::object();
     kwargs.set("img_size", c.image_size).set("in_chans", c.channels).set("num_classes", c.num_classes);
     kwargs.set("patch_size", c.patch).set("mlp_ratio", c.mlp_ratio);
+    if (c.stem == "conv") return Json();  // timm's ViT and Swin both cut patches
     if (c.model == "swin") {
         kwargs.set("embed_dim", c.embed_dim).set("depths", int_array(c.depths));
         kwargs.set("num_heads", int_array(c.swin_heads)).set("window_size", c.window);
         return kwargs;
     }
-    if (c.pos_embed == "learned_2d" || c.patch_tokens == "shifted" || c.stem == "conv")
+    if (c.pos_embed == "learned_2d" || c.patch_tokens == "shifted")
         return Json();  // timm's VisionTransformer has none of them
     kwargs.set("embed_dim", c.dim).set("depth", c.depth).set("num_heads", c.heads);
     kwargs.set("class_token", c.pool == "cls").set("global_pool", c.pool == "cls" ? "token" : "avg");

@@ -41,6 +41,7 @@ TrainConfig tiny_config(const std::string& model, const std::string& dataset) {
         c.depths = {2, 2};
         c.swin_heads = {1, 2};
         c.window = grey ? 7 : 4;  // stage 0: 4 windows and a shifted block; stage 1: one window
+        c.stem = "patch";         // the patch embedding of the reference Swin, as for the ViT
     }
     validate(c);
     return c;

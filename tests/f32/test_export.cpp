@@ -106,7 +106,7 @@ TEST_CASE("export -> import: the same weights and predictions, ViT and Swin") {
     }
 }
 
-TEST_CASE("export: a ViT timm cannot build (conv stem, shifted patch tokens, 2D learned positions) has no timm_kwargs") {
+TEST_CASE("export: a model timm cannot build (conv stem, shifted patch tokens, 2D learned positions) has no timm_kwargs") {
     for (const auto& setting : std::vector<std::pair<std::string, std::string>>{
              {"stem", "conv"}, {"patch_tokens", "shifted"}, {"pos_embed", "learned_2d"}, {"stem", "patch"}}) {
         const std::string& key = setting.first;  // not a structured binding: clang before 16 cannot capture one
@@ -123,6 +123,16 @@ TEST_CASE("export: a ViT timm cannot build (conv stem, shifted patch tokens, 2D 
         REQUIRE(run_command(run_export, {"patchgrad", "export", ckpt, weights}) == 0);
         const bool timm_can = value == "patch";  // the tiny ViT as it is: patches, plain, learned 1D
         CHECK((load_safetensors(weights).find_metadata("timm_kwargs") != nullptr) == timm_can);
+    }
+    for (const std::string stem : {"conv", "patch"}) {  // a Swin's stem: timm's Swin cuts patches too
+        CAPTURE(stem);
+        TempDir dir;
+        TrainConfig config = tiny_config("swin");
+        config.stem = stem;
+        const std::string ckpt = dir.file("ckpt.safetensors"), weights = dir.file("weights.safetensors");
+        save_tiny_checkpoint(ckpt, config);
+        REQUIRE(run_command(run_export, {"patchgrad", "export", ckpt, weights}) == 0);
+        CHECK((load_safetensors(weights).find_metadata("timm_kwargs") != nullptr) == (stem == "patch"));
     }
 }
 

@@ -268,10 +268,11 @@ TEST_CASE("train --stem: conv reaches the model and its checkpoint, is refused w
     CHECK(vit_config(parse({})).stem == Stem::conv);
     CHECK(parse({"--stem", "patch"}).stem == "patch");
     CHECK(parse({"--dataset", "fashion-mnist"}).stem == "patch");  // not searched there
-    CHECK(parse({"--model", "swin"}).stem == "patch");              // the Swin's default
-    const TrainConfig swin = parse({"--model", "swin", "--stem", "conv"});  // one 3 x 3 conv for its 2 x 2 patches
-    CHECK(swin_config(swin).stem == Stem::conv);
-    CHECK(swin_config(parse({"--model", "swin"})).stem == Stem::patch);
+    CHECK(parse({"--model", "swin"}).stem == "conv");  // the CIFAR-10 Swin's default too, on an 8 x 8 grid
+    CHECK(swin_config(parse({"--model", "swin"})).stem == Stem::conv);
+    const TrainConfig swin = parse({"--model", "swin", "--stem", "patch"});
+    CHECK(swin_config(swin).stem == Stem::patch);
+    CHECK(parse({"--model", "swin", "--dataset", "mnist"}).stem == "patch");  // not searched there
     CHECK(contains(testing::usage_error({"--model", "swin", "--stem", "conv", "--patch", "4", "--embed-dim", "63",
                                          "--swin-heads", "1,1,1", "--window", "2"}),
                    "--embed-dim divisible by patch/2, got --patch 4 and --embed-dim 63"));

@@ -380,9 +380,13 @@ TEST_CASE("flags: defaults per dataset and model, overrides, and derived values"
     CHECK(mnist.lr == doctest::Approx(2e-3));
     CHECK(parse({"--dataset", "mnist", "--batch-size", "32"}).batch_size == 32);  // a flag still wins
 
+    // The tiny Swin chosen on CIFAR-10's validation split: the ViT's conv stem to an 8 x 8 grid, two stages.
     const TrainConfig swin = parse({"--model", "swin"});
-    CHECK(swin.patch == 2);
-    CHECK(swin_config(swin).parameter_count() == SwinConfig{}.parameter_count());  // the reference tiny Swin
+    CHECK((swin.patch == 4 && swin.stem == "conv" && swin.embed_dim == 128 && swin.window == 4));
+    CHECK((swin.depths == std::vector<int64_t>{4, 2} && swin.swin_heads == std::vector<int64_t>{4, 8}));
+    const TrainConfig reference_swin = parse({"--model", "swin", "--stem", "patch", "--patch", "2", "--embed-dim", "64",
+                                              "--depths", "2,2,2", "--swin-heads", "2,4,8"});
+    CHECK(swin_config(reference_swin).parameter_count() == SwinConfig{}.parameter_count());  // as docs/training.md says
     const TrainConfig swin_mnist = parse({"--model", "swin", "--dataset", "mnist"});
     CHECK(swin_mnist.window == 7);
     CHECK(swin_mnist.depths == std::vector<int64_t>{2, 2});
@@ -406,8 +410,8 @@ TEST_CASE("flags: unknown flags, missing values and impossible values are one cl
     CHECK(contains(usage_error({"--patch", "5"}), "--patch 5 does not divide the 32x32 images of cifar10"));
     CHECK(contains(usage_error({"--dataset", "mnist", "--patch", "8"}), "does not divide the 28x28 images of mnist"));
     CHECK(contains(usage_error({"--model", "swin", "--window", "3"}), "--window 3 does not divide the grid of stage 0"));
-    CHECK(contains(usage_error({"--model", "swin", "--swin-heads", "3,4,8"}), "--swin-heads 3 does not divide"));
-    CHECK(contains(usage_error({"--model", "swin", "--depths", "2,2"}), "--depths and --swin-heads need one entry"));
+    CHECK(contains(usage_error({"--model", "swin", "--swin-heads", "3,8"}), "--swin-heads 3 does not divide"));
+    CHECK(contains(usage_error({"--model", "swin", "--depths", "2,2,2"}), "--depths and --swin-heads need one entry"));
     CHECK(contains(usage_error({"--model", "swin", "--dim", "64"}), "--dim shapes a ViT but the model is swin"));
     CHECK(contains(usage_error({"--window", "4"}), "--window shapes a Swin but the model is vit"));
     CHECK(contains(usage_error({"--mlp-ratio", "2", "--mlp-dim", "64"}), "--mlp-ratio and --mlp-dim both"));
