@@ -351,6 +351,7 @@ TEST_CASE("worst inputs: a checkpoint of the largest config the bounds allow, an
     TrainConfig swin = default_config("swin", "cifar10");
     swin.patch = 1, swin.embed_dim = 65536, swin.window = 32, swin.mlp_ratio = 64;
     swin.depths = {64, 64, 64, 64}, swin.swin_heads = {4096, 4096, 4096, 4096};
+    swin.stem = "patch";  // as for the ViT
     for (const TrainConfig& largest : {vit, swin}) {
         REQUIRE_NOTHROW(validate(largest));
         const std::string path = dir.file(largest.model + ".safetensors");
@@ -363,6 +364,7 @@ TEST_CASE("worst inputs: a checkpoint of the largest config the bounds allow, an
     // of one-pixel patches over 6 stages, with AdamW's state and an EMA: read, and its model built.
     TrainConfig deepest = default_config("swin", "cifar10");
     deepest.patch = 1, deepest.embed_dim = 1, deepest.window = 1, deepest.mlp_ratio = 1, deepest.ema = 0.999;
+    deepest.stem = "patch";
     deepest.depths.assign(6, kMaxBlocks / 6);
     deepest.depths[0] += kMaxBlocks % 6;
     deepest.swin_heads.assign(6, 1);
