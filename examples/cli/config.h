@@ -77,7 +77,7 @@ struct TrainConfig {
                                          // as 5C channels; MNIST's default, docs/results.md)
     std::string stem = "patch";          // ViT and Swin: patch (one P x P linear map a patch), or conv
                                          // (log2(P) 3 x 3 stride-2 convolutions, nn/embedding.h; the
-                                         // CIFAR-10 ViT's default, docs/results.md)
+                                         // default of CIFAR-10's ViT and Swin, docs/results.md)
     double dropout = 0.0;                // ViT and Swin
     double drop_path = 0.0;              // ViT and Swin: stochastic depth's rate at the last block (core/ops.h)
 
@@ -126,10 +126,11 @@ constexpr int64_t kMaxBlocks = 256;
 // most 6 stages. 64 KB leaves room, and parses in a few milliseconds whatever it holds.
 constexpr uint64_t kMaxConfigFileBytes = 64 << 10;
 
-// The defaults of a dataset and model when the flags do not say otherwise: the reference tiny ViT or
-// Swin for CIFAR-10; for MNIST and Fashion-MNIST (1 x 28 x 28) a smaller ViT (patch 4: a 7 x 7 grid,
-// dim 64, depth 4, heads 4, mlp 128) or Swin (patch 2: 14 x 14, window 7, depths 2,2, heads 2,4,
-// embed_dim 32), 5 epochs, 1 warmup epoch. Throws UsageError for an unknown model or dataset.
+// The defaults of a dataset and model when the flags do not say otherwise: for CIFAR-10 the tiny ViT
+// and the tiny Swin as their searches on the validation split left them (both with the conv stem); for
+// MNIST and Fashion-MNIST (1 x 28 x 28) a smaller ViT and Swin. docs/training.md, "Defaults per dataset
+// and model", tabulates them (tests/f32/test_doc_numbers.cpp checks the table's numbers). Throws
+// UsageError for an unknown model or dataset.
 TrainConfig default_config(const std::string& model, const std::string& dataset);
 
 // Every value in range and every shape consistent (heads divide dim, patch divides the image, windows
