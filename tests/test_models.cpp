@@ -60,6 +60,13 @@ void check_against_reference(ImageClassifier& model, int64_t batch, int64_t chan
     }
 }
 
+// Adds 0.1 N(0, 1) to every parameter. Initialization puts some at exactly 0 (biases) or 1 (norm weights):
+// moved off those values, no term of a gradient check is vacuous.
+void perturb_parameters(Module& model, Rng& rng) {
+    for (Tensor& p : model.parameters())
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+}
+
 // Gradient check of the input and every parameter of a model, through a cross-entropy loss.
 void check_model_gradients(ImageClassifier& model, const Tensor& images, int64_t classes) {
     model.eval();
@@ -290,8 +297,7 @@ TEST_CASE("ViT: float64 gradient check of the input and every parameter") {
         config.position = pooling == Pooling::cls ? PositionEmbeddingKind::learned_1d : PositionEmbeddingKind::learned_2d;
         Rng rng(2);
         VisionTransformer vit(config, rng);
-        for (Tensor& p : vit.parameters())  // init puts some at 0 (biases): move them off so nothing is vacuous
-            for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+        perturb_parameters(vit, rng);
         check_model_gradients(vit, random_tensor({2, 2, 4, 4}, 3), 3);
     }
 }
@@ -322,8 +328,7 @@ TEST_CASE("ViT with shifted patches: the patch embedding reads 5C channels; coun
     const Tensor a = shifted.forward(images, unused), b = on_copies.forward(shifted_copies(images, 1), unused);
     CHECK(a.to_vector() == b.to_vector());
 
-    for (Tensor& p : vit.parameters())
-        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    perturb_parameters(vit, rng);
     check_model_gradients(vit, random_tensor({2, 2, 4, 4}, 8), 3);
 
     ViTConfig one_pixel = config;
@@ -352,8 +357,7 @@ TEST_CASE("ViT with a conv stem: counts from the formulas, the stem's tokens fee
     CHECK(reference_size.parameter_count() == 880394);
     CHECK(VisionTransformer(reference_size, rng).parameter_count() == 880394);
 
-    for (Tensor& p : vit.parameters())
-        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    perturb_parameters(vit, rng);
     check_model_gradients(vit, random_tensor({2, 2, 8, 8}, 10), 3);
 
     ViTConfig odd = config;
@@ -368,8 +372,7 @@ TEST_CASE("Swin: float64 gradient check of the input and every parameter, with a
     config.depths = {2, 1}, config.heads = {2, 2}, config.window_size = 4, config.num_classes = 3;
     Rng rng(3);
     SwinTransformer swin(config, rng);
-    for (Tensor& p : swin.parameters())
-        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    perturb_parameters(swin, rng);
     check_model_gradients(swin, random_tensor({2, 1, 8, 8}, 4), 3);
 }
 
@@ -394,8 +397,7 @@ TEST_CASE("Swin with a conv stem: counts from the formulas, the stem's tokens fe
     CHECK(reference_size.parameter_count() == 1556902 + 64 * (27 - 12));
     CHECK(SwinTransformer(reference_size, rng).parameter_count() == reference_size.parameter_count());
 
-    for (Tensor& p : swin.parameters())
-        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
+    perturb_parameters(swin, rng);
     check_model_gradients(swin, random_tensor({2, 2, 8, 8}, 12), 3);
 
     SwinConfig odd = config;
