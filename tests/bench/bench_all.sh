@@ -12,7 +12,8 @@
 #        AVX2_PATCHGRAD=build/x86-64-v3/patchgrad  AVX2_BENCH_MATMUL=build/x86-64-v3/bench_matmul
 #                              the same programs built for AVX2 alone (make ARCH=x86-64-v3), the laptop's
 #                              instruction set: when given (make bench does on x86-64), the matmul and model
-#                              rows are run for that build too, labelled "avx2", against the same peers
+#                              rows are run for that build too, labelled "avx2", against the same peers held
+#                              to AVX2 as well (below)
 #
 # What is measured, and how. Every figure is the median over REPS repetitions, each repetition running
 # patchgrad and then its peer back to back on the same shapes (the machine is shared and noisy: a ratio
@@ -39,6 +40,11 @@
 #           1 -> 2 threads at least 1.8x, matmul 1.0x OpenBLAS at 1024^3 and within 15% (0.85x) at every
 #           tiny-ViT shape, on each of THREADS, for each build.
 # PyTorch runs as $SHARED/bench/torch_ref.sh runs it: torch.set_num_threads(T), OPENBLAS_NUM_THREADS=1.
+# The peers of the avx2 rows are held to AVX2 too, as they would be on a laptop without AVX-512: OpenBLAS
+# with its Haswell kernels (OPENBLAS_CORETYPE=Haswell: $SHARED/bench/sgemm_ref.c, built here, since
+# sgemm_ref.sh clears that variable), PyTorch with the same OpenBLAS and oneDNN held to AVX2
+# (ONEDNN_MAX_CPU_ISA=AVX2). On a CPU whose cores run two 512-bit FMAs a cycle, the peers' own AVX-512
+# kernels have twice an AVX2 build's peak, which is a comparison of instruction sets, not of code.
 # A missing peer (no SHARED folder, no python3-torch) leaves its column at "-" and says so; exit 0.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,6 +86,12 @@ torch_note="PyTorch missing: $torch_python cannot import torch (Debian: apt-get 
 torch_models_note="$torch_note"
 if [ -n "$shared" ] && [ -f "$shared/bench/sgemm_ref.sh" ]; then
   have_openblas=1 openblas_note="OpenBLAS cblas_sgemm ($shared/bench/sgemm_ref.sh)"
+  if [[ " ${builds[*]} " == *" avx2 "* ]]; then
+    bash "$shared/bench/sgemm_ref.sh" 1 8 8 8 >/dev/null  # installs OpenBLAS if it is missing
+    gcc -O2 -o "$tmp/sgemm_ref" "$shared/bench/sgemm_ref.c" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+      -lopenblas 2>/dev/null || echo "bench_all.sh: could not build $shared/bench/sgemm_ref.c; avx2 matmul rows without a peer" >&2
+    openblas_note="$openblas_note (avx2 rows: OPENBLAS_CORETYPE=Haswell)"
+  fi
 fi
 if torch_version=$("$torch_python" -c 'import torch; print(torch.__version__)' 2>/dev/null); then
   have_torch=1 torch_note="PyTorch $torch_version CPU ($torch_python)"
@@ -89,6 +101,7 @@ if torch_version=$("$torch_python" -c 'import torch; print(torch.__version__)' 2
     torch_models_note="PyTorch models missing: $torch_python cannot import torchvision"
   else
     have_torch_models=1 torch_models_note="$torch_note, torchvision's models ($shared/bench/torch_ref.py)"
+    if [[ " ${builds[*]} " == *" avx2 "* ]]; then torch_models_note="$torch_models_note (avx2 rows: held to AVX2)"; fi
   fi
 fi
 
@@ -101,34 +114,56 @@ median() {
 }
 # a / b to two decimals, "-" when either is missing or b is 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
-# The note "0.62 of peak" for a rate of $1 GFLOP/s on $2 threads; empty when either is unknown.
+# The note "0.62 of peak" for a rate of $1 GFLOP/s on $2 threads of build $3 (native when not given: each
+# build is held against the peak of its own vector width); empty when either is unknown.
 of_peak() {
   local fraction
-  fraction=$(ratio "$1" "${peak_gflop_s[$2]:--}")
+  fraction=$(ratio "$1" "${peak_gflop_s[${3:-native} $2]:--}")
   [ "$fraction" != - ] && echo "$fraction of peak"
   return 0
 }
 # PyTorch as torch_ref.sh runs it: its own threads, OpenBLAS's kept at 1.
 run_torch() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$torch_python" "$@"; }
+# The peer of build $1 (native or avx2) in a pair of functions: PyTorch, and OpenBLAS on threads $2, shape $3-$5.
+torch_of() {
+  local build=$1
+  shift
+  if [ "$build" = avx2 ]; then
+    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_NUM_THREADS=1 "$torch_python" "$@"
+  else
+    run_torch "$@"
+  fi
+}
+openblas_of() {
+  if [ "$1" = avx2 ]; then
+    [ -x "$tmp/sgemm_ref" ] || return 0  # no figure: the row's peer column stays "-"
+    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS="$2" "$tmp/sgemm_ref" "$3" "$4" "$5"
+  else
+    bash "$shared/bench/sgemm_ref.sh" "$2" "$3" "$4" "$5"
+  fi
+}
 
 row_format='%-7s %-40s %3s %-8s %10s %10s %7s  %s\n'
 row() { printf "$row_format" "$@" | sed 's/ *$//'; }
 section_title() { echo; echo "-- $*"; }
 
 # ---- the FMA peak ---------------------------------------------------------------------------------------
-declare -A peak_gflop_s  # threads -> this machine's FMA peak, GFLOP/s
+declare -A peak_gflop_s  # "build threads" -> this machine's FMA peak at that build's vector width, GFLOP/s
 peak_section() {
   section_title "peak: this machine's FMA peak (patchgrad bench --peak, core/fma_peak.h); GFLOP/s, no peer"
-  local threads r line values bits chains
-  for threads in $threads_list; do
-    values=()
-    for ((r = 0; r < reps; r++)); do
-      line=$("$patchgrad" bench --peak --threads "$threads")
-      values+=("$(field peak_gflop_s <<<"$line")")
+  local build threads r line values bits chains
+  for build in "${builds[@]}"; do
+    for threads in $threads_list; do
+      values=()
+      for ((r = 0; r < reps; r++)); do
+        line=$("$(program_of "$build")" bench --peak --threads "$threads")
+        values+=("$(field peak_gflop_s <<<"$line")")
+      done
+      bits=$(field vector_bits <<<"$line") chains=$(field chains <<<"$line")
+      peak_gflop_s[$build $threads]=$(printf '%s\n' "${values[@]}" | median)
+      row peak "$(labelled "$build" "fma ${bits}-bit, $chains chains a thread")" "$threads" GFLOP/s \
+        "${peak_gflop_s[$build $threads]}" - - ""
     done
-    bits=$(field vector_bits <<<"$line") chains=$(field chains <<<"$line")
-    peak_gflop_s[$threads]=$(printf '%s\n' "${values[@]}" | median)
-    row peak "fma ${bits}-bit, $chains chains a thread" "$threads" GFLOP/s "${peak_gflop_s[$threads]}" - - ""
   done
 }
 
@@ -143,26 +178,26 @@ matmul_section() {
   )
   [ "$quick" = 1 ] && shapes=("nn 512 512 512" "nn 8320 384 128" "tn 8320 384 128" "nt 8320 384 128" "batch512 65 65 32")
   section_title "matmul: patchgrad gemm vs ${openblas_note}; GFLOP/s, ratio = patchgrad / OpenBLAS"
-  local threads shape kind M N K r peer o p build
-  local -A ours
+  local threads shape kind M N K r o p build
+  local -A ours peer
   for threads in $threads_list; do
     for shape in "${shapes[@]}"; do
       read -r kind M N K <<<"$shape"
       ours=() peer=()
       for ((r = 0; r < reps; r++)); do
-        for build in "${builds[@]}"; do  # each build, then the peer, back to back
+        for build in "${builds[@]}"; do  # each build, then its peer, back to back
           ours[$build]+="$("$(matmul_program_of "$build")" "$threads" "$kind" "$M" "$N" "$K" | awk '{ print $5 }') "
+          if [ $have_openblas = 1 ] && [[ $kind != batch* ]]; then
+            peer[$build]+="$(openblas_of "$build" "$threads" "$M" "$N" "$K" | awk '{ print $4 }') "
+          fi
         done
-        if [ $have_openblas = 1 ] && [[ $kind != batch* ]]; then
-          peer+=("$(bash "$shared/bench/sgemm_ref.sh" "$threads" "$M" "$N" "$K" | awk '{ print $4 }')")
-        fi
       done
-      p=$( ((${#peer[@]})) && printf '%s\n' "${peer[@]}" | median || echo "-")
       for build in "${builds[@]}"; do
         o=$(printf '%s\n' ${ours[$build]} | median)
+        p=$(printf '%s\n' ${peer[$build]:-} | { grep . || true; } | median)
         measured["matmul $kind ${M}x${N}x${K} $build $threads"]=$(ratio "$o" "$p")
         row matmul "$(labelled "$build" "$kind ${M}x${N}x${K}")" "$threads" GFLOP/s "$o" "$p" "$(ratio "$o" "$p")" \
-          "$(of_peak "$o" "$threads")"
+          "$(of_peak "$o" "$threads" "$build")"
       done
     done
   done
@@ -214,22 +249,22 @@ model_median() { { grep " threads=$3 " "$1" || true; } | field "$2" | median; }
 models_section() {
   section_title "models: batch $batch, patchgrad vs ${torch_models_note};" \
     "img/s ratio = patchgrad / PyTorch best, RSS ratio = PyTorch / patchgrad"
-  local model r t metric o p best_t first_t last_t candidate note build
+  local model r t metric o p best_t first_t last_t candidate note build peer_name
   first_t=${threads_list%% *} last_t=$layer_threads
   for model in vit swin; do
-    local ours=$tmp/models_$model.native peer=$tmp/models_$model.torch
-    : >"$peer"
-    for build in "${builds[@]}"; do : >"$tmp/models_$model.$build"; done
+    # build b's figures in models_$model.b, its peer's in models_$model.torch_b
+    local ours=$tmp/models_$model.native peer=$tmp/models_$model.torch_native
+    for build in "${builds[@]}"; do : >"$tmp/models_$model.$build"; : >"$tmp/models_$model.torch_$build"; done
     for ((r = 0; r < reps; r++)); do
       for t in $threads_list; do
-        for build in "${builds[@]}"; do  # each build, then the peer, back to back
+        for build in "${builds[@]}"; do  # each build, then its peer, back to back
           "$(program_of "$build")" bench --model "$model" --batch "$batch" --threads "$t" "${model_steps[@]}" \
             >>"$tmp/models_$model.$build"
+          if [ $have_torch_models = 1 ]; then
+            torch_of "$build" "$shared/bench/torch_ref.py" --model "$model" --batch "$batch" --threads "$t" \
+              "${model_steps[@]}" >>"$tmp/models_$model.torch_$build"
+          fi
         done
-        if [ $have_torch_models = 1 ]; then
-          run_torch "$shared/bench/torch_ref.py" --model "$model" --batch "$batch" --threads "$t" \
-            "${model_steps[@]}" >>"$peer"
-        fi
       done
     done
     # PyTorch's best setting: the thread count with the fastest training step.
@@ -242,15 +277,16 @@ models_section() {
       fi
     done
     for metric in train_img_s infer_img_s; do
-      p=-
-      for t in $threads_list; do  # the best of PyTorch's settings for this figure
-        candidate=$(model_median "$peer" "$metric" "$t")
-        if [ "$candidate" != - ] && { [ "$p" = - ] || awk -v a="$candidate" -v b="$p" 'BEGIN { exit !(a > b) }'; }; then
-          p=$candidate note="PyTorch best: threads=$t"
-        fi
-      done
-      [ "$p" = - ] && note=""
       for build in "${builds[@]}"; do
+        p=- peer_name=PyTorch
+        if [ "$build" = avx2 ]; then peer_name="PyTorch held to AVX2"; fi
+        for t in $threads_list; do  # the best of PyTorch's settings for this figure
+          candidate=$(model_median "$tmp/models_$model.torch_$build" "$metric" "$t")
+          if [ "$candidate" != - ] && { [ "$p" = - ] || awk -v a="$candidate" -v b="$p" 'BEGIN { exit !(a > b) }'; }; then
+            p=$candidate note="$peer_name best: threads=$t"
+          fi
+        done
+        [ "$p" = - ] && note=""
         for t in $threads_list; do
           o=$(model_median "$tmp/models_$model.$build" "$metric" "$t")
           measured["models $model ${metric%_img_s} $build $t"]=$(ratio "$o" "$p")
