@@ -89,7 +89,8 @@ if [ -n "$shared" ] && [ -f "$shared/bench/sgemm_ref.sh" ]; then
   if [[ " ${builds[*]} " == *" avx2 "* ]]; then
     bash "$shared/bench/sgemm_ref.sh" 1 8 8 8 >/dev/null  # installs OpenBLAS if it is missing
     gcc -O2 -o "$tmp/sgemm_ref" "$shared/bench/sgemm_ref.c" -I/usr/include/x86_64-linux-gnu/openblas-pthread \
-      -lopenblas 2>/dev/null || echo "bench_all.sh: could not build $shared/bench/sgemm_ref.c; avx2 matmul rows without a peer" >&2
+      -lopenblas 2>/dev/null ||
+      echo "bench_all.sh: could not build $shared/bench/sgemm_ref.c; the avx2 matmul rows get no peer" >&2
     openblas_note="$openblas_note (avx2 rows: OPENBLAS_CORETYPE=Haswell)"
   fi
 fi
@@ -124,7 +125,7 @@ of_peak() {
 }
 # PyTorch as torch_ref.sh runs it: its own threads, OpenBLAS's kept at 1.
 run_torch() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$torch_python" "$@"; }
-# The peer of build $1 (native or avx2) in a pair of functions: PyTorch, and OpenBLAS on threads $2, shape $3-$5.
+# PyTorch as the peer of build $1 (native or avx2), running the rest of the arguments.
 torch_of() {
   local build=$1
   shift
@@ -134,6 +135,7 @@ torch_of() {
     run_torch "$@"
   fi
 }
+# OpenBLAS as the peer of build $1 (native or avx2): "M N K gflops" for threads $2 and shape $3 $4 $5.
 openblas_of() {
   if [ "$1" = avx2 ]; then
     [ -x "$tmp/sgemm_ref" ] || return 0  # no figure: the row's peer column stays "-"
