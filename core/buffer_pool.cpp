@@ -5,8 +5,39 @@
 #include <cstdlib>
 #include <new>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
+
+namespace {
+
+// A fresh buffer from the C library. A large one is also advised to the kernel for 2 MiB pages
+// (transparent huge pages): a buffer the pool cannot keep (beyond its limit) goes back to the C library,
+// which returns a large block to the kernel at once, so the next step's buffer of that size arrives as
+// untouched pages again, and each first write to a page is a page fault. With 4 KiB pages that is 512
+// faults a 2 MiB stretch, with huge pages one; a fault is a trip into the kernel, costly in a virtual
+// machine. Measured on the tiny ViT's training step (2 threads, batch 128, 20 steps, three rounds
+// alternately, docs/performance.md): 412 to 429 -> 475 to 507 img/s, 409k -> 123k page faults in the
+// run, the same peak memory. Only the whole 2 MiB-aligned pages inside the buffer can become huge;
+// madvise is a hint, and where the kernel has huge pages switched off it changes nothing.
+void* fresh_buffer(size_t bytes) {
+    void* buffer = std::aligned_alloc(BufferPool::kAlignment, bytes);  // bytes is a multiple of the alignment
+    if (!buffer) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= BufferPool::kHugePageBytes) {
+        constexpr uintptr_t kPage = 4096;  // madvise takes whole pages of the smallest size
+        const uintptr_t first = (reinterpret_cast<uintptr_t>(buffer) + kPage - 1) / kPage * kPage;
+        const uintptr_t end = (reinterpret_cast<uintptr_t>(buffer) + bytes) / kPage * kPage;
+        madvise(reinterpret_cast<void*>(first), end - first, MADV_HUGEPAGE);
+    }
+#endif
+    return buffer;
+}
+
+}  // namespace
 
 BufferPool::~BufferPool() { clear(); }
 
@@ -25,9 +56,7 @@ void* BufferPool::allocate(size_t bytes) {
         }
         ++stats_.fresh;
     }
-    void* buffer = std::aligned_alloc(kAlignment, bytes);  // bytes is a multiple of the alignment
-    if (!buffer) throw std::bad_alloc();
-    return buffer;
+    return fresh_buffer(bytes);
 }
 
 void BufferPool::release(void* buffer, size_t bytes) {

@@ -35,6 +35,7 @@ class BufferPool {
 public:
     static constexpr size_t kAlignment = 64;              // bytes: an AVX-512 register, a cache line
     static constexpr size_t kMinPooledBytes = 64 * 1024;  // smaller buffers bypass the pool
+    static constexpr size_t kHugePageBytes = 2 << 20;     // fresh buffers this large ask for 2 MiB pages
     // 64 MiB of free buffers at most. Free buffers count in the peak memory: with no cap, the Swin's
     // training step peaked at 656 MB, with 64 MiB at 605 MB, with no pool at 587 MB, at the same speed
     // (docs/performance.md, "The second round").

@@ -2,7 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <fstream>
 #include <new>
+#include <sstream>
+#include <string>
 
 #include "core/buffer_pool.h"
 #include "core/tensor.h"
@@ -61,6 +64,42 @@ TEST_CASE("buffer pool: small buffers and buffers beyond the limit go back to th
     CHECK(pool.allocate(2 * kBig) == a);
     pool.release(a, 2 * kBig);
 }
+
+#if defined(__linux__)
+// The VmFlags of the memory mapping that holds `address`, from /proc/self/smaps ("hg": advised for huge
+// pages), or "" when no mapping holds it.
+std::string vm_flags_of(const void* address) {
+    const auto where = reinterpret_cast<uintptr_t>(address);
+    std::ifstream smaps("/proc/self/smaps");
+    bool inside = false;
+    for (std::string line; std::getline(smaps, line);) {
+        if (line.rfind("VmFlags:", 0) == 0) {
+            if (inside) return line;
+            continue;
+        }
+        // A mapping's first line: "start-end perms offset ...", both addresses in hex.
+        uintptr_t start = 0, end = 0;
+        char dash = 0;
+        std::istringstream header(line);
+        if (header >> std::hex >> start >> dash >> end && dash == '-') inside = start <= where && where < end;
+    }
+    return "";
+}
+
+TEST_CASE("buffer pool: a fresh buffer of 2 MiB or more is advised for huge pages, a small one is not") {
+    BufferPool pool(0);
+    const size_t big_bytes = 8 * BufferPool::kHugePageBytes;
+    auto* big = static_cast<char*>(pool.allocate(big_bytes));
+    auto* small = static_cast<char*>(pool.allocate(kBig));
+    const std::string big_flags = vm_flags_of(big + big_bytes / 2), small_flags = vm_flags_of(small);
+    // A kernel built without huge pages refuses the advice (and has no such folder): nothing to see there.
+    if (std::ifstream("/sys/kernel/mm/transparent_hugepage/enabled")) CHECK(big_flags.find(" hg") != std::string::npos);
+    CHECK(small_flags.find("VmFlags:") == 0);  // the lookup found the mapping...
+    CHECK(small_flags.find(" hg") == std::string::npos);  // ...and it was not advised
+    pool.release(big, big_bytes);
+    pool.release(small, kBig);
+}
+#endif
 
 TEST_CASE("buffer pool: an impossible size is std::bad_alloc, not a wrapped-around small buffer") {
     BufferPool pool;
