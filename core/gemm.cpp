@@ -70,6 +70,10 @@ constexpr int64_t NR = NV * W;  // 32 floats / 16 doubles with AVX-512: the tile
 constexpr int64_t KC = 1536 / sizeof(Scalar);  // 384 floats / 192 doubles
 constexpr int64_t NC = 640;                    // a multiple of NR in both flavours
 
+// Rows of a_rows (gemm_thread's copy of an A strip), in numbers: one vector more than a K block, so that
+// rows are never a multiple of 4 KiB apart (400 floats = 1600 bytes).
+constexpr int64_t kARowStride = KC + W;
+
 // B is read in place, without packing, when C has at most this many strips of MR rows (see gemm_thread).
 constexpr int64_t kMaxStripsForBInPlace = 32;
 
@@ -245,7 +249,8 @@ void barrier(int T) {
 // threads that all run this function together and share b_pack, the packed B block (kc, nc).
 void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
                  bool accumulate, const Scalar* row_bias, Scalar* b_pack, int t, int T) {
-    alignas(64) Scalar a_pack[KC * MR];  // this thread's packed A strip, (kc, MR)
+    alignas(64) Scalar a_pack[KC * MR];            // this thread's packed A strip, (kc, MR)
+    alignas(64) Scalar a_rows[MR * kARowStride];  // or its copy, (MR, kc) with rows kARowStride apart
     const int64_t kc_max = kc_for(K), nc_max = nc_for(N);
     const int64_t strips = ceil_div(M, MR);
 
@@ -295,24 +300,42 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
 
             // This thread owns the C tiles of items [first, last): rows [s * MR, s * MR + MR) x its chunk.
             const Share my_items = share(strips * chunks, t, T);
-            int64_t packed_strip = -1;  // the strip now in a_pack: consecutive chunks of a strip share it
+            int64_t packed_strip = -1;  // the strip now in a_pack or a_rows: consecutive chunks of a strip share it
             for (int64_t item = my_items.first; item < my_items.last; ++item) {
                 const int64_t s = item / chunks, chunk = item % chunks;
                 const int64_t i = s * MR, mr = std::min(MR, M - i);
                 const int64_t p_end = std::min(panels, (chunk + 1) * panels_per_chunk);
                 // A's strip, rows [i, i + MR), columns [pc, pc + kc). The micro-kernel reads one column of
-                // it per k: MR numbers, one from each row. A full strip of a row-major A can be read where it
-                // lies: its MR rows stream front to back, and the strip (MR * kc numbers) stays in L1 while
-                // it meets every B panel. Except when its rows are a multiple of 4 KiB apart (K = 1024
-                // floats, say): then all MR rows map to the same few L1 sets and evict each other, and a
-                // packed copy, (kc, MR) contiguous, is faster. Packing is a strided copy of the strip; for
-                // the tiny ViT's forward products, reading in place measured 7 to 18% faster (2 threads,
-                // e.g. 8320 x 128 x 256: 250 -> 297 GFLOP/s; docs/matmul.md). Same arithmetic either way.
+                // it per k: MR numbers, A(i, k) .. A(i + MR - 1, k). Where possible it reads them where they lie:
+                //   row-major A (col_stride 1): the strip's MR rows stream front to back, and the strip (MR * kc
+                //     numbers) stays in L1 while it meets every B panel. For the tiny ViT's forward products
+                //     this measured 7 to 18% faster than packing (2 threads, e.g. 8320 x 128 x 256: 250 -> 297
+                //     GFLOP/s; docs/matmul.md).
+                //   column-major A (row_stride 1; A^T row-major, as dout^T in a weight's gradient dW = dout^T x):
+                //     the MR numbers of one k are side by side, one cache line (two at most) a k. Weight
+                //     gradients of the tiny ViT, 384 x 128 x 8320 on 2 threads: 282 to 287 -> 330 to 346
+                //     GFLOP/s against packing.
+                // Unless the lines the kernel reads are a multiple of 4 KiB apart (rows of K = 1024 floats, say):
+                // the L1 cache places a line by its address modulo 4 KiB, so such lines all compete for the
+                // same few places and evict each other. Then a row-major strip is copied row by row (straight
+                // copies) into a_rows, whose rows are kc + W numbers apart (1024^3 on one thread: 150 to 166 ->
+                // 180 to 184 GFLOP/s; docs/matmul.md), and any other strip (strided, aliasing columns, or the
+                // short last strip) is packed (kc, MR). Same arithmetic every way.
                 MatrixView a{A.data + i * A.row_stride + pc * A.col_stride, A.row_stride, A.col_stride};
-                const bool rows_alias_in_l1 = (A.row_stride * int64_t(sizeof(Scalar))) % 4096 == 0;
-                const bool in_place = A.col_stride == 1 && mr == MR &&
-                                      (!rows_alias_in_l1 || p_end - chunk * panels_per_chunk <= 3);
-                if (!in_place) {
+                const bool full_strip = mr == MR;
+                const bool row_major = A.col_stride == 1, column_major = A.row_stride == 1;
+                const auto aliases_in_l1 = [](int64_t stride) { return (stride * int64_t(sizeof(Scalar))) % 4096 == 0; };
+                const bool rows_alias = aliases_in_l1(A.row_stride), columns_alias = aliases_in_l1(A.col_stride);
+                const bool few_panels = p_end - chunk * panels_per_chunk <= 3;  // too little reuse to pay a copy
+                const bool in_place = full_strip && ((row_major && (!rows_alias || few_panels)) ||
+                                                     (column_major && !columns_alias));
+                if (!in_place && full_strip && row_major) {
+                    if (s != packed_strip)
+                        for (int64_t r = 0; r < MR; ++r)
+                            std::memcpy(a_rows + r * kARowStride, a.data + r * A.row_stride, size_t(kc) * sizeof(Scalar));
+                    packed_strip = s;
+                    a = {a_rows, kARowStride, 1};
+                } else if (!in_place) {
                     if (s != packed_strip) pack_panel<MR>(a_pack, a.data, kc, mr, A.col_stride, A.row_stride);
                     packed_strip = s;
                     a = {a_pack, 1, MR};

@@ -152,6 +152,19 @@ TEST_CASE("gemm: products big enough to run on several threads, odd strides") {
         }
 }
 
+TEST_CASE("gemm: operands whose rows or columns lie a multiple of 4 KiB apart") {
+    // The kernel reads a full strip of A where it lies, except when the lines it reads are 4 KiB apart
+    // (they would evict each other from L1): a row-major strip is then copied row by row, any other strip
+    // packed. Both copies must give the reference's numbers, over several K blocks and N panels.
+    const int64_t n4k = 4096 / int64_t(sizeof(Scalar));  // numbers in 4 KiB: 1024 floats, 512 doubles
+    for (bool accumulate : {false, true}) {
+        check_gemm(30, 200, n4k, Layout::RowMajor, Layout::RowMajor, accumulate);     // rows n4k apart: copied
+        check_gemm(30, 200, n4k, Layout::RowMajor, Layout::Transposed, accumulate);
+        check_gemm(n4k, 70, 50, Layout::Transposed, Layout::RowMajor, accumulate);    // columns n4k apart: packed
+        check_gemm(40, 70, 2 * n4k, Layout::RowMajor, Layout::RowMajor, accumulate);  // 8 KiB apart
+    }
+}
+
 TEST_CASE("gemm: K = 0 is an empty sum") {
     std::vector<Scalar> C = {1, 2, 3, 4, 5, 6};  // (2, 3)
     Scalar dummy = 7;
