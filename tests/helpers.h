@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,6 +19,14 @@
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
+
+// True when the suite runs under an emulator: `make test-aarch64` runs it under qemu-aarch64 and names the
+// emulator in PATCHGRAD_EMULATOR (docs/building.md). Every instruction then costs about ten times as much,
+// and QEMU 7.2 takes some system calls' hints (madvise) without passing them on.
+inline bool running_under_emulator() {
+    const char* emulator = std::getenv("PATCHGRAD_EMULATOR");
+    return emulator && *emulator;
+}
 
 // Uniform in [low, high) from a seed; requires grad unless told otherwise.
 inline Tensor random_tensor(const Shape& shape, uint64_t seed, bool requires_grad = true, Scalar low = -1,

@@ -219,7 +219,7 @@ TEST_CASE("bench: the model line keeps its keys first and adds the product rate 
     CHECK(std::abs(train_gflop_s - train * 3 * flops_per_image) <= half_tenth + half_tenth * 3 * flops_per_image);
     CHECK(std::abs(infer_gflop_s - infer * flops_per_image) <= half_tenth + half_tenth * flops_per_image);
     const double peak = std::stod(values.at("peak_gflop_s"));
-    REQUIRE(peak > 1);
+    REQUIRE(peak > (running_under_emulator() ? 0.1 : 1));  // QEMU emulates each FMA: 0.3 GFLOP/s
     // frac = gflop / peak, with gflop and peak each off by up to 0.05: |d frac| <= 0.05 / peak + gflop 0.05 / peak^2
     const double train_frac = std::stod(values.at("train_peak_frac"));
     CHECK(std::abs(train_frac - train_gflop_s / peak) <=

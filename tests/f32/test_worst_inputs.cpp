@@ -67,6 +67,9 @@ constexpr double kTimeBound = 3.0;
 #else
 constexpr double kTimeBound = 1.0;
 #endif
+// Under an emulator (make test-aarch64) the same work takes about ten times the CPU: the most rows of
+// metrics.csv took 1.15 s under qemu-aarch64.
+double time_bound() { return running_under_emulator() ? 10 * kTimeBound : kTimeBound; }
 constexpr double kHangBound = 20.0;         // seconds of wall clock, however loaded the machine
 
 // ---- reading a file in a child process, measured ----------------------------------------------------------
@@ -199,7 +202,7 @@ void check_worst_case(const WorstCase& c) {
         CHECK_MESSAGE(contains(outcome.message, c.path), excerpt);
         CHECK_MESSAGE(contains(outcome.message, c.refusal_says), excerpt);
     }
-    CHECK(r.cpu_seconds < kTimeBound);
+    CHECK(r.cpu_seconds < time_bound());
     CHECK(r.wall_seconds < kHangBound);
 #if !defined(__SANITIZE_ADDRESS__)
     CHECK_MESSAGE(r.growth < c.footprint + kMemoryBound, "footprint ", c.footprint / kMB, " MB");
