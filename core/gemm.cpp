@@ -300,7 +300,7 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
 
             // This thread owns the C tiles of items [first, last): rows [s * MR, s * MR + MR) x its chunk.
             const Share my_items = share(strips * chunks, t, T);
-            int64_t packed_strip = -1;  // the strip now in a_pack or a_rows: consecutive chunks of a strip share it
+            int64_t packed_strip = -1;  // the strip now in a_pack or a_rows: its consecutive chunks share it
             for (int64_t item = my_items.first; item < my_items.last; ++item) {
                 const int64_t s = item / chunks, chunk = item % chunks;
                 const int64_t i = s * MR, mr = std::min(MR, M - i);
@@ -324,7 +324,9 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
                 MatrixView a{A.data + i * A.row_stride + pc * A.col_stride, A.row_stride, A.col_stride};
                 const bool full_strip = mr == MR;
                 const bool row_major = A.col_stride == 1, column_major = A.row_stride == 1;
-                const auto aliases_in_l1 = [](int64_t stride) { return (stride * int64_t(sizeof(Scalar))) % 4096 == 0; };
+                const auto aliases_in_l1 = [](int64_t stride) {
+                    return (stride * int64_t(sizeof(Scalar))) % 4096 == 0;
+                };
                 const bool rows_alias = aliases_in_l1(A.row_stride), columns_alias = aliases_in_l1(A.col_stride);
                 const bool few_panels = p_end - chunk * panels_per_chunk <= 3;  // too little reuse to pay a copy
                 const bool in_place = full_strip && ((row_major && (!rows_alias || few_panels)) ||
@@ -332,7 +334,8 @@ void gemm_thread(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Sc
                 if (!in_place && full_strip && row_major) {
                     if (s != packed_strip)
                         for (int64_t r = 0; r < MR; ++r)
-                            std::memcpy(a_rows + r * kARowStride, a.data + r * A.row_stride, size_t(kc) * sizeof(Scalar));
+                            std::memcpy(a_rows + r * kARowStride, a.data + r * A.row_stride,
+                                        size_t(kc) * sizeof(Scalar));
                     packed_strip = s;
                     a = {a_rows, kARowStride, 1};
                 } else if (!in_place) {
