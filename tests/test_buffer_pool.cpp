@@ -67,6 +67,7 @@ TEST_CASE("buffer pool: small buffers and buffers beyond the limit go back to th
 }
 
 #if defined(__linux__)
+namespace {
 // The VmFlags of the memory mapping that holds `address`, from /proc/self/smaps ("hg": advised for huge
 // pages), or "" when no mapping holds it.
 std::string vm_flags_of(const void* address) {
@@ -86,6 +87,7 @@ std::string vm_flags_of(const void* address) {
     }
     return "";
 }
+}  // namespace
 
 TEST_CASE("buffer pool: a fresh buffer of 2 MiB or more is advised for huge pages, a small one is not") {
     BufferPool pool(0);
