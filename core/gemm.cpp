@@ -19,6 +19,8 @@
 // Determinism: every C element is  (((C or 0) + dot over block 0 of K) + dot over block 1) + ...,
 // each dot summed k = 0, 1, 2, ... in one register lane. The K blocks depend only on K (kc_for), never on
 // the thread count, and threads only choose WHICH C tiles they compute, so any split gives the same bits.
+// A long sum into a small C (a weight's gradient) is first cut into four groups of K, summed apart and then
+// added in order (gemm_split_k); that cut also depends on M, N and K alone.
 #include "gemm.h"
 
 #include <algorithm>
@@ -80,6 +82,12 @@ constexpr int64_t kMaxStripsForBInPlace = 32;
 // Products smaller than this many flops run on one thread: waking a second thread costs microseconds.
 constexpr double kParallelFlops = 1 << 20;
 
+// A long sum into a small C is cut into kKGroups groups of K (see gemm_split_k): when K has at least
+// kSplitMinK terms and C at most kSplitMaxC numbers (512 KiB for float, so the partial sums stay small).
+constexpr int64_t kKGroups = 4;
+constexpr int64_t kSplitMinK = 4096;
+constexpr int64_t kSplitMaxC = 128 * 1024;
+
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The K block size: K split into equal blocks of at most KC. It depends on K alone, which is what makes
@@ -120,6 +128,7 @@ struct Scratch {
     ~Scratch() { release(); }
 };
 thread_local Scratch b_scratch;
+thread_local Scratch partial_scratch;  // gemm_split_k's partial sums, kKGroups x (M, N)
 
 // ---- Packing ------------------------------------------------------------------------------------------
 // pack_panel<WIDTH>: copy a (kc, n) piece of an operand, n <= WIDTH, into dst (kc, WIDTH), row by row,
@@ -378,6 +387,59 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, S
 #endif
 }
 
+// ---- Long sums into a small C: K cut into groups ------------------------------------------------------
+// A weight's gradient dW = dout^T x sums over every row of the batch: (384, 128) from K = 8320 terms for the
+// tiny ViT's qkv, (64, 64) from K = 32768 for the Swin's first stage. C has few strips, so each K block
+// gives the threads little work between the two barriers of gemm_thread, and there are many K blocks
+// (86 for K = 32768): the threads spend their time waiting for each other. 64 x 64 x 32768 ran at 112
+// GFLOP/s on one thread and 117 on two.
+// Here K is cut instead, into kKGroups equal groups, a split that depends on K alone:
+//     partial g (M, N) = A[:, group g] @ B[group g, :]           one serial gemm_blocked per group
+//     C = (((((C or 0) + partial 0) + partial 1) + partial 2) + partial 3) + row_bias
+// Each thread computes whole groups, each into its own partial, with no shared data and no barrier; the
+// partials are then added in group order. The additions depend on K only, never on the thread count, so
+// 1 and 2 threads give the same bits; the groups only change which terms are summed first (docs/matmul.md,
+// section 6).
+void gemm_split_k(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
+                  bool accumulate, const Scalar* row_bias, int threads) {
+    const int64_t group_k = ceil_div(K, kKGroups);  // terms per group; the last may have fewer
+    Scalar* partials = partial_scratch.get(size_t(kKGroups * M * N));  // kKGroups x (M, N), ldc N
+    const auto group_product = [&](int64_t g) {
+        const int64_t k0 = g * group_k, k_g = std::min(group_k, K - k0);
+        const MatrixView A_g{A.data + k0 * A.col_stride, A.row_stride, A.col_stride};  // A[:, k0 : k0 + k_g]
+        const MatrixView B_g{B.data + k0 * B.row_stride, B.row_stride, B.col_stride};  // B[k0 : k0 + k_g, :]
+        gemm_blocked(M, N, k_g, A_g, B_g, partials + g * M * N, N, false, nullptr, 1);
+    };
+    if (threads <= 1) {
+        for (int64_t g = 0; g < kKGroups; ++g) group_product(g);
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)  // iteration g owns partial g
+#endif
+        for (int64_t g = 0; g < kKGroups; ++g) group_product(g);
+    }
+    // C = (((C or 0) + partial 0) + ...) + row_bias: the rows of C are independent.
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)  // iteration i owns row i
+#endif
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            Scalar sum = accumulate ? C[i * ldc + j] : Scalar(0);
+            for (int64_t g = 0; g < kKGroups; ++g) sum += partials[g * M * N + i * N + j];
+            C[i * ldc + j] = row_bias ? sum + row_bias[j] : sum;
+        }
+}
+
+// C (M, N) = ((accumulate ? C : 0) + A (M, K) @ B (K, N)) + row_bias on `threads` threads, K cut into groups
+// for a long sum into a small C, else blocked. The choice depends on M, N and K alone (the bits must not
+// depend on the thread count).
+void gemm_product(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C, int64_t ldc,
+                  bool accumulate, const Scalar* row_bias, int threads) {
+    if (K >= kSplitMinK && M * N <= kSplitMaxC && M > 0 && N > 0)
+        return gemm_split_k(M, N, K, A, B, C, ldc, accumulate, row_bias, threads);
+    gemm_blocked(M, N, K, A, B, C, ldc, accumulate, row_bias, threads);
+}
+
 void check_sizes(const char* name, int64_t M, int64_t N, int64_t K, int64_t ldc) {
     check(M >= 0 && N >= 0 && K >= 0, name, ": sizes must be non-negative, got M=", M, " N=", N, " K=", K);
     check(M <= 1 || ldc >= N, name, ": ldc=", ldc, " is smaller than N=", N, " for an (", M, ", ", N, ") C");
@@ -389,7 +451,7 @@ void gemm(int64_t M, int64_t N, int64_t K, MatrixView A, MatrixView B, Scalar* C
           const Scalar* row_bias) {
     check_sizes("gemm", M, N, K, ldc);
     const double flops = 2.0 * double(M) * double(N) * double(K);
-    gemm_blocked(M, N, K, A, B, C, ldc, accumulate, row_bias, flops < kParallelFlops ? 1 : max_threads());
+    gemm_product(M, N, K, A, B, C, ldc, accumulate, row_bias, flops < kParallelFlops ? 1 : max_threads());
 }
 
 void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, MatrixView A, int64_t a_batch_stride,
@@ -425,7 +487,7 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, MatrixView A, 
 #pragma omp parallel for schedule(static) num_threads(threads)
 #endif
     for (int64_t b = 0; b < batch; ++b)
-        gemm_blocked(M, N, K, operand(A, a_batch_stride, b), operand(B, b_batch_stride, b), C + b * c_batch_stride,
+        gemm_product(M, N, K, operand(A, a_batch_stride, b), operand(B, b_batch_stride, b), C + b * c_batch_stride,
                      ldc, accumulate, nullptr, 1);
 }
 

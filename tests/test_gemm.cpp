@@ -165,6 +165,49 @@ TEST_CASE("gemm: operands whose rows or columns lie a multiple of 4 KiB apart") 
     }
 }
 
+TEST_CASE("gemm: a long sum into a small C, K cut into four groups, against the reference") {
+    // K >= 4096 and M * N <= 128 Ki numbers: a weight's gradient. K = 4099 leaves a short last group;
+    // M = 64 gives a short last strip; every layout of both operands.
+    for (Layout a : kLayouts)
+        for (Layout b : kLayouts) {
+            check_gemm(64, 40, 4099, a, b, true);
+            check_gemm(13, 33, 4096, a, b, false);
+        }
+    check_gemm(130, 70, 4500, Layout::Transposed, Layout::RowMajor, true);  // as dW = dout^T x
+    check_gemm(3, 2, 100000, Layout::RowMajor, Layout::Transposed, false);
+}
+
+TEST_CASE("gemm: the split of K is the documented sum of four group products, in group order") {
+    // C = (((((C or 0) + P0) + P1) + P2) + P3) + bias, P_g = A[:, group g] @ B[group g, :], the groups
+    // ceil(K / 4) terms long. Each P_g alone has K < 4096, so gemm computes it blocked, unsplit.
+    const int64_t M = 50, N = 70, K = 5001, group = (K + 3) / 4;
+    Lcg rng{7};
+    Operand A(M, K, Layout::Transposed, rng), B(K, N, Layout::RowMajor, rng);
+    std::vector<Scalar> bias(static_cast<size_t>(N)), C0(static_cast<size_t>(M * N));
+    for (Scalar& x : bias) x = rng.next();
+    for (Scalar& x : C0) x = rng.next();
+    for (bool accumulate : {false, true}) {
+        std::vector<Scalar> expected = C0;
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j)
+                if (!accumulate) expected[size_t(i * N + j)] = 0;
+        for (int64_t g = 0; g < 4; ++g) {
+            const int64_t k0 = g * group, k_g = std::min(group, K - k0);
+            std::vector<Scalar> partial(size_t(M * N));
+            gemm(M, N, k_g, {A.view.data + k0 * A.view.col_stride, A.view.row_stride, A.view.col_stride},
+                 {B.view.data + k0 * B.view.row_stride, B.view.row_stride, B.view.col_stride}, partial.data(), N,
+                 false);
+            for (size_t e = 0; e < partial.size(); ++e) expected[e] += partial[e];
+        }
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) expected[size_t(i * N + j)] += bias[size_t(j)];
+        std::vector<Scalar> got = C0;
+        gemm(M, N, K, A.view, B.view, got.data(), N, accumulate, bias.data());
+        INFO("accumulate=", accumulate);
+        CHECK(std::memcmp(got.data(), expected.data(), got.size() * sizeof(Scalar)) == 0);
+    }
+}
+
 TEST_CASE("gemm: K = 0 is an empty sum") {
     std::vector<Scalar> C = {1, 2, 3, 4, 5, 6};  // (2, 3)
     Scalar dummy = 7;
@@ -251,6 +294,7 @@ TEST_CASE("gemm_batched: many small products (split across the batch), broadcast
             }
     check_batched(0, 4, 4, 4, Layout::RowMajor, Layout::RowMajor, false, false, false);
     check_batched(1, 40, 50, 60, Layout::RowMajor, Layout::RowMajor, false, false, false);
+    check_batched(4, 9, 20, 4100, Layout::Transposed, Layout::RowMajor, false, false, true);  // K cut into groups
 }
 
 TEST_CASE("gemm_batched: a few large products (split inside each product)") {
@@ -292,8 +336,9 @@ TEST_CASE("gemm: bit-identical results on 1 and 2 threads") {
     // many strips; several K and N blocks; one strip with the N block cut into chunks; edge tiles everywhere
     // {130, 64, 200}: B read in place (few strips, one K block, full panels); {64, 64, 2000}: 5 strips,
     // an odd number, so 2 threads also cut the columns into chunks
+    // {64, 64, 5000}: K cut into four groups, two for each thread
     const Shape shapes[] = {{300, 200, 100}, {97, 1300, 800}, {5, 2000, 300}, {131, 67, 1000}, {130, 64, 200},
-                            {64, 64, 2000}};
+                            {64, 64, 2000}, {64, 64, 5000}};
     for (const Shape& s : shapes)
         for (Layout a : {Layout::RowMajor, Layout::Transposed})
             for (bool accumulate : {false, true}) {
@@ -343,20 +388,27 @@ TEST_CASE("gemm: row_bias gives the same bits as gemm followed by a bias loop, a
 }
 
 TEST_CASE("gemm_batched: bit-identical on 1 and 2 threads, and equal to one gemm per product") {
-    const int64_t batch = 6, M = 65, N = 65, K = 32;
-    Lcg rng{7};
-    Operand A(batch * M, K, Layout::RowMajor, rng), B(batch * K, N, Layout::RowMajor, rng);
-    std::vector<Scalar> one(size_t(batch * M * N)), two(one.size()), single(one.size());
-    auto run = [&](std::vector<Scalar>& C) {
-        gemm_batched(batch, M, N, K, A.view, M * K, B.view, K * N, C.data(), N, M * N, false);
+    struct Shape {
+        int64_t M, N, K;
     };
-    with_threads(1, [&] { run(one); });
-    with_threads(2, [&] { run(two); });
-    for (int64_t i = 0; i < batch; ++i)
-        gemm(M, N, K, {A.view.data + i * M * K, K, 1}, {B.view.data + i * K * N, N, 1}, single.data() + i * M * N, N,
-             false);
-    CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(Scalar)) == 0);
-    CHECK(std::memcmp(one.data(), single.data(), one.size() * sizeof(Scalar)) == 0);
+    // attention's small products; and long sums into a small C, whose K is cut into groups
+    for (const Shape& s : {Shape{65, 65, 32}, Shape{20, 30, 4100}}) {
+        const int64_t batch = 6, M = s.M, N = s.N, K = s.K;
+        Lcg rng{7};
+        Operand A(batch * M, K, Layout::RowMajor, rng), B(batch * K, N, Layout::RowMajor, rng);
+        std::vector<Scalar> one(size_t(batch * M * N)), two(one.size()), single(one.size());
+        auto run = [&](std::vector<Scalar>& C) {
+            gemm_batched(batch, M, N, K, A.view, M * K, B.view, K * N, C.data(), N, M * N, false);
+        };
+        with_threads(1, [&] { run(one); });
+        with_threads(2, [&] { run(two); });
+        for (int64_t i = 0; i < batch; ++i)
+            gemm(M, N, K, {A.view.data + i * M * K, K, 1}, {B.view.data + i * K * N, N, 1},
+                 single.data() + i * M * N, N, false);
+        INFO("M=", M, " N=", N, " K=", K);
+        CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(Scalar)) == 0);
+        CHECK(std::memcmp(one.data(), single.data(), one.size() * sizeof(Scalar)) == 0);
+    }
 }
 
 TEST_CASE("gemm: called from inside a parallel region, each thread runs its own product serially") {
