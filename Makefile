@@ -281,6 +281,11 @@ $(BIN)/bench_matmul: $(OBJ)/f32/tests/bench/bench_matmul.o $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(CXX) $^ -o $@ $(LDFLAGS)
 
+# The attention op alone (docs/attention.md, section 8): `make build/bench_attention`, then run it.
+$(BIN)/bench_attention: $(OBJ)/f32/tests/bench/bench_attention.o $(LIB_F32)
+	@mkdir -p $(dir $@)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
 # On an x86-64 machine whose build is native, `make bench` also builds the same programs for AVX2 alone
 # (ARCH=x86-64-v3, the instruction set of most laptops) and measures both in one run; BENCH_AVX2=0 skips it.
 BENCH_AVX2 ?= $(if $(and $(filter x86_64,$(shell uname -m)),$(filter native,$(ARCH))),1,0)

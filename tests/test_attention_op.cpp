@@ -163,7 +163,7 @@ TEST_CASE("attention: gradients only for the inputs that require grad; no grad m
 
 TEST_CASE("attention: gradients accumulate (+=) into grads that already hold something") {
     // Two backward passes through the same graph must give exactly twice one pass, for every input and
-    // for both ways dbias is formed (a full bias written per pair, a broadcast one reduced afterwards).
+    // for a full bias and a broadcast one (both gathered from every pair's dS afterwards).
     const Shape shape{2, 2, 3, 2};
     for (const Shape& bias_shape : {Shape{2, 2, 3, 3}, Shape{1, 2, 3, 3}}) {
         CAPTURE(to_string(bias_shape));

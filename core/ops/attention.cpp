@@ -6,11 +6,19 @@
 //   B   batch (for Swin: images * windows)        H   heads
 //   T   tokens (65 for the tiny ViT, 16 for a 4 x 4 Swin window)       D   head size
 //   S   the scores (T, T) of one (b, h) pair;  P = softmax(S) row-wise, the attention probabilities
+//   St, Pt  the same, transposed: St[j, i] = S[i, j], row j holds key j's score for every query i
+//
+// Why transposed: the softmax of query i runs along row i of S, a reduction along a row (a maximum, then a
+// sum). Held as St instead, query i is column i, and the maximum and the sum of every query at once become
+// plain additions of whole rows of St, in vectorising order, with no reduction across lanes and no short
+// row tail per query (T = 65 is 4 vectors and one number). The ViT's attention in inference: 2.45 to 2.65
+// -> 1.84 to 2.02 ms (docs/attention.md, section 8). The products read St either way round for free, as
+// gemm takes any strides.
 //
 // Why fused: built from primitives, attention is matmul, mul, add, softmax, matmul, and four of those
 // steps write a (B, H, T, T) tensor that the backward keeps or reads (plus as many gradients). Here each
 // (b, h) pair is worked through from q to out in one go, while its (T, T) scores sit in L1/L2, and only
-// P is kept for the backward: B*H*T*T numbers, 2.2M floats (8.7 MB) per ViT block at B = 128, H = 4,
+// P is kept for the backward (as Pt): B*H*T*T numbers, 2.2M floats (8.7 MB) per ViT block at B = 128, H = 4,
 // T = 65. That is the memory cost of attention, quadratic in T. (FlashAttention goes further and keeps
 // not even P, recomputing it in the backward; at T = 65 the saving is not worth the recomputation.) In
 // inference (NoGradGuard, or no input requiring grad, and no `weights` asked for) P is not kept at all:
@@ -85,24 +93,12 @@ Scalar* thread_scratch(int64_t n) {
     return buffer.data();
 }
 
-// S[i, :] = S[i, :] * scale + bias[i, :] (bias: null, or the row with stride sj), in place, and
-// returns the row's maximum. One pass for both, over 16 running maxima side by side so that the loop
-// vectorises: a single running maximum is a chain where each comparison waits for the previous one, and
-// it measured as a third of the forward's own time. The maximum is exact, so the grouping does not change
-// the result.
-Scalar scale_row_and_max(Scalar* s, const Scalar* bias, int64_t sj, Scalar scale, int64_t n) {
-    constexpr int64_t kLanes = 16;
-    Scalar lanes[kLanes];
-    for (int64_t l = 0; l < kLanes; ++l) lanes[l] = -std::numeric_limits<Scalar>::infinity();
-    const auto scaled = [&](int64_t j) { return s[j] = bias ? s[j] * scale + bias[j * sj] : s[j] * scale; };
-    int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes)
-        for (int64_t l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], scaled(j + l));
-    for (int64_t l = 0; l < kLanes; ++l)  // the last n % kLanes, in a loop of fixed length (as lane_sum)
-        if (j + l < n) lanes[l] = std::max(lanes[l], scaled(j + l));
-    Scalar m = lanes[0];
-    for (int64_t l = 1; l < kLanes; ++l) m = std::max(m, lanes[l]);
-    return m;
+// A second grow-only scratch per thread, for a pair's per-query numbers (T maxima, T sums): the first,
+// thread_scratch, may already hold the pair's (T, T) block.
+Scalar* thread_query_scratch(int64_t n) {
+    thread_local std::vector<Scalar> buffer;
+    if (buffer.size() < static_cast<size_t>(n)) buffer.resize(static_cast<size_t>(n));
+    return buffer.data();
 }
 
 // Ask for the rows of one pair's operand (T rows of D numbers, row stride ld) to be brought into L2,
@@ -124,29 +120,48 @@ void prefetch_rows(const Scalar* rows, int64_t ld, int64_t T, int64_t D, bool fo
 //   Q, K, V (T, D), row t at Q + t * ld_in (ld_in = D when q, k, v are separate (B, H, T, D) tensors;
 //            3C when they are the heads of one packed (B, T, 3C) projection, see multi_head_attention)
 //   bias: the pair's bias (element (i, j) at i * si + j * sj), or null
-//   writes P (T, T), the probabilities, and O (T, D) with row stride ld_out
+//   writes Pt (T, T), the probabilities transposed (Pt[j, i] = P[i, j]), and O (T, D) with row stride ld_out
 // The two products are gemm calls; from inside the parallel region over pairs, gemm runs serially.
-// Returns -1, or the first row whose largest score is not finite (every score -inf, i.e. fully masked).
+// Returns -1, or the first query whose largest score is not finite (every score -inf, i.e. fully masked).
 int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* bias, int64_t si,
-                     int64_t sj, Scalar scale, int64_t T, int64_t D, Scalar* P, Scalar* O, int64_t ld_out) {
-    // S = Q @ K^T   (T,D) @ (D,T) -> (T,T), written where P goes; K^T is K read with swapped strides
-    gemm(T, T, D, {Q, ld_in, 1}, {K, 1, ld_in}, P, T, false);
-    int64_t bad_row = -1;
-    for (int64_t i = 0; i < T; ++i) {
-        Scalar* s = P + i * T;  // (T): the scores of query i, then its probabilities, in place
-        // S[i, :] = S[i, :] * scale + bias[i, :], and m = its maximum
-        const Scalar m = scale_row_and_max(s, bias ? bias + i * si : nullptr, sj, scale, T);
-        if (!std::isfinite(m) && bad_row < 0) bad_row = i;  // all -inf: 0/0 below; reported by the caller
-        // P[i, :] = softmax(S[i, :]) = e^(s - m) / sum e^(s - m) (as in softmax.cpp). A -inf score gives
-        // e^(-inf) = 0 exactly: a masked key gets probability exactly 0. fast_exp (fast_math.h) vectorises;
-        // each e^(s - m) is written and summed in the same pass, in lanes (lane_sum, op_helpers.h).
-        const Scalar total = lane_sum(T, [s, m](int64_t j) { return s[j] = fast_exp(s[j] - m); });
-        const Scalar inverse = 1 / total;
-        for (int64_t j = 0; j < T; ++j) s[j] *= inverse;
+                     int64_t sj, Scalar scale, int64_t T, int64_t D, Scalar* Pt, Scalar* O, int64_t ld_out) {
+    // St = K @ Q^T   (T,D) @ (D,T) -> (T,T), written where Pt goes; Q^T is Q read with swapped strides
+    gemm(T, T, D, {K, ld_in, 1}, {Q, 1, ld_in}, Pt, T, false);
+    Scalar* m = thread_query_scratch(2 * T);  // (T): each query's largest score
+    Scalar* total = m + T;                    // (T): each query's sum of e^(s - m), then its inverse
+    for (int64_t i = 0; i < T; ++i) m[i] = -std::numeric_limits<Scalar>::infinity(), total[i] = 0;
+    // St[j, :] = St[j, :] * scale + bias[:, j], and m[i] = max over j of St[j, i]: row by row, every query
+    // at once. The maximum is exact, so its order does not matter.
+    for (int64_t j = 0; j < T; ++j) {
+        Scalar* s = Pt + j * T;  // (T): key j's score for each query
+        if (bias) {
+            for (int64_t i = 0; i < T; ++i) s[i] = s[i] * scale + bias[i * si + j * sj];
+        } else {
+            for (int64_t i = 0; i < T; ++i) s[i] = s[i] * scale;
+        }
+        for (int64_t i = 0; i < T; ++i) m[i] = std::max(m[i], s[i]);
     }
-    // O = P @ V   (T,T) @ (T,D) -> (T,D)
-    gemm(T, D, T, {P, T, 1}, {V, ld_in, 1}, O, ld_out, false);
-    return bad_row;
+    int64_t bad_query = -1;
+    for (int64_t i = 0; i < T; ++i)
+        if (!std::isfinite(m[i]) && bad_query < 0) bad_query = i;  // all -inf: 0/0 below; reported by the caller
+    // P[i, j] = e^(S[i, j] - m[i]) / sum_j' e^(S[i, j'] - m[i])   (as in softmax.cpp). A -inf score gives
+    // e^(-inf) = 0 exactly: a masked key gets probability exactly 0. Each query's sum runs j = 0, 1, 2, ...
+    // in its own lane. fast_exp (fast_math.h) vectorises.
+    for (int64_t j = 0; j < T; ++j) {
+        Scalar* s = Pt + j * T;
+        for (int64_t i = 0; i < T; ++i) {
+            s[i] = fast_exp(s[i] - m[i]);
+            total[i] += s[i];
+        }
+    }
+    for (int64_t i = 0; i < T; ++i) total[i] = 1 / total[i];
+    for (int64_t j = 0; j < T; ++j) {
+        Scalar* p = Pt + j * T;
+        for (int64_t i = 0; i < T; ++i) p[i] *= total[i];
+    }
+    // O = P @ V = Pt^T @ V   (T,T) @ (T,D) -> (T,D); Pt^T is Pt read with swapped strides
+    gemm(T, D, T, {Pt, 1, T}, {V, ld_in, 1}, O, ld_out, false);
+    return bad_query;
 }
 
 // ---- backward of one (b, h) pair -----------------------------------------------------------------------
@@ -155,50 +170,57 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
 //   P[i,j] = e^S[i,j] / sum_j' e^S[i,j']
 //   O[i,d] = sum_j P[i,j] V[j,d]
 // and given dO = dL/dO (T, D):
-//   dV[j,d] = sum_i P[i,j] dO[i,d]                          dV = P^T dO       (T,T)^T (T,D) -> (T,D)
-//   dP[i,j] = sum_d dO[i,d] V[j,d]                          dP = dO V^T       (T,D) (D,T)   -> (T,T)
+//   dV[j,d] = sum_i P[i,j] dO[i,d]                          dV = P^T dO  = Pt dO          (T,T) (T,D) -> (T,D)
+//   dP[i,j] = sum_d dO[i,d] V[j,d]                          dPt = V dO^T                  (T,D) (D,T) -> (T,T)
 //   dS[i,j] = sum_j' dP[i,j'] dP[i,j']/dS[i,j] = sum_j' dP[i,j'] P[i,j'] (delta_jj' - P[i,j])
-//           = P[i,j] (dP[i,j] - sum_j' dP[i,j'] P[i,j'])    the softmax backward, one dot per row
-//   dQ[i,d] = scale * sum_j dS[i,j] K[j,d]                  dQ = (dS scale) K     (T,T) (T,D) -> (T,D)
-//   dK[j,d] = scale * sum_i dS[i,j] Q[i,d]                  dK = (dS scale)^T Q   (T,T)^T (T,D) -> (T,D)
+//           = P[i,j] (dP[i,j] - sum_j' dP[i,j'] P[i,j'])    the softmax backward, one dot per query
+//   dQ[i,d] = scale * sum_j dS[i,j] K[j,d]                  dQ = (dSt scale)^T K          (T,T) (T,D) -> (T,D)
+//   dK[j,d] = scale * sum_i dS[i,j] Q[i,d]                  dK = (dSt scale) Q            (T,T) (T,D) -> (T,D)
 //   dbias[i,j] = dS[i,j]                                    summed by the caller over broadcast dims
+// Everything (T, T) is held transposed, as in the forward: the dot of query i is a sum down column i.
+//   Pt: the forward's probabilities, transposed
 //   dQ, dK, dV: the pair's gradient slices (row stride ld_in, like Q, K, V), or null; added into when
 //               `accumulate`, else overwritten (a fresh gradient buffer, see GradAccumulator)
 //   dO: row stride ld_out, like O
-//   dS: where dS (T, T) goes for dbias, or null; added into (dS_add: a full bias's gradient) or written
-//   work: scratch (T, T): dP, then dS * scale in place
-void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* P,
+//   dSt: where dSt (T, T) goes for dbias, transposed like Pt, or null
+//   work: scratch (T, T): dPt, then dSt * scale in place
+void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* Pt,
                    const Scalar* dO, int64_t ld_out, Scalar scale, int64_t T, int64_t D, Scalar* dQ, Scalar* dK,
-                   Scalar* dV, bool accumulate, Scalar* dS, bool dS_add, Scalar* work) {
-    // dV += P^T @ dO   (T,T)^T (T,D) -> (T,D)
-    if (dV) gemm(T, D, T, {P, 1, T}, {dO, ld_out, 1}, dV, ld_in, accumulate);
-    // dP = dO @ V^T   (T,D) @ (D,T) -> (T,T)
-    gemm(T, T, D, {dO, ld_out, 1}, {V, 1, ld_in}, work, T, false);
-    for (int64_t i = 0; i < T; ++i) {
-        const Scalar* p = P + i * T;  // (T)
-        Scalar* w = work + i * T;     // (T): dP[i, :], then dS[i, :] * scale
-        // dS[i, :] = P[i, :] * (dP[i, :] - dot(dP[i, :], P[i, :]))
-        const Scalar dot = lane_sum(T, [w, p](int64_t j) { return w[j] * p[j]; });
-        if (dS && dS_add) {
-            Scalar* ds = dS + i * T;
-            for (int64_t j = 0; j < T; ++j) ds[j] += p[j] * (w[j] - dot);
-        } else if (dS) {
-            Scalar* ds = dS + i * T;
-            for (int64_t j = 0; j < T; ++j) ds[j] = p[j] * (w[j] - dot);
-        }
-        for (int64_t j = 0; j < T; ++j) w[j] = p[j] * (w[j] - dot) * scale;
+                   Scalar* dV, bool accumulate, Scalar* dSt, Scalar* work) {
+    // dV += Pt @ dO   (T,T) (T,D) -> (T,D)
+    if (dV) gemm(T, D, T, {Pt, T, 1}, {dO, ld_out, 1}, dV, ld_in, accumulate);
+    // dPt = V @ dO^T   (T,D) @ (D,T) -> (T,T)
+    gemm(T, T, D, {V, ld_in, 1}, {dO, 1, ld_out}, work, T, false);
+    // dot[i] = sum_j dP[i, j] P[i, j]: down column i, j = 0, 1, 2, ..., every query at once
+    Scalar* dot = thread_query_scratch(T);  // (T)
+    for (int64_t i = 0; i < T; ++i) dot[i] = 0;
+    for (int64_t j = 0; j < T; ++j) {
+        const Scalar* p = Pt + j * T;
+        const Scalar* w = work + j * T;
+        for (int64_t i = 0; i < T; ++i) dot[i] += w[i] * p[i];
     }
-    // dQ += (dS scale) @ K     (T,T) @ (T,D) -> (T,D)
-    if (dQ) gemm(T, D, T, {work, T, 1}, {K, ld_in, 1}, dQ, ld_in, accumulate);
-    // dK += (dS scale)^T @ Q   (T,T)^T @ (T,D) -> (T,D)
-    if (dK) gemm(T, D, T, {work, 1, T}, {Q, ld_in, 1}, dK, ld_in, accumulate);
+    for (int64_t j = 0; j < T; ++j) {
+        const Scalar* p = Pt + j * T;  // (T): P[:, j]
+        Scalar* w = work + j * T;      // (T): dP[:, j], then dS[:, j] * scale
+        // dS[:, j] = P[:, j] * (dP[:, j] - dot)
+        if (dSt) {
+            Scalar* ds = dSt + j * T;
+            for (int64_t i = 0; i < T; ++i) ds[i] = p[i] * (w[i] - dot[i]);
+        }
+        for (int64_t i = 0; i < T; ++i) w[i] = p[i] * (w[i] - dot[i]) * scale;
+    }
+    // dQ += (dSt scale)^T @ K     (T,T) (T,D) -> (T,D)
+    if (dQ) gemm(T, D, T, {work, 1, T}, {K, ld_in, 1}, dQ, ld_in, accumulate);
+    // dK += (dSt scale) @ Q       (T,T) (T,D) -> (T,D)
+    if (dK) gemm(T, D, T, {work, T, 1}, {Q, ld_in, 1}, dK, ld_in, accumulate);
 }
 
 // dbias += dS summed over the dimensions bias was broadcast along.
-//   dS (B, H, T, T), the whole batch's score gradients;  dbias: bias's gradient, shape layout.shape4
+//   dSt (B, H, T, T), the whole batch's score gradients, each pair's block transposed (element (b, h, i, j)
+//       of dS at ((b * H + h) * T + j) * T + i);  dbias: bias's gradient, shape layout.shape4
 // Parallel over the rows of bias (each iteration owns one row of dbias, T or 1 elements) and, inside a
 // row, summed in the fixed order b, h, i, j: the same bits whatever the number of threads.
-void reduce_bias_grad(const Scalar* dS, Scalar* dbias, const BiasLayout& layout, int64_t B, int64_t H, int64_t T) {
+void reduce_bias_grad(const Scalar* dSt, Scalar* dbias, const BiasLayout& layout, int64_t B, int64_t H, int64_t T) {
     const int64_t Bb = layout.shape4[0], Hb = layout.shape4[1], Ib = layout.shape4[2], Jb = layout.shape4[3];
     const int64_t rows = Bb * Hb * Ib;
 #pragma omp parallel for if (B * H * T * T >= kParallelElements)  // iteration r owns dbias row r
@@ -208,11 +230,11 @@ void reduce_bias_grad(const Scalar* dS, Scalar* dbias, const BiasLayout& layout,
         for (int64_t b = (Bb == 1 ? 0 : b0); b < (Bb == 1 ? B : b0 + 1); ++b)
             for (int64_t h = (Hb == 1 ? 0 : h0); h < (Hb == 1 ? H : h0 + 1); ++h)
                 for (int64_t i = (Ib == 1 ? 0 : i0); i < (Ib == 1 ? T : i0 + 1); ++i) {
-                    const Scalar* g = dS + ((b * H + h) * T + i) * T;
+                    const Scalar* g = dSt + (b * H + h) * T * T + i;  // dS[b, h, i, j] = g[j * T]
                     if (Jb == T) {
-                        for (int64_t j = 0; j < T; ++j) out[j] += g[j];
+                        for (int64_t j = 0; j < T; ++j) out[j] += g[j * T];
                     } else {
-                        for (int64_t j = 0; j < T; ++j) out[0] += g[j];
+                        for (int64_t j = 0; j < T; ++j) out[0] += g[j * T];
                     }
                 }
     }
@@ -238,28 +260,42 @@ struct AttentionShape {
     HeadStrides out;  // out and dout
 };
 
-// Forward of every pair. Each OpenMP iteration owns one pair: its rows of out and its (T, T) block of P.
-//   P: (B, H, T, T) probabilities, or null when they are not kept (a per-thread scratch instead)
+// Forward of every pair. Each OpenMP iteration owns one pair: its rows of out and its (T, T) block of Pt.
+//   Pt: (B, H, T, T) probabilities, each pair's block transposed, or null when they are not kept (a
+//       per-thread scratch instead)
 // Returns the first fully masked row as a flat index pair * T + i (the smallest over threads, so the
 // same row is reported whatever the thread count), or -1.
 int64_t attention_forward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v,
-                          const Scalar* bias, const BiasLayout& layout, Scalar scale, Scalar* P, Scalar* out) {
+                          const Scalar* bias, const BiasLayout& layout, Scalar scale, Scalar* Pt, Scalar* out) {
     const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
     int64_t first_bad = std::numeric_limits<int64_t>::max();
 #pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements) reduction(min : first_bad)
-    for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns out[b, h] and P[b, h]
+    for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns out[b, h] and Pt[b, h]
         const int64_t b = pair / H, h = pair % H, in = a.in.offset(b, h);
         if (pair + 1 < pairs) {  // the next pair, which this thread computes next (schedule static)
             const int64_t next = a.in.offset((pair + 1) / H, (pair + 1) % H);
             for (const Scalar* operand : {q, k, v}) prefetch_rows(operand + next, a.in.row, T, a.D);
         }
         const Scalar* bias_pair = bias ? bias + b * layout.sb + h * layout.sh : nullptr;
-        Scalar* p = P ? P + pair * T * T : thread_scratch(T * T);
+        Scalar* p = Pt ? Pt + pair * T * T : thread_scratch(T * T);
         const int64_t bad = forward_pair(q + in, k + in, v + in, a.in.row, bias_pair, layout.si, layout.sj, scale, T,
                                          a.D, p, out + a.out.offset(b, h), a.out.row);
         if (bad >= 0) first_bad = std::min(first_bad, pair * T + bad);
     }
     return first_bad == std::numeric_limits<int64_t>::max() ? -1 : first_bad;
+}
+
+// The attention weights P (B, H, T, T), for a caller who asks for them: each pair's block of Pt transposed
+// back, a plain tensor (no grad) of its own.
+Tensor weights_from(const Tensor& Pt) {
+    const int64_t T = Pt.size(3), pairs = Pt.numel() / (T * T);
+    Tensor P = Tensor::empty(Pt.shape());
+    const Scalar* pt = Pt.data();
+    Scalar* p = P.data();
+    for (int64_t pair = 0; pair < pairs; ++pair)
+        for (int64_t i = 0; i < T; ++i)
+            for (int64_t j = 0; j < T; ++j) p[(pair * T + i) * T + j] = pt[(pair * T + j) * T + i];
+    return P;
 }
 
 // The error for a fully masked row (see the ops' contracts below).
@@ -278,17 +314,15 @@ void throw_fully_masked(const char* op, int64_t first_bad, const AttentionShape&
 //               when not `accumulate` (every element of each belongs to exactly one pair)
 //   bias: the bias tensor (its gradient is wanted when it requires grad), or undefined
 // Each OpenMP iteration owns one pair: its rows of dq, dk, dv and its (T, T) block of dS.
-void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v, const Scalar* P,
+void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v, const Scalar* Pt,
                         const Scalar* dout, Scalar scale, Scalar* dq, Scalar* dk, Scalar* dv, bool accumulate,
                         const Tensor& bias, const BiasLayout& layout) {
     const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
     const bool want_bias = layout.defined && bias.requires_grad();
-    // Where dS goes: a broadcast bias needs every pair's dS to sum over pairs afterwards (one
-    // (B, H, T, T) scratch, reduced by reduce_bias_grad); a full (B, H, T, T) bias takes each pair's dS
-    // straight into its gradient slice; with no bias gradient wanted dS only lives in thread scratch.
-    Tensor dS_all = want_bias && layout.broadcast ? Tensor::empty({a.B, H, T, T}) : Tensor();
-    // grad_data() allocates on first use: called here, outside the parallel region.
-    Scalar* dbias_full = want_bias && !layout.broadcast ? bias.grad_data() : nullptr;
+    // Where dS goes: when the bias's gradient is wanted, every pair's dSt into one (B, H, T, T) scratch,
+    // summed over the bias's broadcast dimensions afterwards by reduce_bias_grad (for a full bias, a
+    // transposing copy); otherwise dS only lives in thread scratch.
+    Tensor dS_all = want_bias ? Tensor::empty({a.B, H, T, T}) : Tensor();
     Scalar* ds_all = dS_all.defined() ? dS_all.data() : nullptr;
 #pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements)
     for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns dq, dk, dv, dS at [b, h]
@@ -300,10 +334,9 @@ void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* 
             for (Scalar* gradient : {dq, dk, dv})
                 if (gradient) prefetch_rows(gradient + next, a.in.row, T, a.D, true);
         }
-        Scalar* ds = ds_all ? ds_all + pair * T * T : dbias_full ? dbias_full + pair * T * T : nullptr;
-        backward_pair(q + in, k + in, v + in, a.in.row, P + pair * T * T, dout + a.out.offset(b, h), a.out.row, scale,
-                      T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr, accumulate,
-                      ds, dbias_full != nullptr, thread_scratch(T * T));
+        backward_pair(q + in, k + in, v + in, a.in.row, Pt + pair * T * T, dout + a.out.offset(b, h), a.out.row,
+                      scale, T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr,
+                      accumulate, ds_all ? ds_all + pair * T * T : nullptr, thread_scratch(T * T));
     }
     if (ds_all) reduce_bias_grad(ds_all, bias.grad_data(), layout, a.B, H, T);
 }
@@ -314,8 +347,8 @@ void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* 
 //   q, k, v (B, H, T, D), equal shapes (self-attention)
 //   bias: undefined, or broadcastable to (B, H, T, T): (1, H, T, T) relative position bias,
 //         (B, 1, T, T) a mask with -100 or -inf entries, (T, T), ...
-//   -> out (B, H, T, D);  *weights (if asked) = P (B, H, T, T), no grad, sharing the numbers the backward
-//      keeps (read it, do not write it)
+//   -> out (B, H, T, D);  *weights (if asked) = P (B, H, T, T), no grad, a copy of the probabilities the
+//      backward keeps (it keeps them transposed, Pt)
 //   A row whose scores are all -inf (a mask that hides every key from some query) has no softmax: e^-inf
 //   / sum e^-inf = 0/0. PyTorch returns NaN there, silently; this op throws, naming the row. Swin masks with
 //   -100, so its rows always keep a finite score. A -inf entry in a row that has a finite one is fine: its
@@ -339,15 +372,15 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                                (bias.defined() && bias.requires_grad()));
     const bool keep_p = needs_grad || weights != nullptr;
     Tensor out = Tensor::empty(q.shape());
-    Tensor P = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T)
+    Tensor Pt = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T), each (T, T) transposed
     const int64_t bad = attention_forward(a, q.data(), k.data(), v.data(), layout.defined ? bias.data() : nullptr,
-                                          layout, scale, keep_p ? P.data() : nullptr, out.data());
+                                          layout, scale, keep_p ? Pt.data() : nullptr, out.data());
     if (bad >= 0) throw_fully_masked(kOp, bad, a, layout, "q", q.shape());
-    if (weights) *weights = P;  // a plain tensor: P is not part of the graph
+    if (weights) *weights = weights_from(Pt);  // a plain tensor: P is not part of the graph
 
-    // The closure keeps q, k, v, bias and P (not `out`).
-    out.set_backward(kOp, {q, k, v, bias}, [q, k, v, bias, P, a, layout, scale](const Tensor& dout) {
-        attention_backward(a, q.data(), k.data(), v.data(), P.data(), dout.data(), scale,
+    // The closure keeps q, k, v, bias and Pt (not `out`).
+    out.set_backward(kOp, {q, k, v, bias}, [q, k, v, bias, Pt, a, layout, scale](const Tensor& dout) {
+        attention_backward(a, q.data(), k.data(), v.data(), Pt.data(), dout.data(), scale,
                            q.requires_grad() ? q.grad_data() : nullptr, k.requires_grad() ? k.grad_data() : nullptr,
                            v.requires_grad() ? v.grad_data() : nullptr, true, bias, layout);
     });
@@ -378,20 +411,20 @@ Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias
     const bool needs_grad = grad_enabled() && (qkv.requires_grad() || (bias.defined() && bias.requires_grad()));
     const bool keep_p = needs_grad || weights != nullptr;
     Tensor out = Tensor::empty({B, T, C});
-    Tensor P = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T)
+    Tensor Pt = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T), each (T, T) transposed
     const Scalar* x = qkv.data();
     const int64_t bad = attention_forward(a, x, x + C, x + 2 * C, layout.defined ? bias.data() : nullptr, layout,
-                                          scale, keep_p ? P.data() : nullptr, out.data());
+                                          scale, keep_p ? Pt.data() : nullptr, out.data());
     if (bad >= 0) throw_fully_masked(kOp, bad, a, layout, "qkv", qkv.shape());
-    if (weights) *weights = P;
+    if (weights) *weights = weights_from(Pt);
 
-    out.set_backward(kOp, {qkv, bias}, [qkv, bias, P, a, layout, scale](const Tensor& dout) {
+    out.set_backward(kOp, {qkv, bias}, [qkv, bias, Pt, a, layout, scale](const Tensor& dout) {
         const Scalar* x = qkv.data();
         const int64_t C = a.H * a.D;
         // The pairs between them add into every element of dqkv exactly once.
         const GradAccumulator dqkv = qkv.requires_grad() ? qkv.grad_accumulator() : GradAccumulator(nullptr, false);
         Scalar* dx = dqkv.data();
-        attention_backward(a, x, x + C, x + 2 * C, P.data(), dout.data(), scale, dx, dx ? dx + C : nullptr,
+        attention_backward(a, x, x + C, x + 2 * C, Pt.data(), dout.data(), scale, dx, dx ? dx + C : nullptr,
                            dx ? dx + 2 * C : nullptr, dqkv.accumulate(), bias, layout);
     });
     return out;
