@@ -224,6 +224,7 @@ void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar
 void compute_tile(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* C, int64_t ldc, int64_t mr,
                   int64_t nr, bool add, const Scalar* bias) {
     if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, ldb, C, ldc, add, bias);
+    if (mr == MR && nr == W) return micro_kernel<1>(kc, a, b, ldb, C, ldc, add, bias);  // one whole vector wide
     alignas(64) Scalar tile[MR * NR];  // (MR, NR), leading dimension NR
     if (nr <= W) micro_kernel<1>(kc, a, b, ldb, tile, NR, false, nullptr);
     else micro_kernel<NV>(kc, a, b, ldb, tile, NR, false, nullptr);

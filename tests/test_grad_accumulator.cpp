@@ -45,6 +45,8 @@ std::vector<OpCase> op_cases() {
              return index_select(x, 1, reversed) * random_tensor({64, 256}, 108, false);
          }},
         {"multi_head_attention", {64, 16, 12}, [](const Tensor& x) { return multi_head_attention(x, 2, Tensor(), 0.5); }},
+        {"roll", {8, 16, 16, 12},
+         [](const Tensor& x) { return roll(x, {-2, -2}, {1, 2}) * random_tensor({8, 16, 16, 12}, 109, false); }},
     };
 }
 

@@ -449,7 +449,9 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
     copy_through(x.data(), out.data(), x.shape(), rolled_table(x.shape(), shift), false);
     out.set_backward("roll", {x}, [x, back](const Tensor& dout) {
         if (!x.requires_grad()) return;
-        copy_through(dout.data(), x.grad_data(), x.shape(), rolled_table(x.shape(), back), true);
+        // roll moves every element exactly once: a fresh gradient is written, not zero-filled and added to
+        GradAccumulator dx = x.grad_accumulator(/*every_element_once=*/true);
+        copy_through(dout.data(), dx.data(), x.shape(), rolled_table(x.shape(), back), dx.accumulate());
     });
     return out;
 }
