@@ -170,6 +170,18 @@ GradAccumulator Tensor::grad_accumulator(bool every_element_once) const {
     return {self.grad.data(), /*fresh=*/true};
 }
 
+bool Tensor::adopt_grad(const Tensor& grad) const {
+    TensorImpl& self = impl();
+    const TensorImpl& given = grad.impl();
+    // One handle to `grad` (the caller's) and one owner of its storage (no reshaped view of it elsewhere):
+    // once it is this tensor's gradient, nothing else can read or change those numbers.
+    const bool sole_owner = grad.impl_.use_count() == 1 && given.storage.use_count() == 1;
+    if (self.grad.defined() || !sole_owner || given.grad_fn || given.requires_grad || given.shape != self.shape)
+        return false;
+    self.grad = grad;
+    return true;
+}
+
 void Tensor::set_backward(const char* op_name, std::vector<Tensor> inputs, BackwardFn backward_fn) {
     if (!grad_mode_enabled) return;
     const bool any = std::any_of(inputs.begin(), inputs.end(),
@@ -256,7 +268,11 @@ struct Autograd {
             if (!tensor.grad_fn) continue;  // a leaf: its grad stays for the optimizer
             if (tensor.grad.defined()) {
                 NoGradGuard no_grad;  // backward arithmetic is not itself recorded
-                tensor.grad_fn->backward_fn(tensor.grad);
+                // An intermediate grad does not outlive its op's backward, so it is handed over (moved)
+                // rather than shared: the op may then pass the buffer itself on to an input as that input's
+                // gradient (adopt_grad: the two sides of a residual addition) instead of copying it.
+                const Tensor grad = tensor.retains_grad ? tensor.grad : std::move(tensor.grad);
+                tensor.grad_fn->backward_fn(grad);
             }
             if (!tensor.retains_grad) tensor.grad = Tensor();  // intermediate grads do not outlive backward
             if (!retain_graph) {

@@ -154,6 +154,11 @@ public:
     // permutation), so a first gradient can be written straight into an uninitialised buffer; otherwise
     // (slice, repeated indices) the buffer is zero-filled first.
     GradAccumulator grad_accumulator(bool every_element_once = true) const;
+    // Takes `grad` itself as this tensor's gradient, with no copy, when this tensor has no gradient yet
+    // and nothing else holds `grad` or its numbers (a temporary, or an intermediate gradient that the
+    // backward pass handed over, see Autograd::run). Returns whether it did; if not, the caller adds the
+    // numbers in (add_to_grad, core/ops/op_helpers.h).
+    bool adopt_grad(const Tensor& grad) const;
     const char* op_name() const;  // the op that made this tensor, or "leaf"
     // A new tensor over the same numbers with another shape of equal numel, outside the graph (reshape).
     Tensor share_storage(const Shape& shape) const;

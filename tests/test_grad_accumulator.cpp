@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/buffer_pool.h"
 #include "tests/helpers.h"
 
 using namespace patchgrad;
@@ -129,4 +130,36 @@ TEST_CASE("grad_accumulator: an input used twice in one graph gets both contribu
         sum(op.f(x) * probe + op.f(x) * probe).backward();
         for (int64_t i = 0; i < once.numel(); ++i) CHECK(x.grad().data()[i] == doctest::Approx(2 * once.data()[i]).epsilon(1e-12));
     }
+}
+
+TEST_CASE("adopt_grad: an addition hands its gradient buffer to one input and copies it for the other") {
+    // out = a + b: out's gradient is an intermediate one, dropped after add's backward, so `a` takes the
+    // buffer itself and only `b` needs a buffer of its own. Counted in the buffer pool's requests (the
+    // tensors are large enough to be pooled): the seed's copy, then one gradient, not two.
+    const int64_t n = 32768;
+    Tensor a = random_tensor({n}, 40), b = random_tensor({n}, 41);
+    const Tensor seed = random_tensor({n}, 42, false);
+    Tensor out = a + b;
+    const BufferPool::Stats before = storage_pool().stats();
+    out.backward(seed);
+    const BufferPool::Stats after = storage_pool().stats();
+    CHECK((after.reused + after.fresh) - (before.reused + before.fresh) == 2);
+    check_close(a.grad(), seed, 0);
+    check_close(b.grad(), seed, 0);
+    CHECK(a.grad().data() != b.grad().data());  // two buffers: changing one must not change the other
+}
+
+TEST_CASE("adopt_grad: a retained gradient is never handed on, and a second use of an input adds") {
+    const int64_t n = 32768;
+    Tensor a = random_tensor({n}, 43), b = random_tensor({n}, 44);
+    const Tensor seed = random_tensor({n}, 45, false);
+    Tensor hidden = a + b;
+    hidden.retain_grad();
+    Tensor out = hidden + a;  // a used twice: once directly, once through hidden
+    out.backward(seed);
+    check_close(hidden.grad(), seed, 0);  // still hidden's own numbers after a and b took theirs
+    CHECK(hidden.grad().data() != a.grad().data());
+    CHECK(hidden.grad().data() != b.grad().data());
+    check_close(a.grad(), seed * Scalar(2), 0);
+    check_close(b.grad(), seed, 0);
 }

@@ -133,6 +133,7 @@ void add_sum_to_shape(const Tensor& grad, const Shape& shape, Scalar* into) {
 // that it need not compute `grad` for an input that wants none.
 void add_to_grad(const Tensor& input, const Tensor& grad) {
     if (grad.shape() != input.shape()) return add_sum_to_shape(grad, input.shape(), input.grad_data());
+    if (input.adopt_grad(grad)) return;  // input had no grad, and grad was no one else's: it is now input's
     GradAccumulator into = input.grad_accumulator();  // nothing broadcast: every element once
     const Scalar* g = grad.data();
     into.add_each(grad.numel(), [g](int64_t i) { return g[i]; });  // input.grad += grad
