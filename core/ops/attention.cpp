@@ -11,8 +11,8 @@
 // Why transposed: the softmax of query i runs along row i of S, a reduction along a row (a maximum, then a
 // sum). Held as St instead, query i is column i, and the maximum and the sum of every query at once become
 // plain additions of whole rows of St, in vectorising order, with no reduction across lanes and no short
-// row tail per query (T = 65 is 4 vectors and one number). The ViT's attention in inference: 2.45 to 2.65
-// -> 1.84 to 2.02 ms (docs/attention.md, section 8). The products read St either way round for free, as
+// row tail per query (T = 65 is 4 vectors and one number). The ViT's attention in inference: 2.45 to 2.56
+// -> 1.95 to 1.98 ms (build/bench_attention; docs/attention.md, section 8). The products read St either way round for free, as
 // gemm takes any strides.
 //
 // Why fused: built from primitives, attention is matmul, mul, add, softmax, matmul, and four of those
@@ -85,18 +85,14 @@ BiasLayout bias_layout(const Tensor& bias, int64_t B, int64_t H, int64_t T, cons
     return layout;
 }
 
-// A grow-only scratch array per thread: allocated on a thread's first call, reused by every later call,
-// so the hot loop allocates nothing. Each OpenMP thread gets its own (thread_local).
-Scalar* thread_scratch(int64_t n) {
-    thread_local std::vector<Scalar> buffer;
-    if (buffer.size() < static_cast<size_t>(n)) buffer.resize(static_cast<size_t>(n));
-    return buffer.data();
-}
-
-// A second grow-only scratch per thread, for a pair's per-query numbers (T maxima, T sums): the first,
-// thread_scratch, may already hold the pair's (T, T) block.
-Scalar* thread_query_scratch(int64_t n) {
-    thread_local std::vector<Scalar> buffer;
+// Grow-only scratch arrays per thread: allocated on a thread's first call, reused by every later call,
+// so the hot loop allocates nothing. Each OpenMP thread gets its own (thread_local). Two of them, so that
+// a pair's (T, T) block (Scratch::block) and its per-query numbers, T maxima, sums or dots
+// (Scratch::queries), never share memory.
+enum class Scratch { block, queries };
+Scalar* thread_scratch(int64_t n, Scratch which = Scratch::block) {
+    thread_local std::vector<Scalar> buffers[2];
+    std::vector<Scalar>& buffer = buffers[static_cast<int>(which)];
     if (buffer.size() < static_cast<size_t>(n)) buffer.resize(static_cast<size_t>(n));
     return buffer.data();
 }
@@ -127,8 +123,8 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
                      int64_t sj, Scalar scale, int64_t T, int64_t D, Scalar* Pt, Scalar* O, int64_t ld_out) {
     // St = K @ Q^T   (T,D) @ (D,T) -> (T,T), written where Pt goes; Q^T is Q read with swapped strides
     gemm(T, T, D, {K, ld_in, 1}, {Q, 1, ld_in}, Pt, T, false);
-    Scalar* m = thread_query_scratch(2 * T);  // (T): each query's largest score
-    Scalar* total = m + T;                    // (T): each query's sum of e^(s - m), then its inverse
+    Scalar* m = thread_scratch(2 * T, Scratch::queries);  // (T): each query's largest score
+    Scalar* total = m + T;                                // (T): each query's sum of e^(s - m), then its inverse
     for (int64_t i = 0; i < T; ++i) m[i] = -std::numeric_limits<Scalar>::infinity(), total[i] = 0;
     // St[j, :] = St[j, :] * scale + bias[:, j], and m[i] = max over j of St[j, i]: row by row, every query
     // at once. The maximum is exact, so its order does not matter.
@@ -192,7 +188,7 @@ void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld
     // dPt = V @ dO^T   (T,D) @ (D,T) -> (T,T)
     gemm(T, T, D, {V, ld_in, 1}, {dO, 1, ld_out}, work, T, false);
     // dot[i] = sum_j dP[i, j] P[i, j]: down column i, j = 0, 1, 2, ..., every query at once
-    Scalar* dot = thread_query_scratch(T);  // (T)
+    Scalar* dot = thread_scratch(T, Scratch::queries);  // (T)
     for (int64_t i = 0; i < T; ++i) dot[i] = 0;
     for (int64_t j = 0; j < T; ++j) {
         const Scalar* p = Pt + j * T;
