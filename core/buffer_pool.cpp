@@ -1,6 +1,7 @@
-// BufferPool: recycled tensor buffers (see buffer_pool.h for why).
+// BufferPool: recycled tensor buffers (see buffer_pool.h for why, and for the rule of how much it keeps).
 #include "buffer_pool.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
@@ -14,27 +15,64 @@ inline namespace PATCHGRAD_FLAVOUR {
 
 namespace {
 
-// A fresh buffer from the C library. A large one is also advised to the kernel for 2 MiB pages
-// (transparent huge pages): a buffer the pool cannot keep (beyond its limit) goes back to the C library,
-// which returns a large block to the kernel at once, so the next step's buffer of that size arrives as
-// untouched pages again, and each first write to a page is a page fault. With 4 KiB pages that is 512
-// faults a 2 MiB stretch, with huge pages one; a fault is a trip into the kernel, costly in a virtual
-// machine. Measured on the tiny ViT's training step (2 threads, batch 128, 20 steps, three rounds
-// alternately, docs/performance.md): 412 to 429 -> 475 to 507 img/s, 409k -> 123k page faults in the
-// run, the same peak memory. Only the whole 2 MiB-aligned pages inside the buffer can become huge;
-// madvise is a hint, and where the kernel has huge pages switched off it changes nothing.
+// Buffers of 2 MiB or more are mapped from the kernel on Linux. Not under AddressSanitizer (make
+// sanitize), which watches the C library's blocks (reads past a buffer's end, uses after free) and not
+// mappings, and not elsewhere (macOS has no 2 MiB-page advice): there every buffer is the C library's.
+#if defined(__linux__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+constexpr bool kMapsBigBuffers = true;
+#else
+constexpr bool kMapsBigBuffers = false;
+#endif
+
+bool is_mapped(size_t bytes) { return kMapsBigBuffers && bytes >= BufferPool::kHugePageBytes; }
+
+// The length of the mapping that holds a buffer of `bytes`: whole 4 KiB pages.
+constexpr size_t kPage = 4096;
+size_t mapped_length(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
+
+// A fresh buffer of `bytes` (a multiple of the alignment).
+//   Mapped: the kernel places a mapping on any 4 KiB page, but only the 2 MiB-aligned stretches of it can
+//   become 2 MiB pages. So map 2 MiB more than needed, keep the part that starts on a 2 MiB boundary and
+//   unmap the rest: every whole 2 MiB of the buffer can then be one page. Measured on the tiny ViT's
+//   training step: 111k page faults in `perf stat -e page-faults build/patchgrad bench --steps 13` with
+//   the mappings where the kernel put them, 11k aligned (docs/performance.md).
+//   The C library's: a large one is still advised for 2 MiB pages, where its whole pages allow.
 void* fresh_buffer(size_t bytes) {
-    void* buffer = std::aligned_alloc(BufferPool::kAlignment, bytes);  // bytes is a multiple of the alignment
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (is_mapped(bytes)) {
+        const size_t length = mapped_length(bytes), align = BufferPool::kHugePageBytes;
+        void* mapping = mmap(nullptr, length + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mapping == MAP_FAILED) throw std::bad_alloc();
+        char* const start = static_cast<char*>(mapping);
+        char* const aligned = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(start) + align - 1) / align * align);
+        const size_t head = size_t(aligned - start), tail = align - head;  // the unused ends: head + tail = align
+        if (head > 0) munmap(start, head);
+        munmap(aligned + length, tail);
+        madvise(aligned, length, MADV_HUGEPAGE);
+        return aligned;
+    }
+#endif
+    void* buffer = std::aligned_alloc(BufferPool::kAlignment, bytes);
     if (!buffer) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (bytes >= BufferPool::kHugePageBytes) {
-        constexpr uintptr_t kPage = 4096;  // madvise takes whole pages of the smallest size
         const uintptr_t first = (reinterpret_cast<uintptr_t>(buffer) + kPage - 1) / kPage * kPage;
         const uintptr_t end = (reinterpret_cast<uintptr_t>(buffer) + bytes) / kPage * kPage;
         madvise(reinterpret_cast<void*>(first), end - first, MADV_HUGEPAGE);
     }
 #endif
     return buffer;
+}
+
+// Gives a buffer from fresh_buffer(bytes) back: a mapping to the kernel, any other to the C library.
+void give_back(void* buffer, size_t bytes) {
+#if defined(__linux__)
+    if (is_mapped(bytes)) {
+        munmap(buffer, mapped_length(bytes));
+        return;
+    }
+#endif
+    std::free(buffer);
 }
 
 }  // namespace
@@ -44,19 +82,29 @@ BufferPool::~BufferPool() { clear(); }
 void* BufferPool::allocate(size_t bytes) {
     if (bytes > SIZE_MAX / 2) throw std::bad_alloc();  // no machine has it; and rounding up must not wrap
     bytes = rounded(bytes);
-    if (bytes >= kMinPooledBytes) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        auto list = free_.find(bytes);
-        if (list != free_.end() && !list->second.empty()) {
-            void* buffer = list->second.back();
-            list->second.pop_back();
-            stats_.free_bytes -= bytes;
-            ++stats_.reused;
-            return buffer;
-        }
-        ++stats_.fresh;
+    if (bytes < kMinPooledBytes) return fresh_buffer(bytes);
+
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.live_bytes += bytes;
+    stats_.peak_live_bytes = std::max(stats_.peak_live_bytes, stats_.live_bytes);
+    auto list = free_.find(bytes);
+    if (list != free_.end() && !list->second.empty()) {
+        void* buffer = list->second.back();  // the newest: the likeliest to be still in the cache
+        list->second.pop_back();
+        stats_.free_bytes -= bytes;
+        ++stats_.reused;
+        return buffer;
     }
-    return fresh_buffer(bytes);
+    // A miss: make room under the line (buffer_pool.h), largest free buffers first, then a fresh buffer.
+    while (stats_.free_bytes > 0 && stats_.live_bytes + stats_.free_bytes > stats_.peak_live_bytes + slack_)
+        evict_largest();
+    ++stats_.fresh;
+    try {
+        return fresh_buffer(bytes);
+    } catch (const std::bad_alloc&) {
+        stats_.live_bytes -= bytes;
+        throw;
+    }
 }
 
 void BufferPool::release(void* buffer, size_t bytes) {
@@ -64,21 +112,38 @@ void BufferPool::release(void* buffer, size_t bytes) {
     bytes = rounded(bytes);
     if (bytes >= kMinPooledBytes) {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (stats_.free_bytes + bytes <= limit_) {
+        stats_.live_bytes -= bytes;
+        if (keep_ == Keep::free_buffers) {  // live + free is unchanged: the line still holds
             free_[bytes].push_back(buffer);
             stats_.free_bytes += bytes;
             return;
         }
     }
-    std::free(buffer);
+    give_back(buffer, bytes);
+}
+
+void BufferPool::evict_largest() {
+    // The lists are few (one per size, a few dozen in a training step), so a scan will do.
+    std::deque<void*>* largest = nullptr;
+    size_t largest_bytes = 0;
+    for (auto& [bytes, buffers] : free_)
+        if (!buffers.empty() && bytes > largest_bytes) {
+            largest = &buffers;
+            largest_bytes = bytes;
+        }
+    give_back(largest->front(), largest_bytes);
+    largest->pop_front();
+    stats_.free_bytes -= largest_bytes;
+    ++stats_.evicted;
 }
 
 void BufferPool::clear() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [bytes, buffers] : free_)
-        for (void* buffer : buffers) std::free(buffer);
+        for (void* buffer : buffers) give_back(buffer, bytes);
     free_.clear();
     stats_.free_bytes = 0;
+    stats_.peak_live_bytes = stats_.live_bytes;
 }
 
 BufferPool::Stats BufferPool::stats() const {
@@ -92,7 +157,7 @@ BufferPool& storage_pool() {
     // Under AddressSanitizer (make sanitize) the pool keeps nothing: every freed buffer goes back to the
     // C library at once, so the sanitizer still catches a read of a tensor's numbers after they died.
 #if defined(__SANITIZE_ADDRESS__)
-    static BufferPool* pool = new BufferPool(0);
+    static BufferPool* pool = new BufferPool(BufferPool::Keep::nothing);
 #else
     static BufferPool* pool = new BufferPool();
 #endif

@@ -3,28 +3,41 @@
 //                                                                           numbers live" tells the story.
 //
 // A training step allocates the same few hundred buffers in the same sizes every time: the activations
-// of the forward, the gradients of the backward. Asking the C library for each afresh can cost more than
-// the call: a large block (above glibc's mmap threshold, ~128 KiB to 32 MiB) may come straight from the
-// kernel as untouched pages, and the first write to each 4 KiB page is a page fault that zeroes it.
-// (glibc raises that threshold after a few frees, so in a training loop's steady state the pool measured
-// no faster than malloc, docs/performance.md; what it guarantees is that the steady state does no
-// allocator work at all.)
+// of the forward, the gradients of the backward. A buffer that comes fresh from the kernel arrives as
+// untouched pages, and the first write to each page is a page fault that zeroes it: on a virtual machine
+// a costly trip, and up to a tenth of a training step when every step's buffers came fresh.
 //
 // So Storage (core/tensor.h) takes its buffers from here and gives them back here. A freed buffer waits
 // in a list for its exact byte size; the next request of that size gets it back, already mapped and
-// warm in the cache. A training loop reaches a steady state after its first step: every request is met
-// from the lists and the process allocates nothing more. Small buffers (under kMinPooledBytes) go
-// straight to the C library, which is fast for them.
+// warm in the cache. Small buffers (under kMinPooledBytes) go straight to the C library, which is fast
+// for them.
 //
-// The pool keeps at most `limit` bytes of free buffers (a buffer freed beyond that goes back to the C
-// library), so memory freed for good, say after an evaluation with a different batch size, is not held
-// forever. Thread-safe: a mutex guards the lists (buffers are allocated outside parallel loops, so the
-// mutex is never contended in practice).
+// How much the pool may keep. A free buffer still counts in the process's memory, so the pool keeps
+// free buffers only while
+//
+//     live bytes + free bytes  <=  peak live bytes + slack
+//
+// live: the bytes of pooled sizes now handed out; peak live: the most that were ever handed out at
+// once, which the program needed anyway. A request the lists cannot meet (a miss) first gives back free
+// buffers, largest first, until the fresh buffer fits under that line. The slack lets the sizes asked
+// for near a step's peak differ a little from those the lists hold without a buffer given back and
+// mapped again every step (the tiny ViT needs 33 to 40 MiB of it). Largest first, because that rule
+// measured the least memory mapped afresh per step for the tiny Swin, whose forward and backward ask
+// for more sizes than fit under the line: 108 MB a step, against 166 MB giving back the buffers released
+// longest ago and 145 MB smallest first (docs/performance.md).
+//
+// A buffer of 2 MiB or more is mapped from the kernel directly (mmap), aligned to 2 MiB and advised for
+// 2 MiB pages, and given back with munmap: its memory really goes back to the kernel when the pool lets
+// it go (memory freed to the C library stays in its heap, fragmented), and its pages fault in 2 MiB at
+// a time, one fault where there would be 512.
+//
+// Thread-safe: a mutex guards the lists (buffers are allocated outside parallel loops, so the mutex is
+// never contended in practice).
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
 
 #include "scalar.h"
 
@@ -35,13 +48,13 @@ class BufferPool {
 public:
     static constexpr size_t kAlignment = 64;              // bytes: an AVX-512 register, a cache line
     static constexpr size_t kMinPooledBytes = 64 * 1024;  // smaller buffers bypass the pool
-    static constexpr size_t kHugePageBytes = 2 << 20;     // fresh buffers this large ask for 2 MiB pages
-    // 64 MiB of free buffers at most. Free buffers count in the peak memory: with no cap, the Swin's
-    // training step peaked at 656 MB, with 64 MiB at 605 MB, with no pool at 587 MB, at the same speed
-    // (docs/performance.md, "The second round").
-    static constexpr size_t kDefaultLimit = size_t(64) << 20;
+    static constexpr size_t kHugePageBytes = 2 << 20;     // buffers this large are mapped, 2 MiB pages
+    static constexpr size_t kDefaultSlack = size_t(40) << 20;  // free bytes allowed beyond the peak
 
-    explicit BufferPool(size_t limit = kDefaultLimit) : limit_(limit) {}
+    enum class Keep { free_buffers, nothing };  // nothing: every release gives the buffer back at once
+
+    explicit BufferPool(Keep keep = Keep::free_buffers, size_t slack = kDefaultSlack)
+        : keep_(keep), slack_(slack) {}
     ~BufferPool();
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;
@@ -51,22 +64,31 @@ public:
     void* allocate(size_t bytes);
     // Gives back a buffer from allocate(bytes), with the same `bytes`.
     void release(void* buffer, size_t bytes);
-    // Frees every buffer waiting in the lists.
+    // Gives every buffer waiting in the lists back, and starts the peak afresh from what is live now.
     void clear();
 
-    struct Stats {
-        size_t free_bytes = 0;  // bytes waiting in the lists
-        size_t reused = 0;      // requests met from the lists
-        size_t fresh = 0;       // requests that went to the C library (pooled sizes only)
+    struct Stats {                   // pooled sizes only (kMinPooledBytes and up)
+        size_t free_bytes = 0;       // bytes waiting in the lists
+        size_t live_bytes = 0;       // bytes handed out and not yet released
+        size_t peak_live_bytes = 0;  // the most live_bytes has been (since the last clear)
+        size_t reused = 0;           // requests met from the lists
+        size_t fresh = 0;            // requests met with a fresh buffer
+        size_t evicted = 0;          // free buffers given back to make room for a fresh one
     };
     Stats stats() const;
 
     static size_t rounded(size_t bytes) { return ((bytes == 0 ? 1 : bytes) + kAlignment - 1) / kAlignment * kAlignment; }
 
 private:
+    // Gives back one free buffer of the largest size the lists hold, the one released longest ago (the
+    // lists must not be empty).
+    void evict_largest();
+
     mutable std::mutex mutex_;
-    std::unordered_map<size_t, std::vector<void*>> free_;  // rounded byte size -> buffers of that size
-    size_t limit_;
+    // rounded byte size -> its free buffers, oldest release at the front, newest at the back
+    std::unordered_map<size_t, std::deque<void*>> free_;
+    Keep keep_;
+    size_t slack_;
     Stats stats_;
 };
 

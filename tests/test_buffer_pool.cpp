@@ -6,8 +6,11 @@
 #include <new>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/buffer_pool.h"
+#include "core/random.h"
 #include "core/tensor.h"
 #include "tests/helpers.h"
 
@@ -50,20 +53,107 @@ TEST_CASE("buffer pool: sizes are rounded to 64 bytes, so 64 * k - 5 and 64 * k 
     pool.release(a, kBig);
 }
 
-TEST_CASE("buffer pool: small buffers and buffers beyond the limit go back to the C library") {
-    BufferPool pool(3 * kBig);  // keeps at most three big buffers' worth
+TEST_CASE("buffer pool: small buffers go to the C library, and a pool that keeps nothing gives every buffer back") {
+    BufferPool pool;
     void* small = pool.allocate(kBig / 2);
     pool.release(small, kBig / 2);
     CHECK(pool.stats().free_bytes == 0);  // not kept
     CHECK(pool.stats().fresh == 0);       // and not counted: small sizes bypass the pool
 
-    void* a = pool.allocate(2 * kBig);
-    void* b = pool.allocate(2 * kBig);
-    pool.release(a, 2 * kBig);
-    pool.release(b, 2 * kBig);  // 4 * kBig would exceed the limit: freed
-    CHECK(pool.stats().free_bytes == 2 * kBig);
-    CHECK(pool.allocate(2 * kBig) == a);
-    pool.release(a, 2 * kBig);
+    BufferPool keeps_nothing(BufferPool::Keep::nothing);
+    void* big = keeps_nothing.allocate(2 * kBig);
+    CHECK(keeps_nothing.stats().live_bytes == 2 * kBig);
+    keeps_nothing.release(big, 2 * kBig);
+    CHECK(keeps_nothing.stats().free_bytes == 0);
+    CHECK(keeps_nothing.stats().live_bytes == 0);
+    CHECK(keeps_nothing.stats().peak_live_bytes == 2 * kBig);
+}
+
+TEST_CASE("buffer pool: a miss gives back free buffers, largest first, down to peak live + slack") {
+    BufferPool pool(BufferPool::Keep::free_buffers, /*slack=*/kBig);
+    // Four buffers of 2 kBig live at once: the peak is 8 kBig. All four are released, a[0] first.
+    void* a[4];
+    for (void*& buffer : a) buffer = pool.allocate(2 * kBig);
+    for (void* buffer : a) pool.release(buffer, 2 * kBig);
+    CHECK(pool.stats().peak_live_bytes == 8 * kBig);
+    CHECK(pool.stats().free_bytes == 8 * kBig);  // all kept: live + free = 8 <= 8 + 1
+
+    // A size the lists do not hold (in kBig): live 3 + free 8 = 11 > peak 8 + slack 1. Giving back one of
+    // the largest, the one released longest ago, a[0], leaves 3 + 6 = 9 <= 9: exactly one buffer goes.
+    void* other = pool.allocate(3 * kBig);
+    CHECK(pool.stats().evicted == 1);
+    CHECK(pool.stats().free_bytes == 6 * kBig);
+    CHECK(pool.stats().live_bytes == 3 * kBig);
+    CHECK(pool.stats().peak_live_bytes == 8 * kBig);
+    // The survivors come back newest first: a[3], a[2], a[1]; a[0] was given back.
+    CHECK(pool.allocate(2 * kBig) == a[3]);
+    CHECK(pool.allocate(2 * kBig) == a[2]);
+    CHECK(pool.allocate(2 * kBig) == a[1]);
+    CHECK(pool.stats().free_bytes == 0);
+    CHECK(pool.stats().reused == 3);
+    CHECK(pool.stats().fresh == 5);
+    pool.release(other, 3 * kBig);
+    for (int i = 1; i < 4; ++i) pool.release(a[i], 2 * kBig);
+
+    // Across sizes: x (2), y (3), z (2) live at once (the peak, after clear, is 7), then released x, z, y.
+    // A miss for 4 gives back the largest first: y, although x and z came back before it.
+    pool.clear();
+    void* x = pool.allocate(2 * kBig);
+    void* y = pool.allocate(3 * kBig);
+    void* z = pool.allocate(2 * kBig);
+    pool.release(x, 2 * kBig);
+    pool.release(z, 2 * kBig);
+    pool.release(y, 3 * kBig);
+    const size_t evicted_before = pool.stats().evicted;
+    void* w = pool.allocate(4 * kBig);  // live 4 + free 7 = 11 > peak 7 + slack 1: y goes, 4 + 4 = 8 <= 8
+    CHECK(pool.stats().evicted == evicted_before + 1);
+    CHECK(pool.stats().free_bytes == 4 * kBig);
+    CHECK(pool.allocate(2 * kBig) == z);
+    CHECK(pool.allocate(2 * kBig) == x);
+    pool.release(w, 4 * kBig);
+    pool.release(x, 2 * kBig);
+    pool.release(z, 2 * kBig);
+
+    // A new peak needs no eviction: live grows with it.
+    pool.clear();
+    CHECK(pool.stats().free_bytes == 0);
+    CHECK(pool.stats().peak_live_bytes == 0);  // clear starts the peak afresh from what is live: nothing
+    void* big = pool.allocate(16 * kBig);
+    CHECK(pool.stats().peak_live_bytes == 16 * kBig);
+    CHECK(pool.stats().evicted == evicted_before + 1);  // unchanged
+    pool.release(big, 16 * kBig);
+}
+
+TEST_CASE("buffer pool: live + free never exceeds peak live + slack, whatever the order of requests") {
+    // A random mix of six sizes, up to 24 buffers live: after every step, the bookkeeping adds up and the
+    // line holds (or the lists are empty, when live bytes alone are at a new peak).
+    const size_t slack = 3 * kBig;
+    BufferPool pool(BufferPool::Keep::free_buffers, slack);
+    Rng rng(7);
+    std::vector<std::pair<void*, size_t>> live;
+    size_t live_bytes = 0;
+    for (int step = 0; step < 2000; ++step) {
+        const bool allocate = live.empty() || (live.size() < 24 && rng.uniform() < 0.55);
+        if (allocate) {
+            const size_t bytes = kBig * (1 + size_t(rng.uniform() * 6) % 6);
+            void* buffer = pool.allocate(bytes);
+            static_cast<char*>(buffer)[bytes - 1] = 1;  // the whole buffer is there to be written
+            live.push_back({buffer, bytes});
+            live_bytes += bytes;
+        } else {
+            const size_t which = size_t(rng.uniform() * double(live.size())) % live.size();
+            pool.release(live[which].first, live[which].second);
+            live_bytes -= live[which].second;
+            live.erase(live.begin() + int64_t(which));
+        }
+        const BufferPool::Stats s = pool.stats();
+        REQUIRE(s.live_bytes == live_bytes);
+        REQUIRE(s.peak_live_bytes >= s.live_bytes);
+        REQUIRE(s.live_bytes + s.free_bytes <= s.peak_live_bytes + slack);
+    }
+    CHECK(pool.stats().reused > 0);
+    CHECK(pool.stats().evicted > 0);  // the mix of sizes made the pool give buffers back
+    for (auto& [buffer, bytes] : live) pool.release(buffer, bytes);
 }
 
 #if defined(__linux__)
@@ -90,7 +180,7 @@ std::string vm_flags_of(const void* address) {
 }  // namespace
 
 TEST_CASE("buffer pool: a fresh buffer of 2 MiB or more is advised for huge pages, a small one is not") {
-    BufferPool pool(0);
+    BufferPool pool(BufferPool::Keep::nothing);
     const size_t big_bytes = 8 * BufferPool::kHugePageBytes;
     auto* big = static_cast<char*>(pool.allocate(big_bytes));
     auto* small = static_cast<char*>(pool.allocate(kBig));
@@ -104,6 +194,25 @@ TEST_CASE("buffer pool: a fresh buffer of 2 MiB or more is advised for huge page
     pool.release(big, big_bytes);
     pool.release(small, kBig);
 }
+#if !defined(__SANITIZE_ADDRESS__)  // under AddressSanitizer every buffer is the C library's, watched by it
+TEST_CASE("buffer pool: a buffer of 2 MiB or more is its own mapping, 2 MiB-aligned, and given back really goes") {
+    BufferPool pool;
+    const size_t bytes = 3 * BufferPool::kHugePageBytes + 4 * kBig;  // not a whole number of 2 MiB pages
+    auto* buffer = static_cast<char*>(pool.allocate(bytes));
+    CHECK(reinterpret_cast<uintptr_t>(buffer) % BufferPool::kHugePageBytes == 0);
+    buffer[0] = 1;  // both ends are there to be written
+    buffer[bytes - 1] = 2;
+    const bool sees_mappings = !running_under_emulator();  // an emulator may show its own /proc/self/smaps
+    if (sees_mappings) CHECK(vm_flags_of(buffer + bytes - 1).find("VmFlags:") == 0);
+    pool.release(buffer, bytes);
+    if (sees_mappings) CHECK(vm_flags_of(buffer).find("VmFlags:") == 0);  // kept in the lists: still mapped
+    pool.clear();
+    if (sees_mappings) {
+        CHECK(vm_flags_of(buffer) == "");  // given back: no mapping holds it any more
+        CHECK(vm_flags_of(buffer + bytes - 1) == "");
+    }
+}
+#endif
 #endif
 
 TEST_CASE("buffer pool: an impossible size is std::bad_alloc, not a wrapped-around small buffer") {
