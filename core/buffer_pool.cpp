@@ -95,7 +95,10 @@ void* BufferPool::allocate(size_t bytes) {
         ++stats_.reused;
         return buffer;
     }
-    // A miss: make room under the line (buffer_pool.h), largest free buffers first, then a fresh buffer.
+    // A miss. A mapped size is met, when it can be, from the pages of a larger free buffer (no new page
+    // to zero); otherwise room is made under the line (buffer_pool.h), largest free buffers first, for a
+    // fresh buffer.
+    if (void* buffer = cut_down_largest(bytes)) return buffer;
     while (stats_.free_bytes > 0 && stats_.live_bytes + stats_.free_bytes > stats_.peak_live_bytes + slack_)
         evict_largest();
     ++stats_.fresh;
@@ -120,6 +123,32 @@ void BufferPool::release(void* buffer, size_t bytes) {
         }
     }
     give_back(buffer, bytes);
+}
+
+void* BufferPool::cut_down_largest(size_t bytes) {
+#if defined(__linux__)
+    if (!is_mapped(bytes)) return nullptr;
+    std::deque<void*>* largest = nullptr;
+    size_t largest_bytes = 0;
+    for (auto& [size, buffers] : free_)
+        if (!buffers.empty() && size > largest_bytes) {
+            largest = &buffers;
+            largest_bytes = size;
+        }
+    if (largest_bytes < bytes) return nullptr;  // none large enough (or the lists are empty)
+    // The largest is a mapping too (it is at least `bytes`). Keep its first pages, hand back the rest to
+    // the kernel: live + free falls by largest_bytes - bytes, so the line holds.
+    char* const buffer = static_cast<char*>(largest->front());
+    largest->pop_front();
+    stats_.free_bytes -= largest_bytes;
+    const size_t keep = mapped_length(bytes), had = mapped_length(largest_bytes);
+    if (had > keep) munmap(buffer + keep, had - keep);
+    ++stats_.cut_down;
+    return buffer;
+#else
+    (void)bytes;
+    return nullptr;
+#endif
 }
 
 void BufferPool::evict_largest() {

@@ -29,7 +29,10 @@
 // A buffer of 2 MiB or more is mapped from the kernel directly (mmap), aligned to 2 MiB and advised for
 // 2 MiB pages, and given back with munmap: its memory really goes back to the kernel when the pool lets
 // it go (memory freed to the C library stays in its heap, fragmented), and its pages fault in 2 MiB at
-// a time, one fault where there would be 512.
+// a time, one fault where there would be 512. And a miss of such a size, when the largest free buffer is
+// at least as large, is met by cutting that buffer down (its tail unmapped): its pages are already
+// there, so the kernel zeroes nothing. For the tiny Swin, whose steps ask for more sizes than fit under
+// the line, that took the kernel's page zeroing from 8.7% to 2.0% of a training step (`perf`).
 //
 // Thread-safe: a mutex guards the lists (buffers are allocated outside parallel loops, so the mutex is
 // never contended in practice).
@@ -73,6 +76,7 @@ public:
         size_t peak_live_bytes = 0;  // the most live_bytes has been (since the last clear)
         size_t reused = 0;           // requests met from the lists
         size_t fresh = 0;            // requests met with a fresh buffer
+        size_t cut_down = 0;         // requests met by cutting a larger free buffer down (mapped sizes)
         size_t evicted = 0;          // free buffers given back to make room for a fresh one
     };
     Stats stats() const;
@@ -83,6 +87,9 @@ private:
     // Gives back one free buffer of the largest size the lists hold, the one released longest ago (the
     // lists must not be empty).
     void evict_largest();
+    // For a miss of a mapped size: when the largest free buffer is at least `bytes`, cuts it down to
+    // `bytes` (its tail unmapped) and returns it; otherwise null.
+    void* cut_down_largest(size_t bytes);
 
     mutable std::mutex mutex_;
     // rounded byte size -> its free buffers, oldest release at the front, newest at the back

@@ -156,6 +156,38 @@ TEST_CASE("buffer pool: live + free never exceeds peak live + slack, whatever th
     for (auto& [buffer, bytes] : live) pool.release(buffer, bytes);
 }
 
+TEST_CASE("buffer pool: the line holds for buffers of 2 MiB and more too, cut down or fresh") {
+    constexpr size_t kHuge = BufferPool::kHugePageBytes;
+    const size_t slack = kHuge;
+    BufferPool pool(BufferPool::Keep::free_buffers, slack);
+    Rng rng(11);
+    std::vector<std::pair<char*, size_t>> live;
+    size_t live_bytes = 0;
+    for (int step = 0; step < 400; ++step) {
+        const bool allocate = live.empty() || (live.size() < 8 && rng.uniform() < 0.55);
+        if (allocate) {
+            const size_t bytes = kHuge / 2 * (2 + size_t(rng.uniform() * 6) % 6);  // 2 to 4.5 MiB
+            auto* buffer = static_cast<char*>(pool.allocate(bytes));
+            buffer[0] = 1;
+            buffer[bytes - 1] = 1;
+            live.push_back({buffer, bytes});
+            live_bytes += bytes;
+        } else {
+            const size_t which = size_t(rng.uniform() * double(live.size())) % live.size();
+            pool.release(live[which].first, live[which].second);
+            live_bytes -= live[which].second;
+            live.erase(live.begin() + int64_t(which));
+        }
+        const BufferPool::Stats s = pool.stats();
+        REQUIRE(s.live_bytes == live_bytes);
+        REQUIRE(s.live_bytes + s.free_bytes <= s.peak_live_bytes + slack);
+    }
+#if defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
+    CHECK(pool.stats().cut_down > 0);
+#endif
+    for (auto& [buffer, bytes] : live) pool.release(buffer, bytes);
+}
+
 #if defined(__linux__)
 namespace {
 // The VmFlags of the memory mapping that holds `address`, from /proc/self/smaps ("hg": advised for huge
@@ -211,6 +243,45 @@ TEST_CASE("buffer pool: a buffer of 2 MiB or more is its own mapping, 2 MiB-alig
         CHECK(vm_flags_of(buffer) == "");  // given back: no mapping holds it any more
         CHECK(vm_flags_of(buffer + bytes - 1) == "");
     }
+}
+
+TEST_CASE("buffer pool: a miss of 2 MiB or more is met by cutting the largest free buffer down, its pages kept") {
+    constexpr size_t kHuge = BufferPool::kHugePageBytes;
+    BufferPool pool;
+    auto* large = static_cast<char*>(pool.allocate(4 * kHuge));
+    auto* small = static_cast<char*>(pool.allocate(kHuge));
+    large[0] = 42;  // a mark the cut-down buffer still carries: the same pages, not fresh zeroed ones
+    pool.release(large, 4 * kHuge);
+    pool.release(small, kHuge);
+
+    // 3 kHuge: no list holds it; the largest free buffer (4 kHuge) does, cut down.
+    auto* cut = static_cast<char*>(pool.allocate(3 * kHuge));
+    CHECK(cut == large);
+    CHECK(cut[0] == 42);
+    cut[3 * kHuge - 1] = 1;  // the whole request is there to be written
+    BufferPool::Stats s = pool.stats();
+    CHECK(s.cut_down == 1);
+    CHECK(s.fresh == 2);  // only the first two
+    CHECK(s.free_bytes == kHuge);
+    CHECK(s.live_bytes == 3 * kHuge);
+    if (!running_under_emulator()) {  // an emulator may show its own /proc/self/smaps
+        CHECK(vm_flags_of(cut + 3 * kHuge - 1).find("VmFlags:") == 0);
+        CHECK(vm_flags_of(cut + 3 * kHuge) == "");  // the tail went back to the kernel
+    }
+
+    // 2 kHuge: the largest free buffer now is 1 kHuge, too small: a fresh buffer (the pool evicts what
+    // the line needs; peak 5 + slack 40 MiB leaves room, so nothing).
+    void* fresh = pool.allocate(2 * kHuge);
+    s = pool.stats();
+    CHECK(fresh != small);
+    CHECK(s.cut_down == 1);
+    CHECK(s.fresh == 3);
+    // A size below 2 MiB is never cut from a mapping: it is the C library's.
+    void* below = pool.allocate(kHuge - BufferPool::kMinPooledBytes);
+    CHECK(pool.stats().cut_down == 1);
+    pool.release(below, kHuge - BufferPool::kMinPooledBytes);
+    pool.release(fresh, 2 * kHuge);
+    pool.release(cut, 3 * kHuge);
 }
 #endif
 #endif
