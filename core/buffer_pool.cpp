@@ -28,14 +28,15 @@ bool is_mapped(size_t bytes) { return kMapsBigBuffers && bytes >= BufferPool::kH
 
 // The length of the mapping that holds a buffer of `bytes`: whole 4 KiB pages.
 constexpr size_t kPage = 4096;
-size_t mapped_length(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
+[[maybe_unused]] size_t mapped_length(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
 
 // A fresh buffer of `bytes` (a multiple of the alignment).
 //   Mapped: the kernel places a mapping on any 4 KiB page, but only the 2 MiB-aligned stretches of it can
 //   become 2 MiB pages. So map 2 MiB more than needed, keep the part that starts on a 2 MiB boundary and
-//   unmap the rest: every whole 2 MiB of the buffer can then be one page. Measured on the tiny ViT's
-//   training step: 111k page faults in `perf stat -e page-faults build/patchgrad bench --steps 13` with
-//   the mappings where the kernel put them, 11k aligned (docs/performance.md).
+//   unmap the rest: every whole 2 MiB of the buffer can then be one page. Measured on the tiny ViT, in
+//   `perf stat -e page-faults build/patchgrad bench --steps 12 --warmup 3` with the pool's line at no
+//   slack: 111k to 116k page faults with the mappings where the kernel put them, 11k aligned
+//   (docs/performance.md).
 //   The C library's: a large one is still advised for 2 MiB pages, where its whole pages allow.
 void* fresh_buffer(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
@@ -73,6 +74,17 @@ void give_back(void* buffer, size_t bytes) {
     }
 #endif
     std::free(buffer);
+}
+
+// Cuts a mapped buffer of `bytes` down to `keep` bytes (keep <= bytes): its pages past `keep` go back to
+// the kernel.
+void unmap_tail(char* buffer, size_t bytes, size_t keep) {
+#if defined(__linux__)
+    const size_t had = mapped_length(bytes), kept = mapped_length(keep);
+    if (had > kept) munmap(buffer + kept, had - kept);
+#else
+    (void)buffer, (void)bytes, (void)keep;  // nothing is mapped here (is_mapped is always false)
+#endif
 }
 
 }  // namespace
@@ -125,44 +137,33 @@ void BufferPool::release(void* buffer, size_t bytes) {
     give_back(buffer, bytes);
 }
 
+BufferPool::FreeList BufferPool::largest_free_list() {
+    // The lists are few (one per size, a few dozen in a training step), so a scan will do.
+    FreeList largest;
+    for (auto& [bytes, buffers] : free_)
+        if (!buffers.empty() && bytes > largest.bytes) largest = {&buffers, bytes};
+    return largest;
+}
+
 void* BufferPool::cut_down_largest(size_t bytes) {
-#if defined(__linux__)
     if (!is_mapped(bytes)) return nullptr;
-    std::deque<void*>* largest = nullptr;
-    size_t largest_bytes = 0;
-    for (auto& [size, buffers] : free_)
-        if (!buffers.empty() && size > largest_bytes) {
-            largest = &buffers;
-            largest_bytes = size;
-        }
-    if (largest_bytes < bytes) return nullptr;  // none large enough (or the lists are empty)
+    const FreeList largest = largest_free_list();
+    if (largest.bytes < bytes) return nullptr;  // none large enough (or the lists are empty)
     // The largest is a mapping too (it is at least `bytes`). Keep its first pages, hand back the rest to
-    // the kernel: live + free falls by largest_bytes - bytes, so the line holds.
-    char* const buffer = static_cast<char*>(largest->front());
-    largest->pop_front();
-    stats_.free_bytes -= largest_bytes;
-    const size_t keep = mapped_length(bytes), had = mapped_length(largest_bytes);
-    if (had > keep) munmap(buffer + keep, had - keep);
+    // the kernel: live + free falls by largest.bytes - bytes, so the line holds.
+    char* const buffer = static_cast<char*>(largest.buffers->front());
+    largest.buffers->pop_front();
+    stats_.free_bytes -= largest.bytes;
+    unmap_tail(buffer, largest.bytes, bytes);
     ++stats_.cut_down;
     return buffer;
-#else
-    (void)bytes;
-    return nullptr;
-#endif
 }
 
 void BufferPool::evict_largest() {
-    // The lists are few (one per size, a few dozen in a training step), so a scan will do.
-    std::deque<void*>* largest = nullptr;
-    size_t largest_bytes = 0;
-    for (auto& [bytes, buffers] : free_)
-        if (!buffers.empty() && bytes > largest_bytes) {
-            largest = &buffers;
-            largest_bytes = bytes;
-        }
-    give_back(largest->front(), largest_bytes);
-    largest->pop_front();
-    stats_.free_bytes -= largest_bytes;
+    const FreeList largest = largest_free_list();
+    give_back(largest.buffers->front(), largest.bytes);
+    largest.buffers->pop_front();
+    stats_.free_bytes -= largest.bytes;
     ++stats_.evicted;
 }
 

@@ -84,6 +84,12 @@ public:
     static size_t rounded(size_t bytes) { return ((bytes == 0 ? 1 : bytes) + kAlignment - 1) / kAlignment * kAlignment; }
 
 private:
+    struct FreeList {
+        std::deque<void*>* buffers = nullptr;
+        size_t bytes = 0;
+    };
+    // The non-empty list of the largest size, or {null, 0} when every list is empty.
+    FreeList largest_free_list();
     // Gives back one free buffer of the largest size the lists hold, the one released longest ago (the
     // lists must not be empty).
     void evict_largest();

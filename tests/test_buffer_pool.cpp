@@ -124,49 +124,18 @@ TEST_CASE("buffer pool: a miss gives back free buffers, largest first, down to p
     pool.release(big, 16 * kBig);
 }
 
-TEST_CASE("buffer pool: live + free never exceeds peak live + slack, whatever the order of requests") {
-    // A random mix of six sizes, up to 24 buffers live: after every step, the bookkeeping adds up and the
-    // line holds (or the lists are empty, when live bytes alone are at a new peak).
-    const size_t slack = 3 * kBig;
-    BufferPool pool(BufferPool::Keep::free_buffers, slack);
-    Rng rng(7);
-    std::vector<std::pair<void*, size_t>> live;
-    size_t live_bytes = 0;
-    for (int step = 0; step < 2000; ++step) {
-        const bool allocate = live.empty() || (live.size() < 24 && rng.uniform() < 0.55);
-        if (allocate) {
-            const size_t bytes = kBig * (1 + size_t(rng.uniform() * 6) % 6);
-            void* buffer = pool.allocate(bytes);
-            static_cast<char*>(buffer)[bytes - 1] = 1;  // the whole buffer is there to be written
-            live.push_back({buffer, bytes});
-            live_bytes += bytes;
-        } else {
-            const size_t which = size_t(rng.uniform() * double(live.size())) % live.size();
-            pool.release(live[which].first, live[which].second);
-            live_bytes -= live[which].second;
-            live.erase(live.begin() + int64_t(which));
-        }
-        const BufferPool::Stats s = pool.stats();
-        REQUIRE(s.live_bytes == live_bytes);
-        REQUIRE(s.peak_live_bytes >= s.live_bytes);
-        REQUIRE(s.live_bytes + s.free_bytes <= s.peak_live_bytes + slack);
-    }
-    CHECK(pool.stats().reused > 0);
-    CHECK(pool.stats().evicted > 0);  // the mix of sizes made the pool give buffers back
-    for (auto& [buffer, bytes] : live) pool.release(buffer, bytes);
-}
-
-TEST_CASE("buffer pool: the line holds for buffers of 2 MiB and more too, cut down or fresh") {
-    constexpr size_t kHuge = BufferPool::kHugePageBytes;
-    const size_t slack = kHuge;
-    BufferPool pool(BufferPool::Keep::free_buffers, slack);
-    Rng rng(11);
+namespace {
+// Runs `steps` random requests and releases on `pool`, sizes drawn by `size_of(rng)`, at most `max_live`
+// buffers live at once, and checks after every one that the pool's bookkeeping adds up and that the line
+// holds: live + free <= peak live + slack. Writes both ends of every buffer it gets.
+template <typename SizeOf>
+void check_the_line(BufferPool& pool, size_t slack, int steps, size_t max_live, Rng& rng, SizeOf size_of) {
     std::vector<std::pair<char*, size_t>> live;
     size_t live_bytes = 0;
-    for (int step = 0; step < 400; ++step) {
-        const bool allocate = live.empty() || (live.size() < 8 && rng.uniform() < 0.55);
+    for (int step = 0; step < steps; ++step) {
+        const bool allocate = live.empty() || (live.size() < max_live && rng.uniform() < 0.55);
         if (allocate) {
-            const size_t bytes = kHuge / 2 * (2 + size_t(rng.uniform() * 6) % 6);  // 2 to 4.5 MiB
+            const size_t bytes = size_of(rng);
             auto* buffer = static_cast<char*>(pool.allocate(bytes));
             buffer[0] = 1;
             buffer[bytes - 1] = 1;
@@ -180,12 +149,33 @@ TEST_CASE("buffer pool: the line holds for buffers of 2 MiB and more too, cut do
         }
         const BufferPool::Stats s = pool.stats();
         REQUIRE(s.live_bytes == live_bytes);
+        REQUIRE(s.peak_live_bytes >= s.live_bytes);
         REQUIRE(s.live_bytes + s.free_bytes <= s.peak_live_bytes + slack);
     }
+    for (auto& [buffer, bytes] : live) pool.release(buffer, bytes);
+}
+}  // namespace
+
+TEST_CASE("buffer pool: live + free never exceeds peak live + slack, whatever the order of requests") {
+    // A random mix of six sizes, up to 24 buffers live.
+    const size_t slack = 3 * kBig;
+    BufferPool pool(BufferPool::Keep::free_buffers, slack);
+    Rng rng(7);
+    check_the_line(pool, slack, 2000, 24, rng, [](Rng& r) { return kBig * (1 + size_t(r.uniform() * 6) % 6); });
+    CHECK(pool.stats().reused > 0);
+    CHECK(pool.stats().evicted > 0);  // the mix of sizes made the pool give buffers back
+}
+
+TEST_CASE("buffer pool: the line holds for buffers of 2 MiB and more too, cut down or fresh") {
+    // Six sizes from 2 to 4.5 MiB, up to 8 buffers live.
+    constexpr size_t kHuge = BufferPool::kHugePageBytes;
+    const size_t slack = kHuge;
+    BufferPool pool(BufferPool::Keep::free_buffers, slack);
+    Rng rng(11);
+    check_the_line(pool, slack, 400, 8, rng, [](Rng& r) { return kHuge / 2 * (2 + size_t(r.uniform() * 6) % 6); });
 #if defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
     CHECK(pool.stats().cut_down > 0);
 #endif
-    for (auto& [buffer, bytes] : live) pool.release(buffer, bytes);
 }
 
 #if defined(__linux__)
