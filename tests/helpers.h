@@ -16,16 +16,29 @@
 
 #include "core/gradcheck.h"
 #include "core/ops.h"
+#include "core/random.h"
+#include "nn/module.h"
 
 namespace patchgrad {
 inline namespace PATCHGRAD_FLAVOUR {
 
-// True when the suite runs under an emulator: `make test-aarch64` runs it under qemu-aarch64 and names the
-// emulator in PATCHGRAD_EMULATOR (docs/building.md). Every instruction then costs about ten times as much,
-// and QEMU 7.2 takes some system calls' hints (madvise) without passing them on.
-inline bool running_under_emulator() {
+// The emulator the suite runs under, as `make test-aarch64` names it in PATCHGRAD_EMULATOR
+// ("qemu-aarch64 -L /usr/aarch64-linux-gnu"; docs/building.md), or "" when it runs natively. A program
+// the tests start (the exercises) must run under it too.
+inline std::string emulator_command() {
     const char* emulator = std::getenv("PATCHGRAD_EMULATOR");
-    return emulator && *emulator;
+    return emulator ? emulator : "";
+}
+
+// True when the suite runs under an emulator. Every instruction then costs about ten times as much, and
+// QEMU 7.2 takes some system calls' hints (madvise) without passing them on.
+inline bool running_under_emulator() { return !emulator_command().empty(); }
+
+// Adds 0.1 N(0, 1) to every parameter of `module`, in place. Initialization puts some at exactly 0
+// (biases) or 1 (norm weights): moved off those values, no term of a gradient check is vacuous.
+inline void perturb_parameters(Module& module, Rng& rng) {
+    for (Tensor& p : module.parameters())
+        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
 }
 
 // Uniform in [low, high) from a seed; requires grad unless told otherwise.

@@ -273,15 +273,10 @@ TEST_CASE("stochastic depth: gradient checks of a ViT block and a Swin block wit
     // Rng(2)'s first eight draws drop samples 0 and 2 of the attention branch (0.10, 0.73, 0.18, 0.75) and
     // samples 1 and 3 of the MLP branch (0.69, 0.24, 0.65, 0.22): each sample skips one branch of the two.
     Rng rng(3);
-    auto perturbed = [&](Module& module) {  // parameters moved off their init (zero biases, unit norms)
-        std::vector<Tensor> params = module.parameters();
-        for (Tensor& p : params)
-            for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
-        return params;
-    };
     TransformerEncoderBlock block(4, 2, 8, 1e-6, 0.0, rng, 0.5);
     std::vector<Tensor> inputs{random_tensor({4, 3, 4}, 6)};
-    for (const Tensor& p : perturbed(block)) inputs.push_back(p);
+    perturb_parameters(block, rng);  // moved off their init (zero biases, unit norms)
+    for (const Tensor& p : block.parameters()) inputs.push_back(p);
     check_gradients(
         [&](const std::vector<Tensor>& in) {
             Rng masks(kSeed);  // the same masks on every call
@@ -294,7 +289,8 @@ TEST_CASE("stochastic depth: gradient checks of a ViT block and a Swin block wit
         SwinBlock swin_block(4, 2, 4, 4, 2, 1, 2.0, 1e-5, 0.0, rng, 0.5);  // 2x2 windows shifted by 1
         swin_block.use_kernels(kernels);
         std::vector<Tensor> swin_inputs{random_tensor({4, 16, 4}, 7)};
-        for (const Tensor& p : perturbed(swin_block)) swin_inputs.push_back(p);
+        perturb_parameters(swin_block, rng);
+        for (const Tensor& p : swin_block.parameters()) swin_inputs.push_back(p);
         check_gradients(
             [&](const std::vector<Tensor>& in) {
                 Rng masks(kSeed);

@@ -12,6 +12,7 @@
 #include "optim/clip.h"
 #include "tests/exercises/grading_helpers.h"
 #include "tests/exercises/solutions/solutions.h"
+#include "tests/helpers.h"
 
 namespace {
 
@@ -20,8 +21,8 @@ namespace {
 // `make test-aarch64` sets), as the tests themselves do.
 std::string exercise_program(const std::string& name) {
     const char* folder = std::getenv("PATCHGRAD_EXERCISES");
-    const char* emulator = std::getenv("PATCHGRAD_EMULATOR");
-    const std::string prefix = emulator && *emulator ? std::string(emulator) + " " : "";
+    const std::string emulator = patchgrad::emulator_command();
+    const std::string prefix = emulator.empty() ? "" : emulator + " ";
     return prefix + (folder ? folder : "build/exercises") + "/" + name;
 }
 

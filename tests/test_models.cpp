@@ -60,13 +60,6 @@ void check_against_reference(ImageClassifier& model, int64_t batch, int64_t chan
     }
 }
 
-// Adds 0.1 N(0, 1) to every parameter. Initialization puts some at exactly 0 (biases) or 1 (norm weights):
-// moved off those values, no term of a gradient check is vacuous.
-void perturb_parameters(Module& model, Rng& rng) {
-    for (Tensor& p : model.parameters())
-        for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] += static_cast<Scalar>(0.1 * rng.normal());
-}
-
 // Gradient check of the input and every parameter of a model, through a cross-entropy loss.
 void check_model_gradients(ImageClassifier& model, const Tensor& images, int64_t classes) {
     model.eval();
