@@ -113,11 +113,12 @@ void* BufferPool::allocate(size_t bytes) {
     if (void* buffer = cut_down_largest(bytes)) return buffer;
     while (stats_.free_bytes > 0 && stats_.live_bytes + stats_.free_bytes > stats_.peak_live_bytes + slack_)
         evict_largest();
-    ++stats_.fresh;
     try {
-        return fresh_buffer(bytes);
+        void* buffer = fresh_buffer(bytes);
+        ++stats_.fresh;
+        return buffer;
     } catch (const std::bad_alloc&) {
-        stats_.live_bytes -= bytes;
+        stats_.live_bytes -= bytes;  // nothing was handed out
         throw;
     }
 }

@@ -12,8 +12,8 @@
 // sum). Held as St instead, query i is column i, and the maximum and the sum of every query at once become
 // plain additions of whole rows of St, in vectorising order, with no reduction across lanes and no short
 // row tail per query (T = 65 is 4 vectors and one number). The ViT's attention in inference: 2.45 to 2.56
-// -> 1.95 to 1.98 ms (build/bench_attention; docs/attention.md, section 8). The products read St either way round for free, as
-// gemm takes any strides.
+// -> 1.95 to 1.98 ms (build/bench_attention; docs/attention.md, section 8). The products read St either
+// way round for free, as gemm takes any strides.
 //
 // Why fused: built from primitives, attention is matmul, mul, add, softmax, matmul, and four of those
 // steps write a (B, H, T, T) tensor that the backward keeps or reads (plus as many gradients). Here each
