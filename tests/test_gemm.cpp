@@ -1,6 +1,6 @@
-// Tests for core/gemm: the fast kernel against the textbook triple loop, over shapes that land on and
-// beside every tile and block edge, all four transpose combinations, odd strides, accumulate on and off,
-// batches (with broadcast operands), and bit-identical results on 1 and 2 threads.
+// Tests for core/gemm and core/small_gemm: the fast kernels against the textbook triple loop, over shapes
+// that land on and beside every tile and block edge, all four transpose combinations, odd strides,
+// accumulate on and off, batches (with broadcast operands), and bit-identical results on 1 and 2 threads.
 //
 // Dimension legend: M rows of A and C, N columns of B and C, K the summed dimension.
 // The kernel's tiles (core/gemm.cpp): MR = 13 (AVX-512) or 6 rows, NR = 32 floats / 16 doubles (AVX-512)
@@ -14,6 +14,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #ifdef _OPENMP
@@ -21,6 +22,8 @@
 #endif
 
 #include "core/gemm.h"
+#include "core/simd.h"
+#include "core/small_gemm.h"
 
 using namespace patchgrad;
 
@@ -426,3 +429,73 @@ TEST_CASE("gemm: called from inside a parallel region, each thread runs its own 
         CHECK(std::memcmp(got.data() + c * M * N, expected.data(), expected.size() * sizeof(Scalar)) == 0);
 }
 #endif
+
+// ---- small_gemm (core/small_gemm.h): operands in L1, columns a whole number of vectors ------------------
+// Its tiles are R rows x V vectors, R from {16, 13, 8, 5, 4, 2, 1} and V at most 5 (32 registers) or 3 (16),
+// so the shapes below land every tile height, the remainders after each, and column chunks of every width.
+
+namespace {
+
+// small_gemm (M, vectors * W, K) with A in the given layout and B row-major with ldb = N + 5, against
+// gemm_reference. C has ldc = N + 3: the padding columns must come out untouched.
+void check_small_gemm(int64_t M, int64_t vectors, int64_t K, Layout a_layout, bool accumulate) {
+    const int64_t N = vectors * kVectorLanes, ldb = N + 5, ldc = N + 3;
+    Lcg rng{uint64_t(M * 7919 + vectors * 131 + K)};
+    Operand A(M, K, a_layout, rng), B_wide(K, ldb, Layout::RowMajor, rng);
+    const Operand& B = B_wide;  // B (K, N) is the first N columns of each row of B_wide
+    std::vector<Scalar> C0(size_t(std::max<int64_t>(M, 1) * ldc));
+    for (Scalar& x : C0) x = rng.next();
+    std::vector<Scalar> fast = C0, reference = C0;
+    small_gemm(M, vectors, K, A.view, B.view.data, ldb, fast.data(), ldc, accumulate);
+    gemm_reference(M, N, K, A.view, B.view, reference.data(), ldc, accumulate);
+
+    INFO("small_gemm M=", M, " vectors=", vectors, " K=", K, " A ", name(a_layout), " accumulate=", accumulate);
+    CHECK(worst_violation(M, N, K, A, B, C0, accumulate, fast, reference, ldc) == 0);
+    bool padding_untouched = true;
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = N; j < ldc; ++j) padding_untouched &= fast[size_t(i * ldc + j)] == C0[size_t(i * ldc + j)];
+    CHECK(padding_untouched);
+}
+
+}  // namespace
+
+TEST_CASE("small_gemm: every tile height and its remainders, every chunk width, every layout of A") {
+    const int64_t rows[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 21, 26, 33, 65};
+    for (int64_t M : rows)
+        for (int64_t vectors : {1, 2, 3, 4, 5, 6, 9, 11})
+            for (bool accumulate : {false, true}) check_small_gemm(M, vectors, 32, Layout::RowMajor, accumulate);
+    for (int64_t M : {16, 65})
+        for (int64_t K : {0, 1, 7, 65})
+            for (Layout a : kLayouts)
+                for (bool accumulate : {false, true}) check_small_gemm(M, 2, K, a, accumulate);
+}
+
+TEST_CASE("small_gemm: attention's shapes give exactly the numbers of sums worked out in integers") {
+    // A(i, k) = (i + 2k) mod 5 - 2 and B(k, j) = (3k + j) mod 7 - 3: small integers, so every partial sum
+    // is exact and the kernel must match the plain loop bit for bit, whatever its tiles.
+    for (const auto& [M, vectors, K] : {std::tuple<int64_t, int64_t, int64_t>{65, 5, 32}, {65, 2, 65}, {16, 1, 32},
+                                       {16, 2, 16}}) {
+        const int64_t N = vectors * kVectorLanes;
+        std::vector<Scalar> A(size_t(M * K)), B(size_t(K * N)), C(size_t(M * N), Scalar(1));
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t k = 0; k < K; ++k) A[size_t(i * K + k)] = Scalar((i + 2 * k) % 5 - 2);
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t j = 0; j < N; ++j) B[size_t(k * N + j)] = Scalar((3 * k + j) % 7 - 3);
+        small_gemm(M, vectors, K, {A.data(), K, 1}, B.data(), N, C.data(), N, true);
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+                int64_t sum = 1;  // the 1 C started with
+                for (int64_t k = 0; k < K; ++k) sum += ((i + 2 * k) % 5 - 2) * ((3 * k + j) % 7 - 3);
+                wrong += C[size_t(i * N + j)] != Scalar(sum);
+            }
+        INFO("M=", M, " vectors=", vectors, " K=", K);
+        CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("small_gemm: negative sizes throw") {
+    Scalar x = 0;
+    CHECK_THROWS_WITH_AS(small_gemm(-1, 1, 1, {&x, 1, 1}, &x, 1, &x, 1, false),
+                         doctest::Contains("small_gemm: sizes must be non-negative, got M=-1"), std::invalid_argument);
+}

@@ -13,7 +13,7 @@
 // plain additions of whole rows of St, in vectorising order, with no reduction across lanes and no short
 // row tail per query (T = 65 is 4 vectors and one number). The ViT's attention in inference: 2.45 to 2.56
 // -> 1.95 to 1.98 ms (build/bench_attention; docs/attention.md, section 8). The products read St either
-// way round for free, as gemm takes any strides.
+// way round for free, as small_gemm reads its broadcast operand through any strides.
 //
 // Why fused: built from primitives, attention is matmul, mul, add, softmax, matmul, and four of those
 // steps write a (B, H, T, T) tensor that the backward keeps or reads (plus as many gradients). Here each
@@ -26,15 +26,20 @@
 //
 // Parallelism: the B*H pairs are independent. Each OpenMP iteration owns one pair: its slice of out and
 // of P in the forward, its slices of dq, dk, dv in the backward. Inside a pair every sum runs in a fixed
-// order, so the results do not depend on the number of threads. The small per-pair products are gemm
-// calls, which run serially inside the parallel region (core/gemm.h); plain loops in vectorising order
-// measured about 2x slower for the ViT (docs/attention.md, section 8).
+// order, so the results do not depend on the number of threads. The small per-pair products are
+// small_gemm calls (core/small_gemm.h): gemm's register tile shaped to the pair, on operands already in
+// L1, with no packing and no threads (docs/attention.md, section 9).
+//
+// Padding: every (T, T) block here has rows of Tp = T rounded up to whole vectors (80 for T = 65 with
+// 16-float vectors), so that a row of St is whole vectors, 64-byte aligned, that small_gemm computes and
+// the softmax reads without a short tail. The padding lanes (queries T .. Tp-1) hold numbers nobody reads.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "core/gemm.h"
+#include "core/simd.h"
+#include "core/small_gemm.h"
 #include "core/ops.h"
 #include "core/ops/fast_math.h"
 #include "core/ops/op_helpers.h"
@@ -86,15 +91,47 @@ BiasLayout bias_layout(const Tensor& bias, int64_t B, int64_t H, int64_t T, cons
 }
 
 // Grow-only scratch arrays per thread: allocated on a thread's first call, reused by every later call,
-// so the hot loop allocates nothing. Each OpenMP thread gets its own (thread_local). Two of them, so that
-// a pair's (T, T) block (Scratch::block) and its per-query numbers, T maxima, sums or dots
-// (Scratch::queries), never share memory.
-enum class Scratch { block, queries };
-Scalar* thread_scratch(int64_t n, Scratch which = Scratch::block) {
-    thread_local std::vector<Scalar> buffers[2];
+// so the hot loop allocates nothing. Each OpenMP thread gets its own (thread_local). One per use, so
+// that no two of a pair's intermediates ever share memory:
+//   block       a pair's (T, Tp) block when it is not kept: Pt in inference, dPt then dSt in the backward
+//   queries     per-query numbers: T maxima and sums, or dots
+//   transposed  an operand transposed, (D, Tp): Q^T in the forward, dO^T in the backward
+//   rows_in, rows_out   an operand's rows and a product's rows padded to whole vectors (padded_product)
+enum class Scratch { block, queries, transposed, rows_in, rows_out, count };
+Scalar* thread_scratch(int64_t n, Scratch which) {
+    thread_local std::vector<Scalar> buffers[static_cast<int>(Scratch::count)];
     std::vector<Scalar>& buffer = buffers[static_cast<int>(which)];
     if (buffer.size() < static_cast<size_t>(n)) buffer.resize(static_cast<size_t>(n));
     return buffer.data();
+}
+
+// n rounded up to whole vectors: the padded row length Tp of the (T, T) blocks, and Dp of padded rows.
+int64_t padded(int64_t n) { return (n + kVectorLanes - 1) / kVectorLanes * kVectorLanes; }
+
+// dst (D, Tp) = src (T, D) transposed, zeros in columns T .. Tp-1:  dst[d * Tp + t] = src[t * ld + d]
+void transpose_padded(const Scalar* src, int64_t ld, int64_t T, int64_t D, Scalar* dst, int64_t Tp) {
+    for (int64_t d = 0; d < D; ++d) {
+        Scalar* row = dst + d * Tp;
+        for (int64_t t = 0; t < T; ++t) row[t] = src[t * ld + d];
+        for (int64_t t = T; t < Tp; ++t) row[t] = 0;
+    }
+}
+
+// C (M, D) = (accumulate ? C : 0) + A (M, K) @ B (K, D), B's rows ldb apart, C's ldc apart: small_gemm,
+// whose columns are whole vectors. When D is whole vectors (32 channels: 2 of 16 floats), B and C are used where they
+// lie. Otherwise B's rows are first copied into rows of Dp = D rounded up, zero padded, the product goes
+// to rows of Dp, and its first D columns are added into C: the same sums, the same additions.
+void padded_product(int64_t M, int64_t D, int64_t K, MatrixView A, const Scalar* B, int64_t ldb, Scalar* C,
+                    int64_t ldc, bool accumulate) {
+    const int64_t Dp = padded(D);
+    if (Dp == D) return small_gemm(M, D / kVectorLanes, K, A, B, ldb, C, ldc, accumulate);
+    Scalar* b = thread_scratch(K * Dp, Scratch::rows_in);   // (K, Dp)
+    Scalar* c = thread_scratch(M * Dp, Scratch::rows_out);  // (M, Dp)
+    for (int64_t k = 0; k < K; ++k)
+        for (int64_t d = 0; d < Dp; ++d) b[k * Dp + d] = d < D ? B[k * ldb + d] : 0;
+    small_gemm(M, Dp / kVectorLanes, K, A, b, Dp, c, Dp, false);
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t d = 0; d < D; ++d) C[i * ldc + d] = accumulate ? C[i * ldc + d] + c[i * Dp + d] : c[i * Dp + d];
 }
 
 // Ask for the rows of one pair's operand (T rows of D numbers, row stride ld) to be brought into L2,
@@ -115,48 +152,52 @@ void prefetch_rows(const Scalar* rows, int64_t ld, int64_t T, int64_t D, bool fo
 // ---- forward of one (b, h) pair ------------------------------------------------------------------------
 //   Q, K, V (T, D), row t at Q + t * ld_in (ld_in = D when q, k, v are separate (B, H, T, D) tensors;
 //            3C when they are the heads of one packed (B, T, 3C) projection, see multi_head_attention)
-//   bias: the pair's bias (element (i, j) at i * si + j * sj), or null
-//   writes Pt (T, T), the probabilities transposed (Pt[j, i] = P[i, j]), and O (T, D) with row stride ld_out
-// The two products are gemm calls; from inside the parallel region over pairs, gemm runs serially.
+//   bias_t: the pair's bias transposed and padded, (T, Tp): bias(i, j) at bias_t[j * Tp + i]; or null
+//   writes Pt (T, Tp), the probabilities transposed (Pt[j, i] = P[i, j]), and O (T, D), row stride ld_out
 // Returns -1, or the first query whose largest score is not finite (every score -inf, i.e. fully masked).
-int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* bias, int64_t si,
-                     int64_t sj, Scalar scale, int64_t T, int64_t D, Scalar* Pt, Scalar* O, int64_t ld_out) {
-    // St = K @ Q^T   (T,D) @ (D,T) -> (T,T), written where Pt goes; Q^T is Q read with swapped strides
-    gemm(T, T, D, {K, ld_in, 1}, {Q, 1, ld_in}, Pt, T, false);
-    Scalar* m = thread_scratch(2 * T, Scratch::queries);  // (T): each query's largest score
-    Scalar* total = m + T;                                // (T): each query's sum of e^(s - m), then its inverse
-    for (int64_t i = 0; i < T; ++i) m[i] = -std::numeric_limits<Scalar>::infinity(), total[i] = 0;
+int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* bias_t,
+                     Scalar scale, int64_t T, int64_t D, Scalar* Pt, Scalar* O, int64_t ld_out) {
+    const int64_t Tp = padded(T);
+    // St = K @ Q^T   (T, D) @ (D, Tp) -> (T, Tp), written where Pt goes: Q^T transposed once into rows
+    // of Tp (zeros past T), so that row d of it is whole vectors, every query's channel d.
+    Scalar* Qt = thread_scratch(D * Tp, Scratch::transposed);  // (D, Tp)
+    transpose_padded(Q, ld_in, T, D, Qt, Tp);
+    small_gemm(T, Tp / kVectorLanes, D, {K, ld_in, 1}, Qt, Tp, Pt, Tp, false);
+    Scalar* m = thread_scratch(2 * Tp, Scratch::queries);  // (Tp): each query's largest score
+    Scalar* total = m + Tp;                                // (Tp): each query's sum of e^(s - m), then its inverse
+    for (int64_t i = 0; i < Tp; ++i) m[i] = -std::numeric_limits<Scalar>::infinity(), total[i] = 0;
     // St[j, :] = St[j, :] * scale + bias[:, j], and m[i] = max over j of St[j, i]: row by row, every query
     // at once. The maximum is exact, so its order does not matter.
     for (int64_t j = 0; j < T; ++j) {
-        Scalar* s = Pt + j * T;  // (T): key j's score for each query
-        if (bias) {
-            for (int64_t i = 0; i < T; ++i) s[i] = s[i] * scale + bias[i * si + j * sj];
+        Scalar* s = Pt + j * Tp;  // (Tp): key j's score for each query
+        if (bias_t) {
+            const Scalar* b = bias_t + j * Tp;
+            for (int64_t i = 0; i < Tp; ++i) s[i] = s[i] * scale + b[i];
         } else {
-            for (int64_t i = 0; i < T; ++i) s[i] = s[i] * scale;
+            for (int64_t i = 0; i < Tp; ++i) s[i] = s[i] * scale;
         }
-        for (int64_t i = 0; i < T; ++i) m[i] = std::max(m[i], s[i]);
+        for (int64_t i = 0; i < Tp; ++i) m[i] = std::max(m[i], s[i]);
     }
     int64_t bad_query = -1;
     for (int64_t i = 0; i < T; ++i)
         if (!std::isfinite(m[i]) && bad_query < 0) bad_query = i;  // all -inf: 0/0 below; reported by the caller
     // P[i, j] = e^(S[i, j] - m[i]) / sum_j' e^(S[i, j'] - m[i])   (as in softmax.cpp). A -inf score gives
     // e^(-inf) = 0 exactly: a masked key gets probability exactly 0. Each query's sum runs j = 0, 1, 2, ...
-    // in its own lane. fast_exp (fast_math.h) vectorises.
+    // in its own lane. fast_exp (fast_math.h) vectorises. (The padding lanes hold scores of 0: finite.)
     for (int64_t j = 0; j < T; ++j) {
-        Scalar* s = Pt + j * T;
-        for (int64_t i = 0; i < T; ++i) {
+        Scalar* s = Pt + j * Tp;
+        for (int64_t i = 0; i < Tp; ++i) {
             s[i] = fast_exp(s[i] - m[i]);
             total[i] += s[i];
         }
     }
-    for (int64_t i = 0; i < T; ++i) total[i] = 1 / total[i];
+    for (int64_t i = 0; i < Tp; ++i) total[i] = 1 / total[i];
     for (int64_t j = 0; j < T; ++j) {
-        Scalar* p = Pt + j * T;
-        for (int64_t i = 0; i < T; ++i) p[i] *= total[i];
+        Scalar* p = Pt + j * Tp;
+        for (int64_t i = 0; i < Tp; ++i) p[i] *= total[i];
     }
-    // O = P @ V = Pt^T @ V   (T,T) @ (T,D) -> (T,D); Pt^T is Pt read with swapped strides
-    gemm(T, D, T, {Pt, 1, T}, {V, ld_in, 1}, O, ld_out, false);
+    // O = P @ V = Pt^T @ V   (T, T) @ (T, D) -> (T, D); Pt^T is Pt read with swapped strides
+    padded_product(T, D, T, {Pt, 1, Tp}, V, ld_in, O, ld_out, false);
     return bad_query;
 }
 
@@ -173,52 +214,57 @@ int64_t forward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t 
 //   dQ[i,d] = scale * sum_j dS[i,j] K[j,d]                  dQ = (dSt scale)^T K          (T,T) (T,D) -> (T,D)
 //   dK[j,d] = scale * sum_i dS[i,j] Q[i,d]                  dK = (dSt scale) Q            (T,T) (T,D) -> (T,D)
 //   dbias[i,j] = dS[i,j]                                    summed by the caller over broadcast dims
-// Everything (T, T) is held transposed, as in the forward: the dot of query i is a sum down column i.
-//   Pt: the forward's probabilities, transposed
+// Everything (T, T) is held transposed and padded, as in the forward: the dot of query i is a sum down
+// column i, and every row is Tp long.
+//   Pt: the forward's probabilities, transposed, (T, Tp)
 //   dQ, dK, dV: the pair's gradient slices (row stride ld_in, like Q, K, V), or null; added into when
 //               `accumulate`, else overwritten (a fresh gradient buffer, see GradAccumulator)
 //   dO: row stride ld_out, like O
-//   dSt: where dSt (T, T) goes for dbias, transposed like Pt, or null
-//   work: scratch (T, T): dPt, then dSt * scale in place
+//   dSt: where dSt (T, Tp) goes for dbias, transposed like Pt, or null
+//   work: scratch (T, Tp): dPt, then dSt * scale in place
 void backward_pair(const Scalar* Q, const Scalar* K, const Scalar* V, int64_t ld_in, const Scalar* Pt,
                    const Scalar* dO, int64_t ld_out, Scalar scale, int64_t T, int64_t D, Scalar* dQ, Scalar* dK,
                    Scalar* dV, bool accumulate, Scalar* dSt, Scalar* work) {
-    // dV += Pt @ dO   (T,T) (T,D) -> (T,D)
-    if (dV) gemm(T, D, T, {Pt, T, 1}, {dO, ld_out, 1}, dV, ld_in, accumulate);
-    // dPt = V @ dO^T   (T,D) @ (D,T) -> (T,T)
-    gemm(T, T, D, {V, ld_in, 1}, {dO, 1, ld_out}, work, T, false);
+    const int64_t Tp = padded(T);
+    // dV += Pt @ dO   (T, T) (T, D) -> (T, D)
+    if (dV) padded_product(T, D, T, {Pt, Tp, 1}, dO, ld_out, dV, ld_in, accumulate);
+    // dPt = V @ dO^T   (T, D) @ (D, Tp) -> (T, Tp), dO^T transposed into rows of Tp as Q^T in the forward
+    Scalar* dOt = thread_scratch(D * Tp, Scratch::transposed);  // (D, Tp)
+    transpose_padded(dO, ld_out, T, D, dOt, Tp);
+    small_gemm(T, Tp / kVectorLanes, D, {V, ld_in, 1}, dOt, Tp, work, Tp, false);
     // dot[i] = sum_j dP[i, j] P[i, j]: down column i, j = 0, 1, 2, ..., every query at once
-    Scalar* dot = thread_scratch(T, Scratch::queries);  // (T)
-    for (int64_t i = 0; i < T; ++i) dot[i] = 0;
+    Scalar* dot = thread_scratch(Tp, Scratch::queries);  // (Tp)
+    for (int64_t i = 0; i < Tp; ++i) dot[i] = 0;
     for (int64_t j = 0; j < T; ++j) {
-        const Scalar* p = Pt + j * T;
-        const Scalar* w = work + j * T;
-        for (int64_t i = 0; i < T; ++i) dot[i] += w[i] * p[i];
+        const Scalar* p = Pt + j * Tp;
+        const Scalar* w = work + j * Tp;
+        for (int64_t i = 0; i < Tp; ++i) dot[i] += w[i] * p[i];
     }
     for (int64_t j = 0; j < T; ++j) {
-        const Scalar* p = Pt + j * T;  // (T): P[:, j]
-        Scalar* w = work + j * T;      // (T): dP[:, j], then dS[:, j] * scale
+        const Scalar* p = Pt + j * Tp;  // (Tp): P[:, j]
+        Scalar* w = work + j * Tp;      // (Tp): dP[:, j], then dS[:, j] * scale
         // dS[:, j] = P[:, j] * (dP[:, j] - dot)
         if (dSt) {
-            Scalar* ds = dSt + j * T;
-            for (int64_t i = 0; i < T; ++i) ds[i] = p[i] * (w[i] - dot[i]);
+            Scalar* ds = dSt + j * Tp;
+            for (int64_t i = 0; i < Tp; ++i) ds[i] = p[i] * (w[i] - dot[i]);
         }
-        for (int64_t i = 0; i < T; ++i) w[i] = p[i] * (w[i] - dot[i]) * scale;
+        for (int64_t i = 0; i < Tp; ++i) w[i] = p[i] * (w[i] - dot[i]) * scale;
     }
-    // dQ += (dSt scale)^T @ K     (T,T) (T,D) -> (T,D)
-    if (dQ) gemm(T, D, T, {work, 1, T}, {K, ld_in, 1}, dQ, ld_in, accumulate);
-    // dK += (dSt scale) @ Q       (T,T) (T,D) -> (T,D)
-    if (dK) gemm(T, D, T, {work, T, 1}, {Q, ld_in, 1}, dK, ld_in, accumulate);
+    // dQ += (dSt scale)^T @ K     (T, T) (T, D) -> (T, D)
+    if (dQ) padded_product(T, D, T, {work, 1, Tp}, K, ld_in, dQ, ld_in, accumulate);
+    // dK += (dSt scale) @ Q       (T, T) (T, D) -> (T, D)
+    if (dK) padded_product(T, D, T, {work, Tp, 1}, Q, ld_in, dK, ld_in, accumulate);
 }
 
 // dbias += dS summed over the dimensions bias was broadcast along.
-//   dSt (B, H, T, T), the whole batch's score gradients, each pair's block transposed (element (b, h, i, j)
-//       of dS at ((b * H + h) * T + j) * T + i);  dbias: bias's gradient, shape layout.shape4
+//   dSt (B, H, T, Tp), the whole batch's score gradients, each pair's block transposed and padded
+//       (element (b, h, i, j) of dS at ((b * H + h) * T + j) * Tp + i);  dbias: bias's gradient, shape
+//       layout.shape4
 // Parallel over the rows of bias (each iteration owns one row of dbias, T or 1 elements) and, inside a
 // row, summed in the fixed order b, h, i, j: the same bits whatever the number of threads.
 void reduce_bias_grad(const Scalar* dSt, Scalar* dbias, const BiasLayout& layout, int64_t B, int64_t H, int64_t T) {
     const int64_t Bb = layout.shape4[0], Hb = layout.shape4[1], Ib = layout.shape4[2], Jb = layout.shape4[3];
-    const int64_t rows = Bb * Hb * Ib;
+    const int64_t rows = Bb * Hb * Ib, Tp = padded(T);
 #pragma omp parallel for if (B * H * T * T >= kParallelElements)  // iteration r owns dbias row r
     for (int64_t r = 0; r < rows; ++r) {
         const int64_t b0 = r / (Hb * Ib), h0 = r / Ib % Hb, i0 = r % Ib;
@@ -226,11 +272,11 @@ void reduce_bias_grad(const Scalar* dSt, Scalar* dbias, const BiasLayout& layout
         for (int64_t b = (Bb == 1 ? 0 : b0); b < (Bb == 1 ? B : b0 + 1); ++b)
             for (int64_t h = (Hb == 1 ? 0 : h0); h < (Hb == 1 ? H : h0 + 1); ++h)
                 for (int64_t i = (Ib == 1 ? 0 : i0); i < (Ib == 1 ? T : i0 + 1); ++i) {
-                    const Scalar* g = dSt + (b * H + h) * T * T + i;  // dS[b, h, i, j] = g[j * T]
+                    const Scalar* g = dSt + (b * H + h) * T * Tp + i;  // dS[b, h, i, j] = g[j * Tp]
                     if (Jb == T) {
-                        for (int64_t j = 0; j < T; ++j) out[j] += g[j * T];
+                        for (int64_t j = 0; j < T; ++j) out[j] += g[j * Tp];
                     } else {
-                        for (int64_t j = 0; j < T; ++j) out[0] += g[j * T];
+                        for (int64_t j = 0; j < T; ++j) out[0] += g[j * Tp];
                     }
                 }
     }
@@ -243,7 +289,7 @@ void reduce_bias_grad(const Scalar* dSt, Scalar* dbias, const BiasLayout& layout
 //   one packed (B, T, 3C) projection (multi_head_attention):       batch T*3C,  head D,   row 3C
 //                                           (q, k and v start at element 0, C and 2C of it; C = H * D)
 //   its (B, T, C) output, heads side by side:                      batch T*C,   head D,   row C
-// The gemm calls take the row stride as their leading dimension, so the packed layout costs nothing:
+// The products take the row stride as their leading dimension, so the packed layout costs nothing:
 // no permute copies the heads out of the projection, or the output back into (B, T, C).
 struct HeadStrides {
     int64_t batch, head, row;
@@ -256,14 +302,44 @@ struct AttentionShape {
     HeadStrides out;  // out and dout
 };
 
-// Forward of every pair. Each OpenMP iteration owns one pair: its rows of out and its (T, T) block of Pt.
-//   Pt: (B, H, T, T) probabilities, each pair's block transposed, or null when they are not kept (a
-//       per-thread scratch instead)
+// The bias as the pairs read it: block (b, h) is the pair's (T, T) bias transposed and padded to rows
+// of Tp, bias(b, h, i, j) at [j * Tp + i], zeros past T, so that a row of it adds to a row of St in
+// whole vectors. One block for each (b, h) the bias itself has (shape4[0] x shape4[1] of them: a
+// (1, H, T, T) relative position bias gives H blocks, shared by every image); block_of picks a pair's.
+struct TransposedBias {
+    Tensor blocks;  // (Bb, Hb, T, Tp), or undefined when there is no bias
+    int64_t Bb = 1, Hb = 1;
+    const Scalar* block_of(int64_t b, int64_t h, int64_t T) const {
+        if (!blocks.defined()) return nullptr;
+        return blocks.data() + ((Bb == 1 ? 0 : b) * Hb + (Hb == 1 ? 0 : h)) * T * padded(T);
+    }
+};
+
+TransposedBias transposed_bias(const Scalar* bias, const BiasLayout& layout, int64_t T) {
+    TransposedBias out;
+    if (!bias) return out;
+    const int64_t Tp = padded(T);
+    out.Bb = layout.shape4[0], out.Hb = layout.shape4[1];
+    out.blocks = Tensor::zeros({out.Bb, out.Hb, T, Tp});
+    Scalar* dst = out.blocks.data();
+    for (int64_t b = 0; b < out.Bb; ++b)
+        for (int64_t h = 0; h < out.Hb; ++h)
+            for (int64_t j = 0; j < T; ++j)
+                for (int64_t i = 0; i < T; ++i)
+                    dst[((b * out.Hb + h) * T + j) * Tp + i] = bias[b * layout.sb + h * layout.sh + i * layout.si +
+                                                                     j * layout.sj];
+    return out;
+}
+
+// Forward of every pair. Each OpenMP iteration owns one pair: its rows of out and its (T, Tp) block of Pt.
+//   Pt: (B, H, T, Tp) probabilities, each pair's block transposed and padded, or null when they are not
+//       kept (a per-thread scratch instead)
 // Returns the first fully masked row as a flat index pair * T + i (the smallest over threads, so the
 // same row is reported whatever the thread count), or -1.
 int64_t attention_forward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v,
                           const Scalar* bias, const BiasLayout& layout, Scalar scale, Scalar* Pt, Scalar* out) {
-    const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
+    const int64_t H = a.H, T = a.T, Tp = padded(T), pairs = a.B * a.H;
+    const TransposedBias bias_t = transposed_bias(bias, layout, T);
     int64_t first_bad = std::numeric_limits<int64_t>::max();
 #pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements) reduction(min : first_bad)
     for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns out[b, h] and Pt[b, h]
@@ -272,25 +348,24 @@ int64_t attention_forward(const AttentionShape& a, const Scalar* q, const Scalar
             const int64_t next = a.in.offset((pair + 1) / H, (pair + 1) % H);
             for (const Scalar* operand : {q, k, v}) prefetch_rows(operand + next, a.in.row, T, a.D);
         }
-        const Scalar* bias_pair = bias ? bias + b * layout.sb + h * layout.sh : nullptr;
-        Scalar* p = Pt ? Pt + pair * T * T : thread_scratch(T * T);
-        const int64_t bad = forward_pair(q + in, k + in, v + in, a.in.row, bias_pair, layout.si, layout.sj, scale, T,
-                                         a.D, p, out + a.out.offset(b, h), a.out.row);
+        Scalar* p = Pt ? Pt + pair * T * Tp : thread_scratch(T * Tp, Scratch::block);
+        const int64_t bad = forward_pair(q + in, k + in, v + in, a.in.row, bias_t.block_of(b, h, T), scale, T, a.D,
+                                         p, out + a.out.offset(b, h), a.out.row);
         if (bad >= 0) first_bad = std::min(first_bad, pair * T + bad);
     }
     return first_bad == std::numeric_limits<int64_t>::max() ? -1 : first_bad;
 }
 
-// The attention weights P (B, H, T, T), for a caller who asks for them: each pair's block of Pt transposed
-// back, a plain tensor (no grad) of its own.
-Tensor weights_from(const Tensor& Pt) {
-    const int64_t T = Pt.size(3), pairs = Pt.numel() / (T * T);
-    Tensor P = Tensor::empty(Pt.shape());
+// The attention weights P (B, H, T, T), for a caller who asks for them: each pair's block of Pt (T, Tp)
+// transposed back, a plain tensor (no grad) of its own.
+Tensor weights_from(const Tensor& Pt, int64_t T) {
+    const int64_t Tp = Pt.size(3), pairs = Pt.numel() / (T * Tp);
+    Tensor P = Tensor::empty({Pt.size(0), Pt.size(1), T, T});
     const Scalar* pt = Pt.data();
     Scalar* p = P.data();
     for (int64_t pair = 0; pair < pairs; ++pair)
         for (int64_t i = 0; i < T; ++i)
-            for (int64_t j = 0; j < T; ++j) p[(pair * T + i) * T + j] = pt[(pair * T + j) * T + i];
+            for (int64_t j = 0; j < T; ++j) p[(pair * T + i) * T + j] = pt[(pair * T + j) * Tp + i];
     return P;
 }
 
@@ -309,16 +384,16 @@ void throw_fully_masked(const char* op, int64_t first_bad, const AttentionShape&
 //   dq, dk, dv: the gradients of q, k, v (laid out like q, k, v), or null: added into, or overwritten
 //               when not `accumulate` (every element of each belongs to exactly one pair)
 //   bias: the bias tensor (its gradient is wanted when it requires grad), or undefined
-// Each OpenMP iteration owns one pair: its rows of dq, dk, dv and its (T, T) block of dS.
+// Each OpenMP iteration owns one pair: its rows of dq, dk, dv and its (T, Tp) block of dS.
 void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* k, const Scalar* v, const Scalar* Pt,
                         const Scalar* dout, Scalar scale, Scalar* dq, Scalar* dk, Scalar* dv, bool accumulate,
                         const Tensor& bias, const BiasLayout& layout) {
-    const int64_t H = a.H, T = a.T, pairs = a.B * a.H;
+    const int64_t H = a.H, T = a.T, Tp = padded(T), pairs = a.B * a.H;
     const bool want_bias = layout.defined && bias.requires_grad();
-    // Where dS goes: when the bias's gradient is wanted, every pair's dSt into one (B, H, T, T) scratch,
+    // Where dS goes: when the bias's gradient is wanted, every pair's dSt into one (B, H, T, Tp) scratch,
     // summed over the bias's broadcast dimensions afterwards by reduce_bias_grad (for a full bias, a
     // transposing copy); otherwise dS only lives in thread scratch.
-    Tensor dS_all = want_bias ? Tensor::empty({a.B, H, T, T}) : Tensor();
+    Tensor dS_all = want_bias ? Tensor::empty({a.B, H, T, Tp}) : Tensor();
     Scalar* ds_all = dS_all.defined() ? dS_all.data() : nullptr;
 #pragma omp parallel for schedule(static) if (pairs * T * T * a.D >= kParallelElements)
     for (int64_t pair = 0; pair < pairs; ++pair) {  // iteration `pair` owns dq, dk, dv, dS at [b, h]
@@ -330,9 +405,9 @@ void attention_backward(const AttentionShape& a, const Scalar* q, const Scalar* 
             for (Scalar* gradient : {dq, dk, dv})
                 if (gradient) prefetch_rows(gradient + next, a.in.row, T, a.D, true);
         }
-        backward_pair(q + in, k + in, v + in, a.in.row, Pt + pair * T * T, dout + a.out.offset(b, h), a.out.row,
+        backward_pair(q + in, k + in, v + in, a.in.row, Pt + pair * T * Tp, dout + a.out.offset(b, h), a.out.row,
                       scale, T, a.D, dq ? dq + in : nullptr, dk ? dk + in : nullptr, dv ? dv + in : nullptr,
-                      accumulate, ds_all ? ds_all + pair * T * T : nullptr, thread_scratch(T * T));
+                      accumulate, ds_all ? ds_all + pair * T * Tp : nullptr, thread_scratch(T * Tp, Scratch::block));
     }
     if (ds_all) reduce_bias_grad(ds_all, bias.grad_data(), layout, a.B, H, T);
 }
@@ -368,11 +443,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                                (bias.defined() && bias.requires_grad()));
     const bool keep_p = needs_grad || weights != nullptr;
     Tensor out = Tensor::empty(q.shape());
-    Tensor Pt = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T), each (T, T) transposed
+    Tensor Pt = keep_p ? Tensor::empty({B, H, T, padded(T)}) : Tensor();  // (B, H, T, Tp): each block transposed
     const int64_t bad = attention_forward(a, q.data(), k.data(), v.data(), layout.defined ? bias.data() : nullptr,
                                           layout, scale, keep_p ? Pt.data() : nullptr, out.data());
     if (bad >= 0) throw_fully_masked(kOp, bad, a, layout, "q", q.shape());
-    if (weights) *weights = weights_from(Pt);  // a plain tensor: P is not part of the graph
+    if (weights) *weights = weights_from(Pt, T);  // a plain tensor: P is not part of the graph
 
     // The closure keeps q, k, v, bias and Pt (not `out`).
     out.set_backward(kOp, {q, k, v, bias}, [q, k, v, bias, Pt, a, layout, scale](const Tensor& dout) {
@@ -407,12 +482,12 @@ Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias
     const bool needs_grad = grad_enabled() && (qkv.requires_grad() || (bias.defined() && bias.requires_grad()));
     const bool keep_p = needs_grad || weights != nullptr;
     Tensor out = Tensor::empty({B, T, C});
-    Tensor Pt = keep_p ? Tensor::empty({B, H, T, T}) : Tensor();  // (B, H, T, T), each (T, T) transposed
+    Tensor Pt = keep_p ? Tensor::empty({B, H, T, padded(T)}) : Tensor();  // (B, H, T, Tp): each block transposed
     const Scalar* x = qkv.data();
     const int64_t bad = attention_forward(a, x, x + C, x + 2 * C, layout.defined ? bias.data() : nullptr, layout,
                                           scale, keep_p ? Pt.data() : nullptr, out.data());
     if (bad >= 0) throw_fully_masked(kOp, bad, a, layout, "qkv", qkv.shape());
-    if (weights) *weights = weights_from(Pt);
+    if (weights) *weights = weights_from(Pt, T);
 
     out.set_backward(kOp, {qkv, bias}, [qkv, bias, Pt, a, layout, scale](const Tensor& dout) {
         const Scalar* x = qkv.data();
