@@ -176,9 +176,10 @@ void pack_panel(Scalar* dst, const Scalar* src, int64_t kc, int64_t n, int64_t k
 //
 // Per k: NVEC loads, MR broadcasts, MR * NVEC fused multiply-adds, and no stores: the MR * NVEC accumulators
 // (26 with AVX-512) never leave the registers until the tile is done. NVEC = 1 serves the last, narrow
-// panel of C.
+// panel of C. (`a` by reference: a struct by value goes through the stack, and reading it back just after
+// the caller wrote it stalled every call; docs/matmul.md, section 8.)
 template <int NVEC>
-void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* c, int64_t ldc, bool add,
+void micro_kernel(int64_t kc, const MatrixView& a, const Scalar* b, int64_t ldb, Scalar* c, int64_t ldc, bool add,
                   const Scalar* bias) {
     // Ask for C's tile now, for writing, so that its cache lines arrive while the products run: a cold C
     // (a fresh output, larger than L2) would otherwise stall the stores at the end of the tile.
@@ -221,7 +222,7 @@ void micro_kernel(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar
 // nr columns of row_bias, or null). A full tile goes straight to C; an edge tile is computed whole into a
 // local tile (the padding is zeros) and its valid part copied, with the same additions as the straight
 // path, so edge and interior elements round alike.
-void compute_tile(int64_t kc, MatrixView a, const Scalar* b, int64_t ldb, Scalar* C, int64_t ldc, int64_t mr,
+void compute_tile(int64_t kc, const MatrixView& a, const Scalar* b, int64_t ldb, Scalar* C, int64_t ldc, int64_t mr,
                   int64_t nr, bool add, const Scalar* bias) {
     if (mr == MR && nr == NR) return micro_kernel<NV>(kc, a, b, ldb, C, ldc, add, bias);
     if (mr == MR && nr == W) return micro_kernel<1>(kc, a, b, ldb, C, ldc, add, bias);  // one whole vector wide

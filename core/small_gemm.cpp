@@ -45,16 +45,19 @@ constexpr int kMaxVectors = 3;
 constexpr int kRowTiles[] = {16, 13, 8, 5, 4, 2, 1};
 
 // C tile (R, V * W) = (add ? C : 0) + a (R, K) @ b (K, V * W)
-//   a(r, k) at a.data[r * a.row_stride + k * a.col_stride]; b(k, :) at b + k * ldb; c(r, :) at c + r * ldc
+//   a(r, k) at a[r * a_row + k * a_col]; b(k, :) at b + k * ldb; c(r, :) at c + r * ldc
+// (A's view comes as three numbers, not a MatrixView: a struct passed by value goes through the stack,
+// and reading it back right after the caller wrote it stalled every call, 10% of attention's time.)
 template <int R, int V>
-void tile(int64_t K, MatrixView a, const Scalar* b, int64_t ldb, Scalar* c, int64_t ldc, bool add) {
+void tile(int64_t K, const Scalar* a, int64_t a_row, int64_t a_col, const Scalar* b, int64_t ldb, Scalar* c,
+          int64_t ldc, bool add) {
     Vec acc[R][V] = {};
     for (int64_t k = 0; k < K; ++k) {
         Vec b_row[V];
         for (int v = 0; v < V; ++v) std::memcpy(&b_row[v], b + k * ldb + v * W, sizeof(Vec));
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
-            const Vec a_r = a.data[r * a.row_stride + k * a.col_stride] - Vec{};  // broadcast a(r, k)
+            const Vec a_r = a[r * a_row + k * a_col] - Vec{};  // broadcast a(r, k)
             for (int v = 0; v < V; ++v) acc[r][v] += a_r * b_row[v];
         }
     }
@@ -90,17 +93,18 @@ void chunk(int64_t M, int64_t K, MatrixView A, const Scalar* b, int64_t ldb, Sca
                     R = rows;
                     break;
                 }
-        const MatrixView a{A.data + i * A.row_stride, A.row_stride, A.col_stride};
+        const Scalar* a = A.data + i * A.row_stride;
+        const int64_t ar = A.row_stride, ac = A.col_stride;
         Scalar* c_rows = c + i * ldc;
         // One call per tile height; a height whose accumulators do not fit is never chosen above.
         switch (R) {
-            case 16: if constexpr (16 * V <= kAccumulators) tile<16, V>(K, a, b, ldb, c_rows, ldc, add); break;
-            case 13: if constexpr (13 * V <= kAccumulators) tile<13, V>(K, a, b, ldb, c_rows, ldc, add); break;
-            case 8: if constexpr (8 * V <= kAccumulators) tile<8, V>(K, a, b, ldb, c_rows, ldc, add); break;
-            case 5: if constexpr (5 * V <= kAccumulators) tile<5, V>(K, a, b, ldb, c_rows, ldc, add); break;
-            case 4: tile<4, V>(K, a, b, ldb, c_rows, ldc, add); break;
-            case 2: tile<2, V>(K, a, b, ldb, c_rows, ldc, add); break;
-            default: tile<1, V>(K, a, b, ldb, c_rows, ldc, add); break;
+            case 16: if constexpr (16 * V <= kAccumulators) tile<16, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
+            case 13: if constexpr (13 * V <= kAccumulators) tile<13, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
+            case 8: if constexpr (8 * V <= kAccumulators) tile<8, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
+            case 5: if constexpr (5 * V <= kAccumulators) tile<5, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
+            case 4: tile<4, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
+            case 2: tile<2, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
+            default: tile<1, V>(K, a, ar, ac, b, ldb, c_rows, ldc, add); break;
         }
         i += R;
     }
