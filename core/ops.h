@@ -121,6 +121,8 @@ Tensor layer_norm_reference(const Tensor& x, const Tensor& weight, const Tensor&
 // (batch, head), never all of them at once.
 //   q, k, v (B, H, T, D)   bias: undefined, or broadcastable to (B, H, T, T) (relative position bias,
 //   -inf/-100 entries as a mask)   ->  (B, H, T, D)
+//   A bias's batch size may also divide B: pair b then reads its block b mod Bb (Swin: a mask per window,
+//   the same for every image), as if the bias were repeated over the batch.
 // If `weights` is not null it receives the attention probabilities (B, H, T, T) (for pictures).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
                                     Scalar scale, Tensor* weights = nullptr);

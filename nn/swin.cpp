@@ -165,10 +165,11 @@ Tensor WindowAttention::forward(const Tensor& windows, Rng& rng, const Tensor& m
     Tensor bias = reshape(relative_position_bias(relative_position_bias_table, relative_position_index),
                           {1, num_heads(), N, N});  // (1, nH, N, N)
     if (mask.defined()) {
-        // Window i of the batch is window i mod nW of its image: repeat the (nW, N, N) mask over the batch.
-        const int64_t nW = mask.size(0), BnW = windows.size(0);
-        Tensor per_window = expand(reshape(mask, {1, nW, 1, N, N}), {BnW / nW, nW, 1, N, N});
-        bias = bias + reshape(per_window, {BnW, 1, N, N});  // (B*nW, nH, N, N)
+        // One bias per window and head: (1, nH, N, N) + (nW, 1, N, N) -> (nW, nH, N, N). Window i of the
+        // batch is window i mod nW of its image, and the attention op reads it so: a bias whose batch
+        // size divides the op's is repeated over the batch (core/ops.h), without a (B*nW, nH, N, N) copy.
+        const int64_t nW = mask.size(0);
+        bias = bias + reshape(mask, {nW, 1, N, N});  // (nW, nH, N, N)
     }
     return MultiHeadSelfAttention::forward(windows, rng, bias, weights);
 }

@@ -82,6 +82,7 @@ TEST_CASE("attention: gradient checks of q, k, v and bias, every broadcast of th
         {{2, 2, 3, 2}, {2, 2, 3, 3}},          // a full bias: nothing broadcast
         {{2, 3, 4, 2}, {3, 4, 4}},             // rank 3: (H, T, T)
         {{2, 2, 5, 2}, {2, 1, 1, 5}},          // a key-padding bias, broadcast over heads and queries
+        {{4, 2, 3, 2}, {2, 2, 3, 3}},          // a bias per window, repeated over 2 images (batch 2 of 4)
     };
     for (const Case& c : cases) {
         CAPTURE(to_string(c.qkv));
@@ -144,6 +145,46 @@ TEST_CASE("attention: the fused kernel equals matmul, mul, add, softmax, matmul:
             }
         }
     }
+}
+
+TEST_CASE("attention: a bias whose batch divides B is the same bias repeated over the batch, values and gradients") {
+    // Swin's shifted windows: a mask per window (nW, ...), window b of the batch being window b mod nW of
+    // its image. The fused op reads block b mod nW; the composite gets the bias laid out over the whole
+    // batch by expand + reshape, whose backward sums the repeats, so dbias must come out the same.
+    const int64_t B = 6, H = 2, T = 5, D = 4;
+    const Shape shape{B, H, T, D};
+    std::vector<Tensor> in = {random_tensor(shape, 71, true, -2, 2), random_tensor(shape, 72, true, -2, 2),
+                              random_tensor(shape, 73, true, -2, 2)};
+    const Tensor probe = random_tensor(shape, 74, false);
+    for (const Shape& bias_shape : {Shape{3, H, T, T}, Shape{2, 1, T, T}}) {
+        CAPTURE(to_string(bias_shape));
+        Tensor bias = random_tensor(bias_shape, 75, true, -3, 3);
+        const std::vector<Tensor> fused = value_and_grads(true, in, bias, 0.5, probe);
+        // the composite, with the repeats written out
+        for (Tensor& t : in) t.zero_grad();
+        bias.zero_grad();
+        const int64_t Bb = bias_shape[0];
+        const Tensor repeated =
+            reshape(expand(reshape(bias, {1, Bb, bias_shape[1], T, T}), {B / Bb, Bb, bias_shape[1], T, T}),
+                    {B, bias_shape[1], T, T});
+        Tensor out = composite_attention(in[0], in[1], in[2], repeated, 0.5);
+        sum(out * probe).backward();
+        const std::vector<Tensor> composite{out.detach(), in[0].grad(), in[1].grad(), in[2].grad(), bias.grad()};
+        REQUIRE(fused.size() == composite.size());
+        for (size_t i = 0; i < fused.size(); ++i) {
+            CAPTURE(i);  // 0 out, 1 dq, 2 dk, 3 dv, 4 dbias
+            check_close(fused[i], composite[i], 1e-10);
+        }
+        // the textbook twin reads the bias the same way
+        check_close(scaled_dot_product_attention_reference(in[0], in[1], in[2], bias, 0.5), fused[0], 1e-10);
+    }
+    // a batch that does not divide B is refused, naming both
+    const std::string message = thrown_message([&] {
+        scaled_dot_product_attention(in[0], in[1], in[2], Tensor::zeros({4, H, T, T}), 0.5);
+    });
+    CHECK(contains(message, "(4, 2, 5, 5)"));
+    CHECK(contains(message, "(6, 2, 5, 5)"));
+    CHECK(contains(message, "may also divide B"));
 }
 
 TEST_CASE("attention: gradients only for the inputs that require grad; no grad mode keeps nothing") {
@@ -294,7 +335,8 @@ TEST_CASE("attention: bit-identical values and gradients on 1 and 2 threads") {
                               random_tensor(shape, 63, true)};
     const Tensor probe = random_tensor(shape, 64, false);
     const int before = omp_get_max_threads();
-    for (const Shape& bias_shape : {Shape{1, 4, 24, 24}, Shape{16, 1, 24, 24}, Shape{16, 4, 24, 24}, Shape{24, 24}}) {
+    for (const Shape& bias_shape :
+         {Shape{1, 4, 24, 24}, Shape{16, 1, 24, 24}, Shape{16, 4, 24, 24}, Shape{24, 24}, Shape{4, 4, 24, 24}}) {
         CAPTURE(to_string(bias_shape));
         Tensor bias = random_tensor(bias_shape, 65, true, -1, 1);
         omp_set_num_threads(1);

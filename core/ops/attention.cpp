@@ -50,9 +50,12 @@ inline namespace PATCHGRAD_FLAVOUR {
 namespace {
 
 // How bias, a shape that broadcasts to (B, H, T, T), is read: element (b, h, i, j) of the broadcast
-// bias sits at  b * sb + h * sh + i * si + j * sj,  with a stride of 0 along every dimension where bias
-// has size 1 or lacks the dimension. Example: a (1, H, T, T) relative position bias has strides
-// (0, T*T, T, 1); a (T, T) bias (0, 0, T, 1).
+// bias sits at  (b mod Bb) * sb + h * sh + i * si + j * sj,  Bb = the bias's batch size, with a stride of
+// 0 along every dimension where bias has size 1 or lacks the dimension. Example: a (1, H, T, T) relative
+// position bias has strides (0, T*T, T, 1); a (T, T) bias (0, 0, T, 1).
+// The batch alone may also be repeated: a bias whose batch size Bb divides B (Bb = nW, a Swin mask per
+// window) serves pair b with its block b mod Bb, as expand + reshape would lay it out over B / Bb images,
+// without the copy.
 struct BiasLayout {
     bool defined = false;
     Shape shape4;                          // bias's shape padded on the left with 1s to rank 4
@@ -71,10 +74,12 @@ BiasLayout bias_layout(const Tensor& bias, int64_t B, int64_t H, int64_t T, cons
     bool fits = rank <= 4;
     for (int64_t d = 0; fits && d < rank; ++d) {
         const int64_t size = shape[rank - 1 - d], target = scores[3 - d];
-        fits = size == target || size == 1;
+        const bool repeats_over_batch = d == 3 && size > 0 && target % size == 0;  // a per-window bias
+        fits = size == target || size == 1 || repeats_over_batch;
     }
     check(fits, op, ": bias ", shape, " does not broadcast to the scores' shape (B, H, T, T) = ", scores, " of ",
-          input_name, " ", input_shape, " (each bias size must equal the scores' size or be 1, aligned on the right)");
+          input_name, " ", input_shape, " (each bias size must equal the scores' size or be 1, aligned on the right; ",
+          "the batch size may also divide B)");
     layout.defined = true;
     layout.shape4 = Shape(4 - rank, 1);
     layout.shape4.insert(layout.shape4.end(), shape.begin(), shape.end());
@@ -269,7 +274,7 @@ void reduce_bias_grad(const Scalar* dSt, Scalar* dbias, const BiasLayout& layout
     for (int64_t r = 0; r < rows; ++r) {
         const int64_t b0 = r / (Hb * Ib), h0 = r / Ib % Hb, i0 = r % Ib;
         Scalar* out = dbias + r * Jb;
-        for (int64_t b = (Bb == 1 ? 0 : b0); b < (Bb == 1 ? B : b0 + 1); ++b)
+        for (int64_t b = b0; b < B; b += Bb)  // every pair whose block is b0: b0, b0 + Bb, ... (all when Bb = 1)
             for (int64_t h = (Hb == 1 ? 0 : h0); h < (Hb == 1 ? H : h0 + 1); ++h)
                 for (int64_t i = (Ib == 1 ? 0 : i0); i < (Ib == 1 ? T : i0 + 1); ++i) {
                     const Scalar* g = dSt + (b * H + h) * T * Tp + i;  // dS[b, h, i, j] = g[j * Tp]
@@ -311,7 +316,7 @@ struct TransposedBias {
     int64_t Bb = 1, Hb = 1;
     const Scalar* block_of(int64_t b, int64_t h, int64_t T) const {
         if (!blocks.defined()) return nullptr;
-        return blocks.data() + ((Bb == 1 ? 0 : b) * Hb + (Hb == 1 ? 0 : h)) * T * padded(T);
+        return blocks.data() + ((b % Bb) * Hb + (Hb == 1 ? 0 : h)) * T * padded(T);
     }
 };
 
@@ -503,12 +508,25 @@ Tensor multi_head_attention(const Tensor& qkv, int64_t heads, const Tensor& bias
 
 // ---- the textbook twins: the same math from primitive ops (tests/test_reference_ops.cpp) ----------------
 
+// A (Bb, H', T', T') bias whose batch size Bb divides B but is neither 1 nor B (a mask per window) laid out
+// over the whole batch, as the fused op reads it: block b mod Bb for pair b. Any other bias as it is
+// (the addition broadcasts it).
+static Tensor repeated_over_batch(const Tensor& bias, int64_t B) {
+    if (!bias.defined() || bias.dim() != 4 || bias.size(0) == 1 || bias.size(0) == B) return bias;
+    const int64_t Bb = bias.size(0);
+    check(B % Bb == 0, "scaled_dot_product_attention_reference: bias ", bias.shape(), " has a batch size that does ",
+          "not divide the scores' batch ", B);
+    const Shape& s = bias.shape();
+    const Tensor repeated = expand(reshape(bias, {1, Bb, s[1], s[2], s[3]}), {B / Bb, Bb, s[1], s[2], s[3]});
+    return reshape(repeated, {B, s[1], s[2], s[3]});  // (B, H', T', T'): images one after another
+}
+
 // scaled_dot_product_attention_reference: attention as the paper writes it, one op at a time.
 //   q, k, v (B, H, T, D) -> (B, H, T, D)
 Tensor scaled_dot_product_attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias,
                                               Scalar scale, Tensor* weights) {
     Tensor scores = matmul(q, transpose(k, -2, -1)) * scale;    // (B, H, T, T): every query against every key
-    if (bias.defined()) scores = scores + bias;                 // relative position bias, mask
+    if (bias.defined()) scores = scores + repeated_over_batch(bias, q.size(0));  // relative position bias, mask
     const Tensor probabilities = softmax_reference(scores, -1);  // (B, H, T, T): each row sums to 1
     if (weights) *weights = probabilities.detach();
     return matmul(probabilities, v);                            // (B, H, T, D): weighted sums of values

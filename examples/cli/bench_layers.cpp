@@ -99,10 +99,7 @@ LayerBench window_attention_bench(int64_t B, int64_t grid, int64_t C, int64_t he
     const Scalar scale = static_cast<Scalar>(1.0 / std::sqrt(static_cast<double>(C / heads)));
     auto forward = [=] {
         Tensor bias = reshape(relative_position_bias(table, index), {1, heads, N, N});  // (1, nH, N, N)
-        if (mask.defined()) {
-            Tensor per_window = expand(reshape(mask, {1, nW, 1, N, N}), {B, nW, 1, N, N});
-            bias = bias + reshape(per_window, {B * nW, 1, N, N});  // (B*nW, nH, N, N)
-        }
+        if (mask.defined()) bias = bias + reshape(mask, {nW, 1, N, N});  // (nW, nH, N, N): repeated over B
         return k == Kernels::reference ? multi_head_attention_reference(qkv, heads, bias, scale)
                                        : multi_head_attention(qkv, heads, bias, scale);
     };
