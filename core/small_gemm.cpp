@@ -32,12 +32,16 @@ namespace {
 
 constexpr int64_t W = kVectorLanes;
 
+// The budget: accumulators, and the widest B row (vectors) kept beside them and one broadcast. With 16
+// registers, 3 vectors would leave 12 + 3 + 1 = 16 and nothing spare: GCC then kept the accumulators of a
+// 4 x 3 tile on the stack, and the ViT's attention ran twice as slow in the AVX2 build (build/bench_attention,
+// 2.9 -> 5.4 ms). 2 vectors leave 12 + 2 + 1 = 15.
 #if defined(__AVX512F__) || defined(__aarch64__)
 constexpr int kAccumulators = 26;  // of 32 vector registers
-constexpr int kMaxVectors = 5;
+constexpr int kMaxVectors = 5;     // 5 x 5 = 25 accumulators + 5 + 1 = 31
 #else
 constexpr int kAccumulators = 12;  // of 16 vector registers
-constexpr int kMaxVectors = 3;
+constexpr int kMaxVectors = 2;
 #endif
 
 // The row counts a tile may have, largest first. 13 and 5 divide the ViT's 65 tokens, 16 and 8 a Swin
@@ -61,16 +65,18 @@ void tile(int64_t K, const Scalar* a, int64_t a_row, int64_t a_col, const Scalar
             for (int v = 0; v < V; ++v) acc[r][v] += a_r * b_row[v];
         }
     }
+    if (add) {
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-        for (int v = 0; v < V; ++v) {
-            if (add) {
+        for (int r = 0; r < R; ++r)
+            for (int v = 0; v < V; ++v) {
                 Vec old;
                 std::memcpy(&old, c + r * ldc + v * W, sizeof(Vec));
                 acc[r][v] = old + acc[r][v];
             }
-            std::memcpy(c + r * ldc + v * W, &acc[r][v], sizeof(Vec));
-        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < V; ++v) std::memcpy(c + r * ldc + v * W, &acc[r][v], sizeof(Vec));
 }
 
 // The rows of one column chunk of V vectors, cut into tiles.
@@ -117,7 +123,7 @@ void small_gemm(int64_t M, int64_t vectors, int64_t K, MatrixView A, const Scala
     check(M >= 0 && vectors >= 0 && K >= 0, "small_gemm: sizes must be non-negative, got M=", M, " vectors=",
           vectors, " K=", K);
     // Columns in chunks of at most kMaxVectors vectors, each chunk a sweep over all M rows; the chunks
-    // are as even as possible (9 vectors with AVX2: 3 + 3 + 3, not 3 + 3 + 3 + 0).
+    // are as even as possible (9 vectors with AVX2: 1 + 2 + 2 + 2 + 2; 17 with NEON: 4 + 4 + 4 + 5).
     const int64_t chunks = (vectors + kMaxVectors - 1) / kMaxVectors;
     for (int64_t c0 = 0, done = 0; c0 < chunks; ++c0) {
         const int64_t width = (vectors - done) / (chunks - c0);  // vectors in this chunk
@@ -126,8 +132,8 @@ void small_gemm(int64_t M, int64_t vectors, int64_t K, MatrixView A, const Scala
         switch (width) {
             case 1: chunk<1>(M, K, A, b, ldb, c, ldc, accumulate); break;
             case 2: chunk<2>(M, K, A, b, ldb, c, ldc, accumulate); break;
-            case 3: chunk<3>(M, K, A, b, ldb, c, ldc, accumulate); break;
 #if defined(__AVX512F__) || defined(__aarch64__)
+            case 3: chunk<3>(M, K, A, b, ldb, c, ldc, accumulate); break;
             case 4: chunk<4>(M, K, A, b, ldb, c, ldc, accumulate); break;
             case 5: chunk<5>(M, K, A, b, ldb, c, ldc, accumulate); break;
 #endif
