@@ -65,6 +65,8 @@ void tile(int64_t K, const Scalar* a, int64_t a_row, int64_t a_col, const Scalar
             for (int v = 0; v < V; ++v) acc[r][v] += a_r * b_row[v];
         }
     }
+    // C added first, in a loop of its own, then stored: with `if (add)` inside the store loop GCC kept
+    // every accumulator on the stack in the AVX2 build.
     if (add) {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r)
