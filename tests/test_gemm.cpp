@@ -14,7 +14,6 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #ifdef _OPENMP
@@ -473,9 +472,11 @@ TEST_CASE("small_gemm: every tile height and its remainders, every chunk width, 
 TEST_CASE("small_gemm: attention's shapes give exactly the numbers of sums worked out in integers") {
     // A(i, k) = (i + 2k) mod 5 - 2 and B(k, j) = (3k + j) mod 7 - 3: small integers, so every partial sum
     // is exact and the kernel must match the plain loop bit for bit, whatever its tiles.
-    for (const auto& [M, vectors, K] : {std::tuple<int64_t, int64_t, int64_t>{65, 5, 32}, {65, 2, 65}, {16, 1, 32},
-                                       {16, 2, 16}}) {
-        const int64_t N = vectors * kVectorLanes;
+    struct Shape {
+        int64_t M, vectors, K;
+    };
+    for (const Shape& shape : {Shape{65, 5, 32}, Shape{65, 2, 65}, Shape{16, 1, 32}, Shape{16, 2, 16}}) {
+        const int64_t M = shape.M, vectors = shape.vectors, K = shape.K, N = vectors * kVectorLanes;
         std::vector<Scalar> A(size_t(M * K)), B(size_t(K * N)), C(size_t(M * N), Scalar(1));
         for (int64_t i = 0; i < M; ++i)
             for (int64_t k = 0; k < K; ++k) A[size_t(i * K + k)] = Scalar((i + 2 * k) % 5 - 2);
