@@ -28,7 +28,7 @@
 // of P in the forward, its slices of dq, dk, dv in the backward. Inside a pair every sum runs in a fixed
 // order, so the results do not depend on the number of threads. The small per-pair products are
 // small_gemm calls (core/small_gemm.h): gemm's register tile shaped to the pair, on operands already in
-// L1, with no packing and no threads (docs/attention.md, section 9).
+// L1, with no packing and no threads (docs/attention.md, section 8).
 //
 // Padding: every (T, T) block here has rows of Tp = T rounded up to whole vectors (80 for T = 65 with
 // 16-float vectors), so that a row of St is whole vectors, 64-byte aligned, that small_gemm computes and
@@ -123,9 +123,10 @@ void transpose_padded(const Scalar* src, int64_t ld, int64_t T, int64_t D, Scala
 }
 
 // C (M, D) = (accumulate ? C : 0) + A (M, K) @ B (K, D), B's rows ldb apart, C's ldc apart: small_gemm,
-// whose columns are whole vectors. When D is whole vectors (32 channels: 2 of 16 floats), B and C are used where they
-// lie. Otherwise B's rows are first copied into rows of Dp = D rounded up, zero padded, the product goes
-// to rows of Dp, and its first D columns are added into C: the same sums, the same additions.
+// whose columns are whole vectors. When D is whole vectors (32 channels: 2 of 16 floats), B and C are
+// used where they lie. Otherwise B's rows are first copied into rows of Dp = D rounded up, zero padded,
+// the product goes to rows of Dp, and its first D columns are added into C: the same sums, the same
+// additions.
 void padded_product(int64_t M, int64_t D, int64_t K, MatrixView A, const Scalar* B, int64_t ldb, Scalar* C,
                     int64_t ldc, bool accumulate) {
     const int64_t Dp = padded(D);
