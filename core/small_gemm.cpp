@@ -13,8 +13,8 @@
 // Per k: V loads, R broadcasts, R * V fused multiply-adds. The R * V accumulators must stay in registers
 // beside the V loaded vectors and one broadcast: at most 26 of them with 32 vector registers (AVX-512,
 // NEON), 12 with 16 (AVX2, SSE). So a row of C is cut into column chunks of at most kMaxVectors vectors,
-// and each chunk into row tiles of R rows, R from kRowTiles: the largest that divides the rows left,
-// else the largest that fits. Examples with AVX-512 (W = 16):
+// and each chunk into row tiles of R rows, R from kRowTiles: the largest that fits and divides the rows,
+// else, tile by tile, the largest that fits in the rows left. Examples with AVX-512 (W = 16):
 //   attention scores of the ViT, 65 x 80 (5 vectors) x 32: 13 tiles of 5 x 5, 25 accumulators
 //   its weighted values, 65 x 32 (2 vectors) x 65:           5 tiles of 13 x 2, 26 accumulators
 //   a Swin window's scores, 16 x 16 (1 vector) x 32:         1 tile of 16 x 1, 16 accumulators

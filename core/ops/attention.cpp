@@ -328,6 +328,8 @@ TransposedBias transposed_bias(const Scalar* bias, const BiasLayout& layout, int
     out.Bb = layout.shape4[0], out.Hb = layout.shape4[1];
     out.blocks = Tensor::zeros({out.Bb, out.Hb, T, Tp});
     Scalar* dst = out.blocks.data();
+    // A full (B, H, T, T) bias is as large as the scores: copied in parallel, each iteration one block.
+#pragma omp parallel for collapse(2) if (out.Bb * out.Hb * T * T >= kParallelElements)  // owns block (b, h)
     for (int64_t b = 0; b < out.Bb; ++b)
         for (int64_t h = 0; h < out.Hb; ++h)
             for (int64_t j = 0; j < T; ++j)
